@@ -1,0 +1,217 @@
+"""Settings: one pydantic-settings class, ``PEERCOACH_`` prefix, ``__`` for nesting, ``.env`` support.
+
+Only the entry points (CLI, web app) construct :class:`Settings`; everything else receives the values it
+needs from ``bootstrap``. An invalid value stops start-up with a message naming the setting.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AppType(StrEnum):
+    SINGLE_TENANT = "SingleTenant"
+    MULTI_TENANT = "MultiTenant"
+    USER_ASSIGNED_MSI = "UserAssignedMSI"
+
+
+class ActorIdentification(StrEnum):
+    MBOX = "mbox"
+    MBOX_SHA1SUM = "mbox_sha1sum"
+    ACCOUNT = "account"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = Field(
+        default="sqlite+aiosqlite:///./peercoach.db",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
+    )
+    echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("sqlite:") or value.startswith("sqlite:///"):
+            value = value.replace("sqlite:", "sqlite+aiosqlite:", 1)
+        elif value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not (value.startswith("sqlite+aiosqlite:") or value.startswith("postgresql+asyncpg:")):
+            raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+        return value
+
+
+class BotSettings(BaseModel):
+    app_id: str = Field(default="", description="Microsoft App ID of the Azure Bot registration.")
+    app_password: SecretStr = Field(default=SecretStr(""), description="Client secret of the bot app.")
+    app_certificate_path: Path | None = Field(
+        default=None, description="PEM file with the bot's certificate and private key (instead of a secret)."
+    )
+    app_certificate_thumbprint: str = Field(default="", description="Thumbprint of that certificate.")
+    app_tenant_id: str = Field(default="", description="Tenant of a SingleTenant bot registration.")
+    app_type: AppType = Field(default=AppType.SINGLE_TENANT, description="Bot registration type.")
+    dev_mode: bool = Field(
+        default=False,
+        description="Accept unauthenticated activities (Agents Playground only). Never in production.",
+    )
+    allowed_tenants: list[str] = Field(
+        default_factory=list, description="Tenant ids allowed to talk to the bot (empty: the app tenant only)."
+    )
+    admins: list[str] = Field(
+        default_factory=list, description="AAD object ids or emails of people allowed to run admin commands."
+    )
+    openid_metadata_url: str = Field(
+        default="",
+        description="Override the Bot Framework OpenID metadata URL (tests and national clouds only).",
+    )
+    per_conversation_rps: float = Field(default=1.0, gt=0, description="Proactive sends per conversation/s.")
+    per_tenant_rps: float = Field(default=50.0, gt=0, description="Proactive sends per tenant per second.")
+
+
+class GraphSettings(BaseModel):
+    tenant_id: str = Field(default="", description="Entra tenant of the Graph app registration.")
+    client_id: str = Field(default="", description="Client id of the Graph app registration.")
+    client_secret: SecretStr = Field(default=SecretStr(""), description="Client secret for Graph.")
+    certificate_path: Path | None = Field(default=None, description="PEM certificate for Graph (instead).")
+    base_url: str = Field(
+        default="https://graph.microsoft.com/v1.0", description="Graph base URL (national clouds, tests)."
+    )
+    authority_host: str = Field(default="", description="Entra authority host for national clouds.")
+    organizer: str = Field(
+        default="mentor", description="Who organises meetings: 'mentor', 'first' or a program mailbox address."
+    )
+    sender_mailbox: str = Field(default="", description="Mailbox that sends program email via sendMail.")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.tenant_id and self.client_id and (self.client_secret.get_secret_value()
+                                                           or self.certificate_path))
+
+
+class SmtpSettings(BaseModel):
+    host: str = Field(default="", description="SMTP server (used when Graph mail is not configured).")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    starttls: bool = Field(default=True, description="Upgrade the connection with STARTTLS.")
+    use_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    username: str = Field(default="", description="SMTP user name.")
+    password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
+    sender: str = Field(default="peercoach@localhost", description="From address of program email.")
+
+
+class LrsSettings(BaseModel):
+    endpoint: str = Field(default="", description="xAPI endpoint of the LRS, e.g. https://lrs.example/xAPI/.")
+    username: str = Field(default="", description="Basic auth user (or OAuth2 client id).")
+    password: SecretStr = Field(default=SecretStr(""), description="Basic auth password (or client secret).")
+    auth: str = Field(default="basic", description="'basic' or 'oauth2' (client credentials).")
+    token_url: str = Field(default="", description="OAuth2 token endpoint when auth=oauth2.")
+    batch_size: int = Field(default=200, ge=1, le=1000, description="Statements per POST.")
+    timeout_s: float = Field(default=30.0, gt=0, description="HTTP timeout per request.")
+    actor_identification: ActorIdentification = Field(
+        default=ActorIdentification.MBOX, description="How actors are identified: mbox, mbox_sha1sum, account."
+    )
+    account_homepage: str = Field(default="", description="homePage of account actors (account mode).")
+    platform: str = Field(default="Microsoft Teams", description="context.platform of statements.")
+    activity_base_iri: str = Field(
+        default="https://peercoach.example/xapi", description="Base IRI for program/round/meeting activities."
+    )
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.endpoint)
+
+
+class ManifestSettings(BaseModel):
+    app_id: str = Field(default="", description="Teams app id (GUID) in the manifest.")
+    domain: str = Field(default="", description="Public host name of the bot (validDomains).")
+    version: str = Field(default="1.0.0", description="App package version.")
+    developer_name: str = Field(default="Peercoach", description="Developer name shown in Teams.")
+    website_url: str = Field(default="https://peercoach.example", description="Developer website.")
+    privacy_url: str = Field(default="https://peercoach.example/privacy", description="Privacy statement.")
+    terms_url: str = Field(default="https://peercoach.example/terms", description="Terms of use.")
+
+
+class SchedulerSettings(BaseModel):
+    enabled: bool = Field(default=True, description="Start due rounds by themselves inside `serve`.")
+    interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks for due rounds.")
+
+
+class Settings(BaseSettings):
+    """Every setting peercoach reads. Environment: ``PEERCOACH_<NAME>`` and ``PEERCOACH_<SECTION>__<NAME>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PEERCOACH_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    host: str = Field(default="127.0.0.1", description="Address `serve` listens on.")
+    port: int = Field(default=3978, ge=1, le=65535, description="Port `serve` listens on.")
+    log_level: str = Field(default="INFO", description="Python logging level.")
+    public_url: str = Field(default="", description="Public https URL of the bot (links in email).")
+    default_locale: str = Field(default="en", description="Locale for people whose locale is unknown.")
+    db: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    bot: BotSettings = Field(default_factory=BotSettings)
+    graph: GraphSettings = Field(default_factory=GraphSettings)
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    lrs: LrsSettings = Field(default_factory=LrsSettings)
+    manifest: ManifestSettings = Field(default_factory=ManifestSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    @model_validator(mode="after")
+    def _bot_auth(self) -> Settings:
+        # botbuilder treats an empty app id as "no authentication"; we allow that only in dev mode.
+        if not self.bot.app_id and not self.bot.dev_mode:
+            raise ValueError(
+                "PEERCOACH_BOT__APP_ID is empty: set the bot's Microsoft App ID, or set "
+                "PEERCOACH_BOT__DEV_MODE=true for local use with the Agents Playground (no authentication)"
+            )
+        return self
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; the message names every offending setting."""
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    return "PEERCOACH_" + "__".join(p.upper() for p in parts) if parts else "PEERCOACH settings"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment and ``.env``; raise :class:`SettingsError` naming bad values."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            lines.append(f"{_env_name(err['loc'])}: {err['msg']}")
+        raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+
+def describe_settings() -> list[tuple[str, str, str]]:
+    """(environment variable, default, description) for every setting, for docs and `peercoach config`."""
+    rows: list[tuple[str, str, str]] = []
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            annotation = field.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                walk(annotation, f"{prefix}{name.upper()}__")
+                continue
+            default = field.get_default(call_default_factory=True)
+            if isinstance(default, SecretStr):
+                default = ""
+            rows.append((f"{prefix}{name.upper()}", str(default), field.description or ""))
+
+    walk(Settings, "PEERCOACH_")
+    return rows
