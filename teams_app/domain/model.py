@@ -1,0 +1,521 @@
+"""The peer-coaching domain: programs, participants, enrollment, rounds, matches, meetings, check-ins.
+
+Plain Python, no I/O. Constructors validate and raise :class:`InvalidInput` naming the field, so the
+same rules hold for the bot's profile card, the CSV import and the CLI.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition
+
+MAX_TEXT = 2000  # longest free text we store from a person (cards, check-ins)
+MAX_NAME = 200
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# A fixed namespace so ids derived from stable keys are the same on every machine.
+PEERCOACH_NS = uuid.UUID("6f1c7f5e-3b0a-5d8e-9a52-2f0d6c1b7a40")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic id from stable parts (a retried event gets the same id)."""
+    return str(uuid.uuid5(PEERCOACH_NS, "/".join(str(p) for p in parts)))
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ProgramKind(StrEnum):
+    PEER_PAIRS = "peer_pairs"
+    MENTORING = "mentoring"
+    BUDDY = "buddy"
+    CIRCLE = "circle"
+    ACTION_LEARNING = "action_learning"
+
+    @property
+    def is_group(self) -> bool:
+        return self in (ProgramKind.CIRCLE, ProgramKind.ACTION_LEARNING)
+
+
+class Cadence(StrEnum):
+    WEEKLY = "weekly"
+    FORTNIGHTLY = "fortnightly"
+    MONTHLY = "monthly"
+
+    def next_after(self, moment: datetime) -> datetime:
+        if self is Cadence.WEEKLY:
+            return moment + timedelta(days=7)
+        if self is Cadence.FORTNIGHTLY:
+            return moment + timedelta(days=14)
+        year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+        day = min(moment.day, 28)  # every month has a 28th; keeps the schedule stable
+        return moment.replace(year=year, month=month, day=day)
+
+
+class Role(StrEnum):
+    PEER = "peer"
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    BUDDY = "buddy"
+    NEW_HIRE = "new_hire"
+    FACILITATOR = "facilitator"
+    MEMBER = "member"
+
+
+class RolePreference(StrEnum):
+    EITHER = "either"
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    LEFT = "left"
+
+
+@dataclass(frozen=True)
+class PromptStage:
+    name: str
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CoachingFramework:
+    name: str
+    stages: tuple[PromptStage, ...]
+
+    def prompts(self) -> list[str]:
+        return [p for stage in self.stages for p in stage.prompts]
+
+
+GROW = CoachingFramework(
+    name="GROW",
+    stages=(
+        PromptStage("Goal", ("What would you like to improve?", "What would a good outcome look like?")),
+        PromptStage("Reality", ("What approach have you tried so far?", "What is getting in the way?")),
+        PromptStage("Options", ("What else could you try?", "Who has solved something similar?")),
+        PromptStage("Way forward", ("What will you do before we next meet?", "How will you know it worked?")),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class MatchingPolicy:
+    """How a program scores and constrains matches; weights are documented in the matching module."""
+
+    history_rounds: int = 6  # K: no repeat within the last K rounds when an alternative exists
+    min_overlap_hours: float = 1.0  # H: shared working time across time zones
+    require_shared_language: bool = True
+    group_min: int = 3
+    group_max: int = 5
+    mentor_capacity: int = 1
+    weight_skills: float = 3.0
+    weight_cross_department: float = 2.0
+    weight_cross_location: float = 1.0
+    weight_seniority_gap: float = 1.0
+    weight_shared_goals: float = 1.0
+
+    def validate(self) -> MatchingPolicy:
+        problems: list[InvalidInput] = []
+        if not 0 <= self.history_rounds <= 52:
+            problems.append(InvalidInput("history_rounds", "must be between 0 and 52"))
+        if not 0 <= self.min_overlap_hours <= 12:
+            problems.append(InvalidInput("min_overlap_hours", "must be between 0 and 12"))
+        if not 3 <= self.group_min <= self.group_max <= 8:
+            problems.append(InvalidInput("group_min/group_max", "need 3 <= group_min <= group_max <= 8"))
+        if not 1 <= self.mentor_capacity <= 10:
+            problems.append(InvalidInput("mentor_capacity", "must be between 1 and 10"))
+        for name in ("weight_skills", "weight_cross_department", "weight_cross_location",
+                     "weight_seniority_gap", "weight_shared_goals"):
+            if not 0 <= getattr(self, name) <= 100:
+                problems.append(InvalidInput(name, "must be between 0 and 100"))
+        if problems:
+            raise InvalidInputs(problems)
+        return self
+
+
+@dataclass(frozen=True)
+class Program:
+    id: str
+    name: str
+    kind: ProgramKind
+    cadence: Cadence
+    tenant_id: str = ""
+    cohort: str = ""
+    description: str = ""
+    policy: MatchingPolicy = field(default_factory=MatchingPolicy)
+    framework: CoachingFramework = GROW
+    rubric: str = "coaching-skills"
+    activity_iri: str = ""
+    named_feedback: bool = False  # partner feedback shown with names (otherwise anonymous)
+    min_reviews: int = 3  # k: results released only after k reviews
+    meeting_minutes: int = 30
+    next_round_at: datetime | None = None
+    active: bool = True
+    created_at: datetime = field(default_factory=utcnow)
+
+    @staticmethod
+    def create(
+        name: str,
+        kind: ProgramKind | str,
+        cadence: Cadence | str,
+        *,
+        program_id: str | None = None,
+        **options: object,
+    ) -> Program:
+        name = (name or "").strip()
+        problems: list[InvalidInput] = []
+        if not name:
+            problems.append(InvalidInput("name", "a program needs a name"))
+        elif len(name) > MAX_NAME:
+            problems.append(InvalidInput("name", f"at most {MAX_NAME} characters"))
+        try:
+            kind = ProgramKind(kind)
+        except ValueError:
+            problems.append(InvalidInput("kind", f"must be one of {', '.join(k.value for k in ProgramKind)}"))
+        try:
+            cadence = Cadence(cadence)
+        except ValueError:
+            problems.append(InvalidInput("cadence", f"must be one of {', '.join(c.value for c in Cadence)}"))
+        if problems:
+            raise InvalidInputs(problems)
+        program = Program(
+            id=program_id or new_id(), name=name, kind=ProgramKind(kind), cadence=Cadence(cadence),
+            **options,  # type: ignore[arg-type]
+        )
+        return program.validated()
+
+    def validated(self) -> Program:
+        self.policy.validate()
+        if not 1 <= self.min_reviews <= 20:
+            raise InvalidInput("min_reviews", "must be between 1 and 20")
+        if not 10 <= self.meeting_minutes <= 240:
+            raise InvalidInput("meeting_minutes", "must be between 10 and 240")
+        return self
+
+    def with_changes(self, **changes: object) -> Program:
+        return replace(self, **changes).validated()  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class WorkingHours:
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+    days: frozenset[int] = frozenset({0, 1, 2, 3, 4})  # Monday = 0
+
+    @staticmethod
+    def parse(text: str) -> WorkingHours:
+        """'09:00-17:00' (Monday to Friday)."""
+        try:
+            start_s, end_s = (part.strip() for part in text.split("-", 1))
+            start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+        except ValueError:
+            raise InvalidInput("working_hours", "write it as HH:MM-HH:MM, e.g. 09:00-17:00") from None
+        if start == end:
+            raise InvalidInput("working_hours", "start and end must differ")
+        return WorkingHours(start=start, end=end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+    @property
+    def hours(self) -> float:
+        start = self.start.hour * 60 + self.start.minute
+        end = self.end.hour * 60 + self.end.minute
+        return ((end - start) % (24 * 60)) / 60
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def check_time_zone(name: str) -> str:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    name = (name or "").strip()
+    if name not in _ZONES:
+        try:  # zoneinfo also knows a few aliases not in available_timezones()
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput("time_zone", f"'{name}' is not an IANA time zone such as Europe/Berlin") from None
+    return name
+
+
+def _clean_list(field_name: str, values: Iterable[str] | str | None, limit: int = 30) -> tuple[str, ...]:
+    if values is None:
+        return ()
+    if isinstance(values, str):
+        values = re.split(r"[;,]", values)
+    out: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        item = value.strip()
+        if not item:
+            continue
+        if len(item) > 80:
+            raise InvalidInput(field_name, f"'{item[:20]}...' is longer than 80 characters")
+        key = item.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(item)
+    if len(out) > limit:
+        raise InvalidInput(field_name, f"at most {limit} entries")
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Profile:
+    department: str = ""
+    location: str = ""
+    time_zone: str = "UTC"
+    working_hours: WorkingHours = field(default_factory=WorkingHours)
+    languages: tuple[str, ...] = ("en",)
+    seniority: int = 2  # 1 (junior) .. 5 (executive)
+    skills_offered: tuple[str, ...] = ()
+    skills_wanted: tuple[str, ...] = ()
+    goals: tuple[str, ...] = ()
+    start_date: date | None = None
+    role_preference: RolePreference = RolePreference.EITHER
+
+    @staticmethod
+    def build(
+        *,
+        department: str = "",
+        location: str = "",
+        time_zone: str = "UTC",
+        working_hours: str | WorkingHours = "09:00-17:00",
+        languages: Iterable[str] | str = ("en",),
+        seniority: int | str = 2,
+        skills_offered: Iterable[str] | str = (),
+        skills_wanted: Iterable[str] | str = (),
+        goals: Iterable[str] | str = (),
+        start_date: date | str | None = None,
+        role_preference: RolePreference | str = RolePreference.EITHER,
+    ) -> Profile:
+        """Validate every field; all problems are reported at once."""
+        problems: list[InvalidInput] = []
+
+        def attempt(fn, *args):  # type: ignore[no-untyped-def]
+            try:
+                return fn(*args)
+            except InvalidInput as exc:
+                problems.append(exc)
+                return None
+
+        tz = attempt(check_time_zone, time_zone)
+        hours = working_hours if isinstance(working_hours, WorkingHours) else attempt(
+            WorkingHours.parse, working_hours)
+        langs = attempt(_clean_list, "languages", languages, 10)
+        if langs is not None and not langs:
+            problems.append(InvalidInput("languages", "name at least one language"))
+        offered = attempt(_clean_list, "skills_offered", skills_offered)
+        wanted = attempt(_clean_list, "skills_wanted", skills_wanted)
+        goal_list = attempt(_clean_list, "goals", goals, 10)
+        level: int | None = None
+        try:
+            level = int(seniority)
+            if not 1 <= level <= 5:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(InvalidInput("seniority", "a whole number from 1 (junior) to 5 (executive)"))
+        start: date | None = None
+        if isinstance(start_date, str) and start_date.strip():
+            try:
+                start = date.fromisoformat(start_date.strip())
+            except ValueError:
+                problems.append(InvalidInput("start_date", "write it as YYYY-MM-DD"))
+        elif isinstance(start_date, date):
+            start = start_date
+        try:
+            preference = RolePreference(role_preference or RolePreference.EITHER)
+        except ValueError:
+            problems.append(InvalidInput("role_preference", "must be either, mentor or mentee"))
+            preference = RolePreference.EITHER
+        for name, value in (("department", department), ("location", location)):
+            if len(value or "") > MAX_NAME:
+                problems.append(InvalidInput(name, f"at most {MAX_NAME} characters"))
+        if problems:
+            raise InvalidInputs(problems)
+        assert tz is not None and hours is not None and level is not None
+        return Profile(
+            department=(department or "").strip(), location=(location or "").strip(), time_zone=tz,
+            working_hours=hours, languages=tuple(lang.lower() for lang in langs or ()), seniority=level,
+            skills_offered=offered or (), skills_wanted=wanted or (), goals=goal_list or (),
+            start_date=start, role_preference=preference,
+        )
+
+
+@dataclass(frozen=True)
+class Participant:
+    id: str
+    email: str
+    display_name: str
+    tenant_id: str = ""
+    aad_object_id: str = ""
+    locale: str = "en"
+    profile: Profile = field(default_factory=Profile)
+    manager_email: str = ""
+    teams_reachable: bool = True
+
+    @staticmethod
+    def create(email: str, display_name: str, *, participant_id: str | None = None, **options: object) -> Participant:
+        problems: list[InvalidInput] = []
+        email = (email or "").strip()
+        if not email:
+            problems.append(InvalidInput("email", "is missing"))
+        elif not EMAIL_RE.match(email) or len(email) > 254:
+            problems.append(InvalidInput("email", f"'{email}' is not an email address"))
+        name = (display_name or "").strip()
+        if len(name) > MAX_NAME:
+            problems.append(InvalidInput("display_name", f"at most {MAX_NAME} characters"))
+        manager = str(options.get("manager_email") or "").strip()
+        if manager and not EMAIL_RE.match(manager):
+            problems.append(InvalidInput("manager_email", f"'{manager}' is not an email address"))
+        if problems:
+            raise InvalidInputs(problems)
+        options["manager_email"] = manager.lower()
+        return Participant(
+            id=participant_id or new_id(), email=email.lower(), display_name=name or email.split("@")[0],
+            **options,  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    program_id: str
+    participant_id: str
+    status: EnrollmentStatus
+    consent_at: datetime
+    joined_at: datetime
+    paused_until: date | None = None
+    priority: int = 0  # fairness credit: a trio, a bye or a weak match raises it
+
+    def is_active_on(self, day: date) -> bool:
+        if self.status is EnrollmentStatus.ACTIVE:
+            return True
+        return (self.status is EnrollmentStatus.PAUSED and self.paused_until is not None
+                and self.paused_until <= day)
+
+    def pause(self, until: date | None, today: date) -> Enrollment:
+        if self.status is EnrollmentStatus.LEFT:
+            raise InvalidTransition("you have left this program: say 'join' to take part again")
+        if until is not None and until <= today:
+            raise InvalidInput("until", "the pause must end after today")
+        return replace(self, status=EnrollmentStatus.PAUSED, paused_until=until)
+
+    def resume(self) -> Enrollment:
+        if self.status is not EnrollmentStatus.PAUSED:
+            raise InvalidTransition("you are not paused")
+        return replace(self, status=EnrollmentStatus.ACTIVE, paused_until=None)
+
+    def leave(self) -> Enrollment:
+        if self.status is EnrollmentStatus.LEFT:
+            raise InvalidTransition("you have already left this program")
+        return replace(self, status=EnrollmentStatus.LEFT, paused_until=None)
+
+
+@dataclass(frozen=True)
+class MatchMember:
+    participant_id: str
+    role: Role
+
+
+@dataclass(frozen=True)
+class Match:
+    id: str
+    round_id: str
+    program_id: str
+    members: tuple[MatchMember, ...]
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    registration: str = ""  # xAPI context.registration: one UUID per round per match
+
+    @property
+    def participant_ids(self) -> tuple[str, ...]:
+        return tuple(m.participant_id for m in self.members)
+
+    def role_of(self, participant_id: str) -> Role:
+        for member in self.members:
+            if member.participant_id == participant_id:
+                return member.role
+        raise KeyError(participant_id)
+
+
+class RoundStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+@dataclass(frozen=True)
+class Round:
+    id: str
+    program_id: str
+    number: int
+    started_at: datetime
+    seed: int
+    status: RoundStatus = RoundStatus.OPEN
+    quality: dict[str, float] = field(default_factory=dict)
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    NO_COMMON_SLOT = "no_common_slot"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Meeting:
+    match_id: str
+    status: MeetingStatus
+    start: datetime | None = None
+    end: datetime | None = None
+    join_url: str = ""
+    external_id: str = ""  # the Graph event id
+    organizer: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    match_id: str
+    participant_id: str
+    met: bool
+    usefulness: int | None
+    learned: str
+    next_step: str
+    at: datetime
+
+    @staticmethod
+    def create(match_id: str, participant_id: str, *, met: bool, usefulness: int | str | None,
+               learned: str = "", next_step: str = "", at: datetime) -> CheckIn:
+        problems: list[InvalidInput] = []
+        score: int | None = None
+        if usefulness not in (None, ""):
+            try:
+                score = int(usefulness)  # type: ignore[arg-type]
+                if not 1 <= score <= 5:
+                    raise ValueError
+            except (TypeError, ValueError):
+                problems.append(InvalidInput("usefulness", "choose a number from 1 to 5"))
+        elif met:
+            problems.append(InvalidInput("usefulness", "tell us how useful it was, from 1 to 5"))
+        for name, text in (("learned", learned), ("next_step", next_step)):
+            if len(text or "") > MAX_TEXT:
+                problems.append(InvalidInput(name, f"at most {MAX_TEXT} characters (you wrote {len(text)})"))
+        if problems:
+            raise InvalidInputs(problems)
+        return CheckIn(match_id, participant_id, bool(met), score if met else None,
+                       (learned or "").strip(), (next_step or "").strip(), at)

@@ -1,0 +1,63 @@
+"""Dispatching domain events: inside the transaction (outboxes) and after commit (wake-ups).
+
+In-transaction handlers write durable work (xAPI statements, notifications) into outbox tables in the
+same transaction as the change, so a crash can neither lose nor invent it. After-commit handlers only
+nudge workers; their failures are logged, never raised, because the change is already committed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from teams_app.domain.events import Event
+from teams_app.service.ports import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+InTransactionHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
+AfterCommitHandler = Callable[[Any], Awaitable[None]]
+
+
+class MessageBus:
+    def __init__(self) -> None:
+        self._in_tx: dict[type[Event], list[InTransactionHandler]] = defaultdict(list)
+        self._after: dict[type[Event], list[AfterCommitHandler]] = defaultdict(list)
+
+    def in_transaction(self, event_type: type[Event], handler: InTransactionHandler) -> None:
+        self._in_tx[event_type].append(handler)
+
+    def after_commit(self, event_type: type[Event], handler: AfterCommitHandler) -> None:
+        self._after[event_type].append(handler)
+
+    @staticmethod
+    def _handlers(table: dict[type[Event], list[Any]], event: Event) -> list[Any]:
+        found: list[Any] = []
+        for klass in type(event).__mro__:
+            found.extend(table.get(klass, ()))
+        return found
+
+    async def flush(self, uow: UnitOfWork) -> None:
+        """Run in-transaction handlers for the events recorded so far (e.g. before deleting a person)."""
+        while uow.events:
+            event = uow.events.pop(0)
+            for handler in self._handlers(self._in_tx, event):
+                await handler(event, uow)
+            uow.flushed.append(event)
+
+    async def commit(self, uow: UnitOfWork) -> list[Event]:
+        """Run in-transaction handlers, commit, then after-commit handlers. Returns the events."""
+        await self.flush(uow)
+        await uow.commit()
+        events = list(uow.flushed)
+        uow.flushed.clear()
+        for event in events:
+            for after in self._handlers(self._after, event):
+                try:
+                    await after(event)
+                except Exception:
+                    logger.exception("after-commit handler %s failed for %s", getattr(after, "__name__", after),
+                                     type(event).__name__)
+        return events
