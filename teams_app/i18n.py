@@ -58,6 +58,6 @@ def translator(locale: str | None) -> Translate:
     return _translations(normalize_locale(locale)).gettext
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional name extractors look for
+def N_(message: str) -> str:
     """Mark a string for extraction without translating it now (translated where it is shown)."""
     return message

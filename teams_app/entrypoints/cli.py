@@ -78,7 +78,7 @@ def with_app(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 def main(ctx: click.Context, db_url: str | None) -> None:
     """Peer coaching in Microsoft Teams and email, recorded as xAPI statements in your LRS."""
     ctx.ensure_object(dict)
-    # The CLI's own commands never talk to Teams, so they need no bot credentials.
+    # Only `serve` talks to Teams in production; every other command needs no bot credentials.
     overrides: dict[str, Any] = {"bot": {"dev_mode": True}} if ctx.invoked_subcommand != "serve" else {}
     if db_url:
         overrides["db"] = {"url": db_url}
@@ -104,6 +104,24 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
         logger.warning("DEV MODE: activities are NOT authenticated. Use only with the Agents Playground.")
     click.echo(f"peercoach {__version__} listening on http://{host}:{port} (database {redacted(settings.db.url)})")
     web.run_app(web_app, host=host, port=port, print=None)
+
+
+@main.command()
+@click.option("--port", type=int, default=3978, show_default=True, help="Port of the local bot.")
+@click.pass_context
+def dev(ctx: click.Context, port: int) -> None:
+    """Local development: the bot in dev mode (no authentication) on SQLite, for the Agents Playground."""
+    from aiohttp import web
+
+    from teams_app.entrypoints.web import create_web_app
+
+    settings = settings_from(ctx)
+    app = bootstrap(settings)
+    web_app = create_web_app(app, installers=installers())
+    click.echo(f"peercoach {__version__} (dev mode, database {redacted(settings.db.url)})")
+    click.echo(f"bot endpoint: http://127.0.0.1:{port}/api/messages")
+    click.echo(f"chat with it: npx @microsoft/m365agentsplayground -e http://127.0.0.1:{port}/api/messages -c msteams")
+    web.run_app(web_app, host="127.0.0.1", port=port, print=None)
 
 
 def installers() -> tuple[Any, ...]:

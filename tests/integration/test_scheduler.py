@@ -117,4 +117,4 @@ def test_fixed_clock_refuses_naive_times() -> None:
     from datetime import datetime
 
     with pytest.raises(ValueError):
-        FixedClock(datetime(2026, 1, 1))  # noqa: DTZ001
+        FixedClock(datetime(2026, 1, 1))
