@@ -1,0 +1,50 @@
+"""Text commands: parsing what people type into a command name and arguments (pure)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import date
+
+# Longest first, so "my matches" wins over a hypothetical "my".
+COMMANDS = ("program list", "program create", "round run", "my matches", "status", "join", "profile", "pause",
+            "resume", "leave", "progress", "help")
+ADMIN_COMMANDS = frozenset({"program list", "program create", "round run", "status"})
+_MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
+_ALIASES = {"matches": "my matches", "hello": "help", "hi": "help", "start": "join", "?": "help",
+            "programs": "program list", "stop": "leave"}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str  # "" when the text is not a command
+    args: tuple[str, ...] = ()
+    text: str = ""
+
+
+def parse(text: str | None) -> Command:
+    """'pause until 2026-12-01' -> Command('pause', ('until', '2026-12-01')). Mentions and case are ignored."""
+    raw = _MENTION.sub(" ", text or "")
+    first_line = next((line for line in raw.strip().splitlines() if line.strip()), "")
+    cleaned = " ".join(first_line.strip().rstrip(".!").split())
+    lowered = cleaned.lower()
+    if lowered in _ALIASES:
+        return Command(_ALIASES[lowered], (), cleaned)
+    for name in COMMANDS:
+        if lowered == name or lowered.startswith(name + " "):
+            rest = cleaned[len(name):].strip()
+            try:
+                args = tuple(shlex.split(rest))
+            except ValueError:  # an unbalanced quote: fall back to whitespace
+                args = tuple(rest.split())
+            return Command(name, args, cleaned)
+    return Command("", (), cleaned)
+
+
+def pause_until(args: tuple[str, ...]) -> date | None:
+    """'until 2026-12-01' or '2026-12-01' -> the date; no argument -> None (open-ended pause)."""
+    values = [a for a in args if a.lower() != "until"]
+    if not values:
+        return None
+    return date.fromisoformat(values[0])  # ValueError is reported to the person by the caller

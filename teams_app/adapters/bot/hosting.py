@@ -1,0 +1,199 @@
+"""Hosting the bot: Bot Framework authentication from settings, the CloudAdapter, ``POST /api/messages``.
+
+The route authenticates every activity (JWT from the Bot Connector: OpenID metadata, issuer, audience =
+app id, expiry, serviceUrl claim) before anything else; any failure is a 401. Then the tenant allow-list
+(refusals are logged without the activity's content), then the email channel's resend dedup, then the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from botbuilder.core import InvokeResponse
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ConversationReference
+from botframework.connector.aio import ConnectorClient
+from botframework.connector.auth import (
+    AuthenticationConstants,
+    BotFrameworkAuthentication,
+    CertificateServiceClientCredentialsFactory,
+    ClaimsIdentity,
+    ServiceClientCredentialsFactory,
+)
+from msrest.exceptions import HttpOperationError
+
+from teams_app.adapters.bot.sender import DeliveryError, parse_retry_after
+from teams_app.adapters.bot.store import InboundDedup
+from teams_app.config import AppType, BotSettings
+from teams_app.service.ports import Clock
+
+logger = logging.getLogger(__name__)
+
+PUBLIC_CHANNEL_ISSUER = "https://api.botframework.com"
+PUBLIC_OAUTH_SCOPE = "https://api.botframework.com"
+PUBLIC_EMULATOR_METADATA = "https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration"
+
+
+@dataclass
+class _Configuration:
+    """The attribute names ConfigurationBotFrameworkAuthentication reads (its supported configuration)."""
+
+    APP_ID: str
+    APP_PASSWORD: str
+    APP_TYPE: str
+    APP_TENANTID: str
+
+
+def authentication(settings: BotSettings,
+                   credentials_factory: ServiceClientCredentialsFactory | None = None) -> BotFrameworkAuthentication:
+    """Bot Framework authentication for the settings (SingleTenant by default).
+
+    ``openid_metadata_url`` switches botbuilder to its parameterized configuration with the public-cloud
+    values and only the channel OpenID metadata replaced (national clouds, local tests).
+    """
+    app_type = settings.app_type.value if settings.app_id else AppType.MULTI_TENANT.value  # empty id: dev mode
+    config: Any = _Configuration(settings.app_id, settings.app_password.get_secret_value(), app_type,
+                                 settings.app_tenant_id)
+    if settings.openid_metadata_url:
+        tenant = settings.app_tenant_id if settings.app_type is AppType.SINGLE_TENANT and settings.app_tenant_id \
+            else "botframework.com"
+        config.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL = settings.openid_metadata_url
+        config.TO_BOT_FROM_CHANNEL_TOKEN_ISSUER = PUBLIC_CHANNEL_ISSUER
+        config.TO_BOT_FROM_EMULATOR_OPENID_METADATA_URL = PUBLIC_EMULATOR_METADATA
+        config.TO_CHANNEL_FROM_BOT_LOGIN_URL = f"https://login.microsoftonline.com/{tenant}"
+        config.TO_CHANNEL_FROM_BOT_OAUTH_SCOPE = PUBLIC_OAUTH_SCOPE
+        config.OAUTH_URL = "https://api.botframework.com"
+        config.VALIDATE_AUTHORITY = True
+    if credentials_factory is None and settings.app_certificate_path is not None:
+        pem = settings.app_certificate_path.read_text(encoding="utf-8")
+        credentials_factory = CertificateServiceClientCredentialsFactory(
+            settings.app_certificate_thumbprint, pem, settings.app_id, settings.app_tenant_id or None)
+    return ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials_factory)
+
+
+def allowed_tenants(settings: BotSettings) -> frozenset[str]:
+    """Empty set: any tenant (dev mode without an app tenant)."""
+    tenants = set(settings.allowed_tenants)
+    if not tenants and settings.app_tenant_id:
+        tenants.add(settings.app_tenant_id)
+    return frozenset(tenants)
+
+
+def tenant_of(body: Mapping[str, Any]) -> str:
+    conversation = body.get("conversation") or {}
+    channel_data = body.get("channelData") or {}
+    tenant = (channel_data.get("tenant") or {}).get("id") if isinstance(channel_data, dict) else None
+    return str(conversation.get("tenantId") or tenant or "")
+
+
+class BotConnectorTransport:
+    """Proactive sends through botbuilder's own ConnectorClient (token acquisition included)."""
+
+    def __init__(self, auth: BotFrameworkAuthentication, app_id: str) -> None:
+        identity = ClaimsIdentity({AuthenticationConstants.AUDIENCE_CLAIM: app_id,
+                                   AuthenticationConstants.APP_ID_CLAIM: app_id}, True)
+        self._factory = auth.create_connector_factory(identity)
+        self._audience = auth.get_originating_audience()
+        self._clients: dict[str, ConnectorClient] = {}
+        self._lock = asyncio.Lock()
+
+    async def _client(self, service_url: str) -> ConnectorClient:
+        client = self._clients.get(service_url)
+        if client is None:
+            async with self._lock:
+                client = self._clients.get(service_url)
+                if client is None:
+                    client = await self._factory.create(service_url, self._audience)
+                    self._clients[service_url] = client
+        return client
+
+    async def send(self, reference: Mapping[str, Any], activity: Mapping[str, Any]) -> str:
+        ref = ConversationReference().deserialize(dict(reference))
+        outgoing = Activity().deserialize(dict(activity))
+        outgoing.conversation = ref.conversation
+        outgoing.from_property = ref.bot
+        outgoing.recipient = ref.user
+        outgoing.channel_id = ref.channel_id
+        outgoing.service_url = ref.service_url
+        client = await self._client(ref.service_url)
+        try:
+            response = await client.conversations.send_to_conversation(ref.conversation.id, outgoing)
+        except HttpOperationError as exc:
+            raw = exc.response
+            status = int(getattr(raw, "status_code", None) or getattr(raw, "status", 0) or 0)
+            headers = getattr(raw, "headers", {}) or {}
+            raise DeliveryError(status, type(exc).__name__, parse_retry_after(headers.get("Retry-After"))) from None
+        except (OSError, TimeoutError) as exc:
+            raise DeliveryError(0, f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # aiohttp.ClientError and msrest ClientRequestError: no HTTP answer
+            if type(exc).__module__.startswith(("aiohttp", "msrest")):
+                raise DeliveryError(0, f"{type(exc).__name__}: {exc}") from None
+            raise
+        return str(getattr(response, "id", "") or "")
+
+    async def close(self) -> None:
+        for client in self._clients.values():
+            try:
+                await client.close()  # type: ignore[no-untyped-call]
+            except Exception:  # closing is best effort at shutdown
+                logger.debug("closing a connector client failed", exc_info=True)
+        self._clients.clear()
+
+
+class MessagesEndpoint:
+    """``POST /api/messages``: authenticate, allow-list, dedup, then the CloudAdapter runs the bot."""
+
+    def __init__(self, adapter: CloudAdapter, auth: BotFrameworkAuthentication, bot: Any, settings: BotSettings,
+                 dedup: InboundDedup, clock: Clock) -> None:
+        self._adapter = adapter
+        self._auth = auth
+        self._bot = bot
+        self._tenants = allowed_tenants(settings)
+        self._dedup = dedup
+        self._clock = clock
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.json_response({"error": "expected application/json"}, status=415)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "the body is not JSON"}, status=400)
+        if not isinstance(body, dict) or not body.get("type"):
+            return web.json_response({"error": "not a Bot Framework activity"}, status=400)
+        activity = Activity().deserialize(body)
+        auth_header = request.headers.get("Authorization") or None
+        try:
+            auth_result = await self._auth.authenticate_request(activity, auth_header)  # type: ignore[arg-type]
+        except Exception as exc:
+            # Expired, wrong audience/issuer, bad signature, unknown key, serviceUrl mismatch, missing token.
+            logger.warning("refused an activity: authentication failed (%s: %s)", type(exc).__name__, exc)
+            return web.json_response({"error": "unauthorized"}, status=401)
+        tenant = tenant_of(body)
+        if self._tenants and activity.channel_id == "msteams" and tenant not in self._tenants:
+            # Logged without content: only what identifies the source.
+            logger.warning("refused a %s activity from tenant %r (not in the allow-list)", activity.type,
+                           tenant or "<none>")
+            return web.json_response({"error": "tenant not allowed"}, status=403)
+        dedup_key = None
+        if activity.channel_id == "email" and activity.id:
+            dedup_key = (activity.channel_id, activity.id)
+            if not await self._dedup.first_time(activity.channel_id, activity.id, self._clock.now()):
+                logger.info("ignored a resent email activity (already handled)")
+                return web.Response(status=200)
+        try:
+            invoke: InvokeResponse | None = await self._adapter.process_activity(
+                auth_result, activity, self._bot.on_turn)
+        except Exception:
+            if dedup_key is not None:
+                await self._dedup.forget(*dedup_key)
+            raise
+        if invoke is not None:
+            return web.json_response(invoke.body, status=invoke.status)
+        return web.Response(status=200)

@@ -1,0 +1,261 @@
+"""SQL access for the bot's tables: conversation references, the notification outbox, inbound dedup.
+
+Plain SQLAlchemy Core over the lead's engine (no botbuilder here): conversation references are stored as
+the JSON the Bot Framework serializes, so this module never needs the botbuilder types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications, bot_processed_activities
+from teams_app.domain.model import stable_id
+
+logger = logging.getLogger(__name__)
+
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+TEAMS, EMAIL = "teams", "email"
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    """An INSERT that can ignore conflicts on SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+@dataclass(frozen=True)
+class ConversationRef:
+    id: str
+    channel_id: str
+    conversation_id: str
+    conversation_type: str
+    tenant_id: str
+    aad_object_id: str
+    user_key: str
+    team_id: str
+    service_url: str
+    locale: str
+    reference: dict[str, Any]
+    updated_at: datetime
+
+
+def _ref(row: Any) -> ConversationRef:
+    return ConversationRef(row.id, row.channel_id, row.conversation_id, row.conversation_type, row.tenant_id,
+                           row.aad_object_id, row.user_key, row.team_id, row.service_url, row.locale,
+                           dict(row.reference), row.updated_at)
+
+
+class ConversationStore:
+    """Conversation references, refreshed from every inbound activity."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def save(self, *, channel_id: str, conversation_id: str, conversation_type: str, tenant_id: str,
+                   aad_object_id: str, user_key: str, team_id: str, service_url: str, locale: str,
+                   reference: Mapping[str, Any], now: datetime) -> str:
+        ref_id = stable_id("conversation", channel_id, conversation_id)
+        values = {"channel_id": channel_id, "conversation_id": conversation_id,
+                  "conversation_type": conversation_type or "personal", "tenant_id": tenant_id,
+                  "aad_object_id": aad_object_id, "user_key": user_key, "team_id": team_id,
+                  "service_url": service_url, "locale": locale, "reference": dict(reference), "updated_at": now}
+        async with self._engine.begin() as conn:
+            stmt = _insert(conn, bot_conversations).values(id=ref_id, **values)
+            await conn.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+        return ref_id
+
+    async def personal(self, *, aad_object_id: str = "", email: str = "", channel_id: str = "msteams",
+                       conn: AsyncConnection | None = None) -> ConversationRef | None:
+        """The newest 1:1 conversation with a person on a channel."""
+        keys: list[Any] = []
+        if aad_object_id:
+            keys.append(bot_conversations.c.aad_object_id == aad_object_id)
+        if email:
+            keys.append(bot_conversations.c.user_key == email.lower())
+        if not keys:
+            return None
+        query = (sa.select(bot_conversations)
+                 .where(bot_conversations.c.channel_id == channel_id,
+                        bot_conversations.c.conversation_type == "personal", sa.or_(*keys))
+                 .order_by(bot_conversations.c.updated_at.desc()).limit(1))
+        if conn is not None:
+            row = (await conn.execute(query)).first()
+        else:
+            async with self._engine.connect() as own:
+                row = (await own.execute(query)).first()
+        return _ref(row) if row else None
+
+    async def channels(self, tenant_id: str = "") -> list[ConversationRef]:
+        """Team channels the bot is installed in (for round announcements)."""
+        query = sa.select(bot_conversations).where(bot_conversations.c.conversation_type == "channel")
+        if tenant_id:
+            query = query.where(bot_conversations.c.tenant_id == tenant_id)
+        async with self._engine.connect() as conn:
+            return [_ref(r) for r in (await conn.execute(query)).all()]
+
+    async def get(self, ref_id: str) -> ConversationRef | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(bot_conversations).where(bot_conversations.c.id == ref_id))).first()
+        return _ref(row) if row else None
+
+
+class InboundDedup:
+    """Remembers handled inbound activity ids; the email channel resends a mail it got no 200 for."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def first_time(self, channel_id: str, activity_id: str, now: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            stmt = _insert(conn, bot_processed_activities).values(channel_id=channel_id, activity_id=activity_id,
+                                                                  at=now).on_conflict_do_nothing()
+            result = await conn.execute(stmt)
+        return bool(result.rowcount)
+
+    async def forget(self, channel_id: str, activity_id: str) -> None:
+        """Undo ``first_time`` when handling failed, so the channel's resend is processed."""
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(bot_processed_activities).where(
+                bot_processed_activities.c.channel_id == channel_id,
+                bot_processed_activities.c.activity_id == activity_id))
+
+    async def prune(self, before: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(sa.delete(bot_processed_activities).where(
+                bot_processed_activities.c.at < before))
+        return int(result.rowcount or 0)
+
+
+@dataclass(frozen=True)
+class Notification:
+    id: str
+    participant_id: str
+    kind: str
+    payload: dict[str, Any]
+    channel: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str
+    activity_id: str
+
+
+def notification_id(event_key: str, participant_id: str, kind: str) -> str:
+    """Stable per (event, person, kind): a replayed event or a retried use case adds no second row."""
+    return stable_id("notification", event_key, participant_id, kind)
+
+
+async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Mapping[str, Any], str]],
+                  now: datetime) -> int:
+    """Insert outbox rows (id, participant, kind, payload, channel) inside the caller's transaction."""
+    values = [{"id": nid, "participant_id": pid, "kind": kind, "payload": dict(payload), "channel": channel,
+               "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now, "last_error": "",
+               "activity_id": ""} for nid, pid, kind, payload, channel in rows]
+    if not values:
+        return 0
+    result = await conn.execute(_insert(conn, bot_notifications).on_conflict_do_nothing(), values)
+    return int(result.rowcount or 0)
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(row.id, row.participant_id, row.kind, dict(row.payload), row.channel, row.status,
+                        row.attempts, row.next_attempt_at, row.last_error, row.activity_id)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one claimed notification; applied in batches by :meth:`Outbox.apply`."""
+
+    id: str
+    status: str
+    channel: str = ""
+    next_attempt_at: datetime | None = None
+    error: str = ""
+    activity_id: str = ""
+    at: datetime | None = None
+
+
+class Outbox:
+    """Claim -> send -> record: a claimed row carries a lease; an expired lease means its sender died."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
+        t = bot_notifications
+        due = sa.or_(sa.and_(t.c.status == PENDING, t.c.next_attempt_at <= now),
+                     sa.and_(t.c.status == SENDING, t.c.claimed_until < now))
+        query = sa.select(t).where(due).order_by(t.c.next_attempt_at, t.c.id).limit(limit)
+        async with self._engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            rows = (await conn.execute(query)).all()
+            if not rows:
+                return []
+            ids = [r.id for r in rows]
+            await conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(
+                status=SENDING, claimed_until=now + lease, attempts=t.c.attempts + 1))
+        return [_notification(r) for r in rows]
+
+    async def apply(self, outcomes: Sequence[Outcome]) -> None:
+        """Record many outcomes in one transaction (the sender's writer flushes every few ms)."""
+        if not outcomes:
+            return
+        t = bot_notifications
+        async with self._engine.begin() as conn:
+            for o in outcomes:
+                values: dict[str, Any] = {"status": o.status, "claimed_until": None}
+                if o.channel:
+                    values["channel"] = o.channel
+                if o.next_attempt_at is not None:
+                    values["next_attempt_at"] = o.next_attempt_at
+                if o.error:
+                    values["last_error"] = o.error[:2000]
+                if o.activity_id:
+                    values["activity_id"] = o.activity_id
+                if o.status == SENT:
+                    values["sent_at"] = o.at
+                if o.status == PENDING and o.channel:
+                    values["attempts"] = 0  # a fresh channel gets its own retry budget
+                await conn.execute(sa.update(t).where(t.c.id == o.id, t.c.status == SENDING).values(**values))
+
+    async def release(self, ids: Sequence[str]) -> None:
+        """Give back claimed rows that were never attempted (graceful stop)."""
+        if not ids:
+            return
+        t = bot_notifications
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.update(t).where(t.c.id.in_(list(ids)), t.c.status == SENDING).values(
+                status=PENDING, claimed_until=None, attempts=sa.case((t.c.attempts > 0, t.c.attempts - 1),
+                                                                     else_=0)))
+
+    async def next_due(self) -> datetime | None:
+        t = bot_notifications
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(sa.select(sa.func.min(t.c.next_attempt_at)).where(
+                t.c.status == PENDING))).scalar()
+            lease = (await conn.execute(sa.select(sa.func.min(t.c.claimed_until)).where(
+                t.c.status == SENDING))).scalar()
+        candidates: list[datetime] = [v for v in (value, lease) if v is not None]
+        return min(candidates) if candidates else None
+
+    async def all(self) -> list[Notification]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(bot_notifications).order_by(bot_notifications.c.created_at,
+                                                                              bot_notifications.c.id))).all()
+        return [_notification(r) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        t = bot_notifications
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))).all()
+        return {str(status): int(count) for status, count in rows}

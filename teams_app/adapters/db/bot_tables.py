@@ -1,0 +1,56 @@
+"""Tables of the Teams bot: conversation references, the notification outbox, processed inbound activities.
+
+They live on the lead's MetaData so one Alembic environment sees them; their migration is the
+``bot_0001`` branch. Nothing here imports botbuilder: references are stored as plain JSON.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from teams_app.adapters.db.tables import ID, Json, UtcDateTime, metadata
+
+# One row per conversation the bot has seen (a person's 1:1 chat, a channel, an email thread),
+# refreshed from every inbound activity so proactive messages use the current serviceUrl.
+bot_conversations = sa.Table(
+    "bot_conversations", metadata,
+    sa.Column("id", ID, primary_key=True),  # stable_id(channel_id, conversation_id)
+    sa.Column("channel_id", sa.String(32), nullable=False),
+    sa.Column("conversation_id", sa.String(512), nullable=False),
+    sa.Column("conversation_type", sa.String(32), nullable=False, server_default="personal"),
+    sa.Column("tenant_id", sa.String(64), nullable=False, server_default=""),
+    sa.Column("aad_object_id", sa.String(64), nullable=False, server_default="", index=True),
+    sa.Column("user_key", sa.String(254), nullable=False, server_default="", index=True),  # Teams user id or email
+    sa.Column("team_id", sa.String(512), nullable=False, server_default=""),
+    sa.Column("service_url", sa.String(512), nullable=False),
+    sa.Column("locale", sa.String(16), nullable=False, server_default=""),
+    sa.Column("reference", Json(), nullable=False),  # serialized ConversationReference
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# The notification outbox: written in the same transaction as the domain change that caused it.
+bot_notifications = sa.Table(
+    "bot_notifications", metadata,
+    sa.Column("id", ID, primary_key=True),  # stable_id(event key, participant, kind): a replay adds nothing
+    sa.Column("participant_id", ID, nullable=False, index=True),
+    sa.Column("kind", sa.String(48), nullable=False),
+    sa.Column("payload", Json(), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),  # teams | email
+    sa.Column("status", sa.String(16), nullable=False),  # pending | claimed | sending | sent | failed
+    sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UtcDateTime(), nullable=False),
+    sa.Column("claimed_until", UtcDateTime(), nullable=True),
+    sa.Column("last_error", sa.Text(), nullable=False, server_default=""),
+    sa.Column("activity_id", sa.String(512), nullable=False, server_default=""),
+    sa.Column("created_at", UtcDateTime(), nullable=False),
+    sa.Column("sent_at", UtcDateTime(), nullable=True),
+    sa.Index("ix_bot_notifications_due", "status", "next_attempt_at"),
+)
+
+# Inbound activity ids already handled (the email channel resends after 15 s without a 200).
+bot_processed_activities = sa.Table(
+    "bot_processed_activities", metadata,
+    sa.Column("channel_id", sa.String(32), primary_key=True),
+    sa.Column("activity_id", sa.String(512), primary_key=True),
+    sa.Column("at", UtcDateTime(), nullable=False, index=True),
+)

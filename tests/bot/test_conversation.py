@@ -1,0 +1,209 @@
+"""The personal-scope conversation, end to end: Teams activity JSON in, botbuilder's replies at the connector."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from teams_app.adapters.bot.cards import VERB_CHECKIN, VERB_CONSENT, VERB_LEAVE_ERASE, VERB_MET, VERB_PROFILE
+from teams_app.adapters.bot.install import BOT_KEY
+from tests.bot.conftest import BotHarness, User, card_action, make_user, teams_activity
+
+PROFILE = {"department": "Finance", "time_zone": "Europe/Berlin", "working_hours": "09:00-17:00",
+           "languages": "en, de", "skills_offered": "SQL", "skills_wanted": "public speaking",
+           "goals": "speak at the all-hands"}
+
+
+def texts(activities: list[dict[str, Any]]) -> str:
+    return "\n".join(str(a.get("text") or "") for a in activities)
+
+
+def card_of(activity: dict[str, Any]) -> dict[str, Any]:
+    attachments = activity.get("attachments") or []
+    assert attachments, f"expected a card, got {activity}"
+    assert attachments[0]["contentType"] == "application/vnd.microsoft.card.adaptive"
+    content: dict[str, Any] = attachments[0]["content"]
+    return content
+
+
+def verbs(card: dict[str, Any]) -> list[str]:
+    return [a.get("verb") for a in card.get("actions", [])]
+
+
+def card_text(card: dict[str, Any]) -> str:
+    return " ".join(str(e.get("text", "")) for e in card["body"])
+
+
+async def join(h: BotHarness, user: User, program_id: str | None = None, **profile: str) -> dict[str, Any]:
+    h.enroll_roster(user)
+    status, body = await h.post(card_action(user, h.connector.url, VERB_CONSENT, {"consent": True}))
+    assert status == 200
+    data = {**PROFILE, **profile, "enrolling": True}
+    if program_id:
+        data["program_id"] = program_id
+    status, body = await h.post(card_action(user, h.connector.url, VERB_PROFILE, data))
+    assert status == 200
+    return dict(body["value"])
+
+
+async def test_install_sends_welcome_with_consent_button_once(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Spring pairs", "peer_pairs", "fortnightly")
+    user = make_user(1)
+    update = teams_activity(user, harness.connector.url, type_="conversationUpdate",
+                            membersAdded=[{"id": "28:peercoach-bot"}])
+    install = teams_activity(user, harness.connector.url, type_="installationUpdate", action="add")
+    assert (await harness.post(update))[0] == 200
+    assert (await harness.post(install))[0] == 200
+    replies = harness.replies(user)
+    assert len(replies) == 1  # Teams sends both activities for one install: one welcome
+    card = card_of(replies[0])
+    assert card["version"] == "1.5"
+    assert verbs(card) == [VERB_CONSENT]
+    assert "Spring pairs" in card_text(card)
+
+
+async def test_join_validates_profile_on_the_card_then_enrolls(harness: BotHarness) -> None:
+    program = await harness.app.service.create_program("Spring pairs", "peer_pairs", "fortnightly")
+    user = make_user(2)
+    harness.enroll_roster(user)
+    await harness.post(teams_activity(user, harness.connector.url, text="join"))
+    assert verbs(card_of(harness.replies(user)[-1])) == [VERB_CONSENT]
+
+    status, body = await harness.post(card_action(user, harness.connector.url, VERB_CONSENT, {"consent": True}))
+    assert status == 200 and body["type"] == "application/vnd.microsoft.card.adaptive"
+    form = body["value"]
+    assert verbs(form) == [VERB_PROFILE]
+    assert {e.get("id") for e in form["body"]} >= {"time_zone", "working_hours", "languages", "goals"}
+
+    bad = {**PROFILE, "time_zone": "Mars/Olympus", "working_hours": "nine to five", "languages": "",
+           "goals": "x" * 2001, "enrolling": True}
+    status, body = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE, bad))
+    errors = [e["text"] for e in body["value"]["body"] if e.get("color") == "Attention"]
+    joined = " ".join(errors)
+    assert "Mars/Olympus" in joined and "HH:MM" in joined and "required" in joined and "2000" in joined
+    assert verbs(body["value"]) == [VERB_PROFILE]  # re-asked, values kept
+    assert any(e.get("value") == "Mars/Olympus" for e in body["value"]["body"])
+    assert await harness.app.service.find_participant(aad_object_id=user.aad) is None
+
+    done = await join(harness, user)
+    assert "actions" not in done  # the submitted card is replaced: it cannot be submitted twice
+    person = await harness.app.service.find_participant(aad_object_id=user.aad)
+    assert person is not None and person.email == user.email and person.profile.time_zone == "Europe/Berlin"
+    assert (await harness.app.service.status(program.id))["enrolled"] == 1
+
+    again = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE, {**PROFILE, "enrolling": True,
+                                                                                        "program_id": program.id}))
+    assert "already" in card_text(again[1]["value"]).lower()
+
+
+async def test_program_choice_when_several_programs_are_open(harness: BotHarness) -> None:
+    first = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    await harness.app.service.create_program("Mentoring", "mentoring", "monthly")
+    user = make_user(3)
+    harness.enroll_roster(user)
+    status, body = await harness.post(card_action(user, harness.connector.url, VERB_CONSENT, {"consent": True}))
+    assert status == 200
+    choice = [e for e in body["value"]["body"] if e.get("id") == "program_id"]
+    assert choice and {c["title"] for c in choice[0]["choices"]} == {"Pairs", "Mentoring"}
+    _status, body = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE,
+                                                  {**PROFILE, "enrolling": True}))
+    assert "Choose a program" in " ".join(e.get("text", "") for e in body["value"]["body"])
+    await join(harness, user, program_id=first.id)
+    assert (await harness.app.service.status(first.id))["enrolled"] == 1
+
+
+async def test_commands_pause_resume_progress_help_and_unknown_text(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = make_user(4)
+    await join(harness, user)
+    url = harness.connector.url
+    for text in ("pause until 2030-01-01", "resume", "pause", "resume", "progress", "help", "what is this?",
+                 "pause until 01/02/2030", "my matches"):
+        assert (await harness.post(teams_activity(user, url, text=text)))[0] == 200
+    said = texts(harness.replies(user))
+    assert "Paused until 2030-01-01" in said
+    assert "Welcome back" in said
+    assert "Matches: 0" in said
+    assert "**join**" in said  # help
+    assert 'I did not understand "what is this?"' in said
+    assert "YYYY-MM-DD" in said
+    assert "no matches yet" in said
+
+
+async def test_admin_commands_are_refused_politely_to_others(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    outsider = make_user(7)
+    await harness.post(teams_activity(outsider, harness.connector.url, text="round run Pairs"))
+    assert "only program administrators" in texts(harness.replies(outsider))
+    admin = make_user(1)  # aad-0001 is configured as admin
+    url = harness.connector.url
+    await harness.post(teams_activity(admin, url, text='program create "Circle one" circle monthly'))
+    await harness.post(teams_activity(admin, url, text="program list"))
+    await harness.post(teams_activity(admin, url, text="status Pairs"))
+    said = texts(harness.replies(admin))
+    assert "Created program Circle one" in said
+    assert "Pairs (peer_pairs, weekly)" in said and "Circle one (circle, monthly)" in said
+    assert "enrolled 0" in said
+
+
+async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarness) -> None:
+    program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    users = [make_user(n) for n in (10, 11)]
+    for user in users:
+        await join(harness, user)
+    admin = make_user(1)
+    await harness.post(teams_activity(admin, harness.connector.url, text="round run Pairs"))
+    assert "Round 1 of Pairs: 1 matches" in texts(harness.replies(admin))
+    await harness.sender.drain(timeout_s=20)
+
+    intros = {u.aad: harness.replies(u)[-1] for u in users}
+    for user, other in ((users[0], users[1]), (users[1], users[0])):
+        card = card_of(intros[user.aad])
+        text = card_text(card)
+        assert other.name in str(card) and other.email in str(card)
+        assert "What would you like to improve?" in text  # the program's coaching prompts
+        assert "No meeting is booked yet" in text
+        assert verbs(card) == ["match.met", "match.reschedule", "match.cancel"]
+    match_id = card_of(intros[users[0].aad])["actions"][0]["data"]["match_id"]
+
+    # "We met" turns the intro card into the check-in card; a bad check-in is re-asked with the problem named.
+    status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_MET, {"match_id": match_id}))
+    assert verbs(body["value"]) == [VERB_CHECKIN]
+    bad = {"match_id": match_id, "met": "yes", "usefulness": "9", "learned": "y" * 2500, "next_step": ""}
+    status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN, bad))
+    problems = " ".join(e["text"] for e in body["value"]["body"] if e.get("color") == "Attention")
+    assert "1 to 5" in problems and "2000" in problems
+    good = {"match_id": match_id, "met": "yes", "usefulness": "4", "learned": "ask better questions",
+            "next_step": "try it"}
+    status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN, good))
+    assert status == 200
+    assert "actions" not in body["value"] and "saved" in card_text(body["value"])
+    _status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN, good))
+    assert "already" in card_text(body["value"]).lower()
+    assert (await harness.app.service.status(program.id))["checked_in"] == 1
+
+    # Five days later the reminder scan asks the one who has not checked in, once; two days later it reminds.
+    reminders = harness.client.server.app[BOT_KEY]["reminders"]
+    harness.clock.advance(timedelta(days=5, minutes=1))
+    assert await reminders.scan() == 1
+    assert await reminders.scan() == 0
+    await harness.sender.drain(timeout_s=20)
+    card = card_of(harness.replies(users[1])[-1])
+    assert verbs(card) == [VERB_CHECKIN]
+    harness.clock.advance(timedelta(days=2, minutes=1))
+    assert await reminders.scan() == 1
+    await harness.sender.drain(timeout_s=20)
+    assert len(harness.replies(users[0])) == 1 + 0  # only the intro: they checked in, so no card or reminder
+
+
+async def test_leave_and_erase_deletes_personal_data(harness: BotHarness) -> None:
+    program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = make_user(20)
+    await join(harness, user)
+    await harness.post(teams_activity(user, harness.connector.url, text="leave"))
+    card = card_of(harness.replies(user)[-1])
+    assert verbs(card) == ["leave.keep", "leave.erase"]
+    _status, body = await harness.post(card_action(user, harness.connector.url, VERB_LEAVE_ERASE,
+                                                  {"program_id": program.id}))
+    assert "erased" in card_text(body["value"])
+    assert await harness.app.service.find_participant(aad_object_id=user.aad) is None
