@@ -164,6 +164,7 @@ class OutboxSender:
         self._wake = asyncio.Event()
         self._outcomes: list[Outcome] = []
         self._flush_lock = asyncio.Lock()
+        self._applying: asyncio.Future[None] | None = None
         self.stats = SenderStats()
 
     def wake(self) -> None:
@@ -186,7 +187,7 @@ class OutboxSender:
             while not stop.is_set():
                 room = min(self._batch_size, self._concurrency * 2 - len(in_flight))
                 if room > 0:
-                    rows = await self._outbox.claim(self._clock.now(), room, self._lease)
+                    rows = await self._claim(room)
                     for row in rows:
                         task = asyncio.create_task(self._deliver(row, started))
                         in_flight[task] = row
@@ -207,6 +208,17 @@ class OutboxSender:
                     await asyncio.wait_for(self._wait_any(stop), timeout=min(wait, self._poll))
         finally:
             await self._shutdown(in_flight, started, flusher)
+
+    async def _claim(self, limit: int) -> list[Notification]:
+        claim = asyncio.ensure_future(self._outbox.claim(self._clock.now(), limit, self._lease))
+        try:
+            return await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # Stopping while claiming: let the claim finish and give its rows back at once.
+            with contextlib.suppress(Exception):
+                rows = await claim
+                await self._outbox.release([row.id for row in rows])
+            raise
 
     async def _wait_any(self, stop: asyncio.Event) -> None:
         waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
@@ -232,21 +244,34 @@ class OutboxSender:
         await asyncio.shield(self._final_flush(not_started))
 
     async def _final_flush(self, release: Sequence[str]) -> None:
+        if self._applying is not None and not self._applying.done():
+            with contextlib.suppress(Exception):
+                await self._applying
         await self._flush()
         await self._outbox.release(release)
 
     async def _flush_forever(self) -> None:
         while True:
             await asyncio.sleep(0.02)
-            await self._flush()
+            try:
+                await self._flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("recording delivery outcomes failed; retrying")
+                await asyncio.sleep(1)
 
     async def _flush(self) -> None:
         async with self._flush_lock:
             if not self._outcomes:
                 return
             batch, self._outcomes = self._outcomes, []
+            # Shielded: a stop in the middle must not lose the record of messages already sent.
+            self._applying = asyncio.ensure_future(self._outbox.apply(batch))
             try:
-                await self._outbox.apply(batch)
+                await asyncio.shield(self._applying)
+            except asyncio.CancelledError:
+                raise
             except Exception:
                 # Keep them for the next flush; the rows stay 'sending' under their lease meanwhile.
                 self._outcomes[:0] = batch

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -204,7 +204,7 @@ class Outbox:
             ids = [r.id for r in rows]
             await conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(
                 status=SENDING, claimed_until=now + lease, attempts=t.c.attempts + 1))
-        return [_notification(r) for r in rows]
+        return [replace(_notification(r), attempts=r.attempts + 1, status=SENDING) for r in rows]
 
     async def apply(self, outcomes: Sequence[Outcome]) -> None:
         """Record many outcomes in one transaction (the sender's writer flushes every few ms)."""

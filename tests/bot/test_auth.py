@@ -1,0 +1,114 @@
+"""Inbound Bot Connector JWT validation against a local OpenID metadata endpoint, and the tenant allow-list."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from botframework.connector.auth import AppCredentials, ServiceClientCredentialsFactory
+
+from teams_app.config import SettingsError, load_settings
+from tests.bot.conftest import TENANT, BotHarness, make_user, start_harness, teams_activity
+from tests.fixtures.connector import OpenIdServer
+
+APP_ID = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
+OUTBOUND_TOKEN = "local-outbound-token"  # what the bot presents to the connector
+
+
+class _LocalCredentials(AppCredentials):  # type: ignore[misc]
+    def get_access_token(self, force_refresh: bool = False) -> str:
+        return OUTBOUND_TOKEN
+
+
+class LocalCredentialsFactory(ServiceClientCredentialsFactory):  # type: ignore[misc]
+    """Outbound token acquisition kept local (msal would call login.microsoftonline.com)."""
+
+    async def is_valid_app_id(self, app_id: str) -> bool:
+        return app_id == APP_ID
+
+    async def is_authentication_disabled(self) -> bool:
+        return False
+
+    async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
+                                 validate_authority: bool) -> AppCredentials:
+        return _LocalCredentials(app_id=app_id, oauth_scope=oauth_scope)
+
+
+@pytest.fixture
+def openid() -> Iterator[OpenIdServer]:
+    server = OpenIdServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def secured(tmp_path: Path, openid: OpenIdServer) -> AsyncIterator[BotHarness]:
+    h = await start_harness(tmp_path, bot={
+        "app_id": APP_ID, "app_password": "not-used-locally", "app_tenant_id": TENANT,
+        "openid_metadata_url": openid.metadata_url, "allowed_tenants": [TENANT],
+    }, credentials_factory=LocalCredentialsFactory())
+    try:
+        yield h
+    finally:
+        await h.client.close()
+        await h.connector.close()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_valid_token_passes_and_reply_carries_the_bot_token(secured: BotHarness, openid: OpenIdServer) -> None:
+    user = make_user(1)
+    activity = teams_activity(user, secured.connector.url, text="help")
+    status, _ = await secured.post(activity, bearer(openid.token(app_id=APP_ID, service_url=secured.connector.url)))
+    assert status == 200
+    replies = [s for s in secured.connector.sent if s.conversation_id == user.conversation_id]
+    assert len(replies) == 1 and "**join**" in replies[0].activity["text"]
+    assert replies[0].auth == f"Bearer {OUTBOUND_TOKEN}"
+    assert openid.requests >= 2  # metadata + keys were fetched from the local endpoint
+
+
+@pytest.mark.parametrize("case", ["missing", "expired", "wrong_audience", "wrong_issuer", "bad_signature",
+                                  "unknown_key", "service_url_mismatch", "not_bearer"])
+async def test_invalid_tokens_are_refused_with_401(secured: BotHarness, openid: OpenIdServer, case: str) -> None:
+    url = secured.connector.url
+    tokens = {
+        "expired": openid.token(app_id=APP_ID, service_url=url, lifetime_s=-900),
+        "wrong_audience": openid.token(app_id=APP_ID, service_url=url, audience="another-bot"),
+        "wrong_issuer": openid.token(app_id=APP_ID, service_url=url, issuer="https://evil.example"),
+        "bad_signature": openid.token(app_id=APP_ID, service_url=url, sign_with_other_key=True),
+        "unknown_key": openid.token(app_id=APP_ID, service_url=url, kid="rotated-away"),
+        "service_url_mismatch": openid.token(app_id=APP_ID, service_url="https://smba.example/other/"),
+    }
+    headers = {} if case == "missing" else {"Authorization": "Basic dXNlcjpwYXNz"} if case == "not_bearer" \
+        else bearer(tokens[case])
+    user = make_user(2)
+    status, _ = await secured.post(teams_activity(user, url, text="help"), headers)
+    assert status == 401
+    assert secured.connector.sent == []  # nothing reached the bot
+
+
+async def test_other_tenants_are_refused_and_logged_without_content(secured: BotHarness, openid: OpenIdServer,
+                                                                    caplog: pytest.LogCaptureFixture) -> None:
+    user = make_user(3)
+    secret_text = "my salary is 123456"
+    activity = teams_activity(user, secured.connector.url, text=secret_text, tenant="99999999-0000-0000-0000-0")
+    with caplog.at_level(logging.INFO):
+        status, _ = await secured.post(activity, bearer(openid.token(app_id=APP_ID,
+                                                                     service_url=secured.connector.url)))
+    assert status == 403
+    assert secured.connector.sent == []
+    assert "99999999-0000-0000-0000-0" in caplog.text
+    assert secret_text not in caplog.text and user.name not in caplog.text
+    assert await secured.app.service.find_participant(aad_object_id=user.aad) is None
+
+
+def test_empty_app_id_needs_explicit_dev_mode() -> None:
+    with pytest.raises(SettingsError, match="DEV_MODE"):
+        load_settings(bot={"app_id": ""})
+    assert load_settings(bot={"app_id": "", "dev_mode": True}).bot.dev_mode
