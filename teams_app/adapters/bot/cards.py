@@ -410,8 +410,14 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
                    "round. Thank you for your patience!").format(reason=payload.get("reason", ""))]
     elif kind == "announcement":
         subject = _("A new round of {program} has started").format(program=program)
-        lines = [_("Round {number} of {program} has started: check your chat with me for your match.").format(
-            number=payload.get("round", ""), program=program)]
+        lines = [_("Round {number} of {program} has started with {matches} matches: check your chat with me "
+                   "for your match. Not taking part yet? Mention me with 'join'.").format(
+            number=payload.get("round", ""), program=program, matches=payload.get("matches", 0))]
+    elif kind == "circle_thread":
+        subject = _("Learning circle in {program}").format(program=program)
+        lines = [_("A new learning circle in {program}: {members}. This thread is yours: introduce yourselves "
+                   "and agree on a first meeting.").format(program=program,
+                                                          members=", ".join(payload.get("members", [])))]
     else:
         subject = _("A message from peer coaching")
         lines = [str(payload.get("text", ""))]

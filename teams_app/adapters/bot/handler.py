@@ -269,6 +269,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
                 await self._say(turn_context, _("Write the date as YYYY-MM-DD, e.g. 'pause until 2026-12-01'."))
                 return
             args = tuple(a for a in args if a not in dates and a.lower() != "until")
+        erase = False
+        if name == "leave":
+            erase = any(a.lower() == "erase" for a in args)
+            args = tuple(a for a in args if a.lower() not in ("erase", "keep"))
         program = _choose(await self._enrolled_programs(person), args)
         if program is None:
             names = ", ".join(p.name for p in await self._enrolled_programs(person))
@@ -284,7 +288,6 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._service.resume(program.id, person.id)
             await self._say(turn_context, _("Welcome back: you will be matched in the next round."))
         elif self._is_email(turn_context):
-            erase = any(a.lower() == "erase" for a in args)
             await self._service.leave(program.id, person.id, erase=erase)
             await self._say(turn_context, _("You have left {program}.").format(program=program.name) + " " + (
                 _("Your personal data has been erased.") if erase else _("Your data is kept; write 'leave erase' "

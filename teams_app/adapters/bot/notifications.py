@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.bot.store import EMAIL, TEAMS, enqueue, notification_id
-from teams_app.adapters.db.bot_tables import bot_notifications
+from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications
 from teams_app.domain import events as ev
 from teams_app.domain.model import Match, Meeting, MeetingStatus, Participant, Program, Round, RoundStatus
 from teams_app.service.messagebus import MessageBus
@@ -66,7 +66,8 @@ class NotificationPlanner:
         bus.in_transaction(ev.MatchCreated, self.on_match_created)
         bus.in_transaction(ev.MeetingScheduled, self.on_meeting_scheduled)
         bus.in_transaction(ev.ParticipantUnmatched, self.on_unmatched)
-        for event_type in (ev.MatchCreated, ev.MeetingScheduled, ev.ParticipantUnmatched):
+        bus.in_transaction(ev.RoundStarted, self.on_round_started)
+        for event_type in (ev.MatchCreated, ev.MeetingScheduled, ev.ParticipantUnmatched, ev.RoundStarted):
             bus.after_commit(event_type, self._after_commit)
 
     async def _after_commit(self, _event: ev.Event) -> None:
@@ -95,7 +96,33 @@ class NotificationPlanner:
 
     async def on_match_created(self, event: ev.MatchCreated, uow: UnitOfWork) -> None:
         rows = await self._match_rows(uow, event.key, event.match_id, "intro")
+        program = await uow.programs.get(event.program_id)
+        match = await uow.matches.get(event.match_id)
+        if program is not None and match is not None and program.kind.is_group:
+            # A learning circle gets its own thread in every team channel the bot is installed in.
+            people = await uow.participants.get_many(list(match.participant_ids))
+            payload = {"program": program.name, "match_id": match.id,
+                       "members": sorted(p.display_name for p in people)}
+            rows += await self._channel_rows(uow, event.key, "circle_thread", payload, program.tenant_id)
         await enqueue(_connection(uow), rows, event.at)
+
+    async def _channel_rows(self, uow: UnitOfWork, event_key: str, kind: str, payload: dict[str, Any],
+                            tenant_id: str) -> list[tuple[str, str, str, dict[str, Any], str]]:
+        query = sa.select(bot_conversations.c.id).where(bot_conversations.c.conversation_type == "channel")
+        if tenant_id:
+            query = query.where(bot_conversations.c.tenant_id == tenant_id)
+        channel_ids = (await _connection(uow).execute(query)).scalars().all()
+        # For channel kinds the outbox's participant_id column holds the conversation reference id.
+        return [(notification_id(event_key, ref_id, kind), ref_id, kind, payload, TEAMS) for ref_id in channel_ids]
+
+    async def on_round_started(self, event: ev.RoundStarted, uow: UnitOfWork) -> None:
+        program = await uow.programs.get(event.program_id)
+        if program is None:
+            return
+        matches = await uow.matches.for_round(event.round_id)
+        payload = {"program": program.name, "round": event.number, "matches": len(matches)}
+        await enqueue(_connection(uow), await self._channel_rows(uow, event.key, "announcement", payload,
+                                                                 program.tenant_id), event.at)
 
     async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:
         rows = await self._match_rows(uow, event.key, event.match_id, "meeting_update")

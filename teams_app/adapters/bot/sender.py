@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 RETRYABLE = frozenset({0, 412, 429, 500, 502, 503, 504})  # 0: no HTTP answer (connection refused, timeout)
 UNREACHABLE = frozenset({403, 404})
+CHANNEL_KINDS = frozenset({"announcement", "circle_thread"})  # sent to a team channel, not a person
 
 
 class DeliveryError(Exception):
@@ -309,6 +310,9 @@ class OutboxSender:
 
     async def _deliver(self, row: Notification, started: set[str]) -> None:
         try:
+            if row.kind in CHANNEL_KINDS:
+                await self._deliver_channel(row, started)
+                return
             person = await self._person(row.participant_id)
             if person is None:
                 self.stats.failed += 1
@@ -350,6 +354,31 @@ class OutboxSender:
                     conv_bucket.hold(exc.retry_after)
                 self._retry(row, str(exc), exc.retry_after)
             else:
+                self.stats.failed += 1
+                self._record(Outcome(row.id, FAILED, error=str(exc)))
+            return
+        self.stats.sent += 1
+        self._record(Outcome(row.id, SENT, activity_id=activity_id, at=self._clock.now()))
+
+    async def _deliver_channel(self, row: Notification, started: set[str]) -> None:
+        ref = await self._conversations.get(row.participant_id)
+        if ref is None:
+            self.stats.failed += 1
+            self._record(Outcome(row.id, FAILED, error="the channel conversation is no longer known"))
+            return
+        await self._tenant_buckets.get(ref.tenant_id).acquire()
+        conv_bucket = self._conv_buckets.get(ref.conversation_id)
+        await conv_bucket.acquire()
+        activity = teams_activity(translator(ref.locale), row.kind, row.payload)
+        started.add(row.id)
+        try:
+            activity_id = await self._transport.send(ref.reference, activity)
+        except DeliveryError as exc:
+            if exc.status in RETRYABLE:
+                if exc.retry_after:
+                    conv_bucket.hold(exc.retry_after)
+                self._retry(row, str(exc), exc.retry_after)
+            else:  # 403/404: the bot was removed from the team
                 self.stats.failed += 1
                 self._record(Outcome(row.id, FAILED, error=str(exc)))
             return
