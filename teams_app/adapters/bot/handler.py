@@ -40,6 +40,7 @@ from teams_app.service.use_cases import CoachingService, ParticipantInput
 logger = logging.getLogger(__name__)
 
 CARD_RESPONSE_TYPE = "application/vnd.microsoft.card.adaptive"
+REFRESH_S = 3600.0
 WELCOME_TTL_S = 120.0  # Teams sends conversationUpdate and installationUpdate for one install
 
 
@@ -54,6 +55,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         self._default_locale = default_locale
         self._admins = {a.strip().lower() for a in settings.admins if a.strip()}
         self._welcomed: dict[str, float] = {}
+        self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # conversation -> (what was stored, when)
         self._emails: dict[str, tuple[str, str]] = {}  # aad object id -> (email, name) from the roster
 
     # -- every turn ---------------------------------------------------------------------------------
@@ -69,6 +71,12 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         sender = activity.from_property or ChannelAccount()
         channel_data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
         conversation_type = activity.conversation.conversation_type or "personal"
+        # Written when something a proactive send needs changed, or hourly; otherwise the stored one is current.
+        fingerprint = (activity.service_url, activity.locale, sender.id, sender.aad_object_id, _tenant(activity))
+        key = f"{activity.channel_id}/{activity.conversation.id}"
+        seen = self._saved.get(key)
+        if seen is not None and seen[0] == fingerprint and time.monotonic() - seen[1] < REFRESH_S:
+            return
         user_key = (sender.id or "").lower() if activity.channel_id == "email" else (sender.id or "")
         await self._conversations.save(
             channel_id=activity.channel_id or "", conversation_id=activity.conversation.id,
@@ -77,6 +85,9 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             user_key=user_key if conversation_type == "personal" else "",
             team_id=str((channel_data.get("team") or {}).get("id") or ""), service_url=activity.service_url,
             locale=activity.locale or "", reference=reference, now=self._clock.now())
+        self._saved[key] = (fingerprint, time.monotonic())
+        if len(self._saved) > 100_000:
+            self._saved.clear()
 
     # -- helpers ------------------------------------------------------------------------------------
     def _t(self, turn_context: TurnContext, person: Participant | None = None) -> Translate:

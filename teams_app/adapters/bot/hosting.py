@@ -8,22 +8,29 @@ app id, expiry, serviceUrl claim) before anything else; any failure is a 401. Th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 from aiohttp import web
 from botbuilder.core import InvokeResponse
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity, ConversationReference
 from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
+    AuthenticateRequestResult,
     AuthenticationConstants,
     BotFrameworkAuthentication,
     CertificateServiceClientCredentialsFactory,
     ClaimsIdentity,
+    ConnectorFactory,
     ServiceClientCredentialsFactory,
 )
 from msrest.exceptions import HttpOperationError
@@ -74,7 +81,85 @@ def authentication(settings: BotSettings,
         pem = settings.app_certificate_path.read_text(encoding="utf-8")
         credentials_factory = CertificateServiceClientCredentialsFactory(
             settings.app_certificate_thumbprint, pem, settings.app_id, settings.app_tenant_id or None)
-    return ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials_factory)
+    return CachingBotFrameworkAuthentication(
+        ConfigurationBotFrameworkAuthentication(config, credentials_factory=credentials_factory))
+
+
+class _CachingConnectorFactory(ConnectorFactory):  # type: ignore[misc]
+    """Reuses one ConnectorClient per (app, serviceUrl, audience) instead of building one per turn.
+
+    CloudAdapter asks for a new client on every turn and never closes it; building one costs milliseconds of
+    CPU in msrest (its retry policy alone scans a thousand status codes) and an aiohttp session. The old
+    BotFrameworkAdapter cached clients the same way.
+    """
+
+    def __init__(self, inner: ConnectorFactory, app_id: str, cache: OrderedDict[tuple[str, str, str], Any]) -> None:
+        self._inner = inner
+        self._app_id = app_id
+        self._cache = cache
+
+    async def create(self, service_url: str, audience: str) -> ConnectorClient:
+        key = (self._app_id, service_url, audience or "")
+        client = self._cache.get(key)
+        if client is None:
+            client = await self._inner.create(service_url, audience)
+            self._cache[key] = client
+            if len(self._cache) > 256:
+                self._cache.popitem(last=False)
+        return client
+
+
+class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):  # type: ignore[misc]
+    """Delegates to botbuilder's authentication; caches connector and user-token clients across turns."""
+
+    def __init__(self, inner: BotFrameworkAuthentication) -> None:
+        self._inner = inner
+        self._clients: OrderedDict[tuple[str, str, str], Any] = OrderedDict()
+        self._token_clients: dict[str, Any] = {}
+
+    @staticmethod
+    def _app_id(identity: ClaimsIdentity | None) -> str:
+        claims = identity.claims if identity is not None else {}
+        return str(claims.get(AuthenticationConstants.AUDIENCE_CLAIM) or claims.get(
+            AuthenticationConstants.APP_ID_CLAIM) or "")
+
+    async def authenticate_request(self, activity: Activity, auth_header: str) -> AuthenticateRequestResult:
+        result = await self._inner.authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = _CachingConnectorFactory(result.connector_factory,
+                                                                self._app_id(result.claims_identity), self._clients)
+        return result
+
+    async def authenticate_streaming_request(self, auth_header: str,
+                                             channel_id_header: str) -> AuthenticateRequestResult:
+        return await self._inner.authenticate_streaming_request(auth_header, channel_id_header)
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        return _CachingConnectorFactory(self._inner.create_connector_factory(claims_identity),
+                                        self._app_id(claims_identity), self._clients)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> Any:
+        key = self._app_id(claims_identity)
+        client = self._token_clients.get(key)
+        if client is None:
+            client = await self._inner.create_user_token_client(claims_identity)
+            self._token_clients[key] = client
+        return client
+
+    def create_bot_framework_client(self) -> Any:
+        return self._inner.create_bot_framework_client()
+
+    def get_originating_audience(self) -> str:
+        return str(self._inner.get_originating_audience())
+
+    async def authenticate_channel_request(self, auth_header: str) -> ClaimsIdentity:
+        return await self._inner.authenticate_channel_request(auth_header)
+
+    async def close(self) -> None:
+        for client in list(self._clients.values()):
+            with contextlib.suppress(Exception):
+                await client.close()
+        self._clients.clear()
 
 
 def allowed_tenants(settings: BotSettings) -> frozenset[str]:
@@ -144,6 +229,86 @@ class BotConnectorTransport:
             except Exception:  # closing is best effort at shutdown
                 logger.debug("closing a connector client failed", exc_info=True)
         self._clients.clear()
+
+
+class DirectConnectorTransport:
+    """Proactive sends as plain aiohttp POSTs to the Bot Connector REST API (v3), for fan-out throughput.
+
+    botbuilder's msrest ConnectorClient costs milliseconds of CPU per call (model validation, serialization, a
+    requests session per signed call), which caps a sender far below Teams' per-tenant limit on two cores. The
+    token still comes from botbuilder: the credentials its connector factory builds from the settings (secret,
+    certificate or managed identity), refreshed in a worker thread because msal is synchronous.
+    """
+
+    TOKEN_TTL_S = 600.0  # msal caches the real token (about an hour); we ask it again every ten minutes
+
+    def __init__(self, auth: BotFrameworkAuthentication, app_id: str, *, timeout_s: float = 30.0) -> None:
+        identity = ClaimsIdentity({AuthenticationConstants.AUDIENCE_CLAIM: app_id,
+                                   AuthenticationConstants.APP_ID_CLAIM: app_id}, True)
+        self._factory = auth.create_connector_factory(identity)
+        self._audience = auth.get_originating_audience()
+        self._app_id = app_id
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s)
+        self._session: aiohttp.ClientSession | None = None
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._lock = asyncio.Lock()
+
+    async def _token(self, service_url: str) -> str:
+        if not self._app_id:
+            return ""  # dev mode: the Agents Playground's connector takes no token
+        cached = self._tokens.get(service_url)
+        if cached is not None and time.monotonic() - cached[1] < self.TOKEN_TTL_S:
+            return cached[0]
+        async with self._lock:
+            cached = self._tokens.get(service_url)
+            if cached is not None and time.monotonic() - cached[1] < self.TOKEN_TTL_S:
+                return cached[0]
+            client = await self._factory.create(service_url, self._audience)
+            credentials = client.config.credentials
+            try:
+                token = str(await asyncio.to_thread(credentials.get_access_token))
+            except Exception as exc:
+                raise DeliveryError(0, f"could not get a Bot Framework token: {type(exc).__name__}") from None
+            finally:
+                with contextlib.suppress(Exception):
+                    await client.close()  # type: ignore[no-untyped-call]
+            self._tokens[service_url] = (token, time.monotonic())
+            return token
+
+    async def send(self, reference: Mapping[str, Any], activity: Mapping[str, Any]) -> str:
+        service_url = str(reference.get("serviceUrl") or "")
+        conversation = dict(reference.get("conversation") or {})
+        if not service_url or not conversation.get("id"):
+            raise DeliveryError(404, "the stored conversation reference has no serviceUrl or conversation id")
+        body = {**activity, "conversation": conversation, "from": reference.get("bot") or {},
+                "recipient": reference.get("user") or {}, "channelId": reference.get("channelId") or "msteams",
+                "serviceUrl": service_url}
+        if reference.get("locale") and "locale" not in body:
+            body["locale"] = reference["locale"]
+        headers = {}
+        token = await self._token(service_url)
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        url = f"{service_url.rstrip('/')}/v3/conversations/{quote(str(conversation['id']), safe='')}/activities"
+        try:
+            async with self._session.post(url, json=body, headers=headers) as response:
+                if response.status == 401:
+                    self._tokens.pop(service_url, None)  # a rotated secret or an expired token: fetch anew
+                if response.status >= 400:
+                    text = (await response.text())[:200]
+                    raise DeliveryError(response.status, text or response.reason or "",
+                                        parse_retry_after(response.headers.get("Retry-After")))
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(0, f"{type(exc).__name__}: {exc}") from None
+        return str((data or {}).get("id") or "")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 class MessagesEndpoint:

@@ -71,8 +71,8 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
     def install(web_app: web.Application, app: Application) -> None:
         from teams_app.adapters.bot.handler import PeerCoachBot
         from teams_app.adapters.bot.hosting import (
-            BotConnectorTransport,
             CloudAdapter,
+            DirectConnectorTransport,
             MessagesEndpoint,
             authentication,
         )
@@ -97,7 +97,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         chosen_mailer = mailer if mailer is not None else getattr(app, "mailer", None)
         if chosen_mailer is None:
             logger.warning("no Mailer configured: notifications for people unreachable in Teams will wait")
-        connector = transport or BotConnectorTransport(auth, settings.app_id)
+        connector = transport or DirectConnectorTransport(auth, settings.app_id)
         sender = build_sender(app, connector, chosen_mailer, email_renderer=email_renderer or default_email_renderer,
                               **(sender_options or {}))
         reminders = CheckInReminders(app.uow_factory, app.clock, ask_after=checkin_after,
@@ -108,9 +108,10 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
                             "conversations": conversations, "transport": connector}
 
         async def close_transport(_: web.Application) -> None:
-            closer = getattr(connector, "close", None)
-            if closer is not None:
-                await closer()
+            for closable in (connector, auth):
+                closer = getattr(closable, "close", None)
+                if closer is not None:
+                    await closer()
 
         web_app.on_cleanup.append(close_transport)
 

@@ -32,6 +32,7 @@ from teams_app.adapters.bot.store import (
     PENDING,
     SENT,
     TEAMS,
+    ConversationRef,
     ConversationStore,
     Notification,
     Outbox,
@@ -166,6 +167,8 @@ class OutboxSender:
         self._outcomes: list[Outcome] = []
         self._flush_lock = asyncio.Lock()
         self._applying: asyncio.Future[None] | None = None
+        self._people: dict[str, Participant] = {}  # prefetched for the current batch, consumed once
+        self._refs: dict[str, ConversationRef] = {}
         self.stats = SenderStats()
 
     def wake(self) -> None:
@@ -189,6 +192,7 @@ class OutboxSender:
                 room = min(self._batch_size, self._concurrency * 2 - len(in_flight))
                 if room > 0:
                     rows = await self._claim(room)
+                    await self._prefetch(rows)
                     for row in rows:
                         task = asyncio.create_task(self._deliver(row, started))
                         in_flight[task] = row
@@ -282,9 +286,34 @@ class OutboxSender:
         self._outcomes.append(outcome)
 
     # -- one notification ----------------------------------------------------------------------------
+    async def _prefetch(self, rows: Sequence[Notification]) -> None:
+        """Load the batch's people and conversation references in two queries instead of two per row."""
+        ids = [r.participant_id for r in rows if r.kind not in CHANNEL_KINDS]
+        if not ids:
+            return
+        try:
+            async with self._uow() as uow:
+                people = await uow.participants.get_many(ids)
+            refs = await self._conversations.personal_many([p.aad_object_id for p in people])
+        except Exception:  # the per-row lookups below still work
+            logger.warning("prefetching a batch failed; looking rows up one by one", exc_info=True)
+            return
+        for person in people:
+            self._people[person.id] = person
+        self._refs.update(refs)
+
     async def _person(self, participant_id: str) -> Participant | None:
+        cached = self._people.pop(participant_id, None)
+        if cached is not None:
+            return cached
         async with self._uow() as uow:
             return await uow.participants.get(participant_id)
+
+    async def _reference(self, aad_object_id: str) -> ConversationRef | None:
+        cached = self._refs.pop(aad_object_id, None)
+        if cached is not None:
+            return cached
+        return await self._conversations.personal(aad_object_id=aad_object_id)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
         ceiling = min(self._max_backoff, self._base_backoff * (2 ** max(0, attempts - 1)))
@@ -331,7 +360,7 @@ class OutboxSender:
     async def _deliver_teams(self, row: Notification, person: Participant, started: set[str]) -> None:
         ref = None
         if person.teams_reachable and person.aad_object_id:
-            ref = await self._conversations.personal(aad_object_id=person.aad_object_id)
+            ref = await self._reference(person.aad_object_id)
         if ref is None:
             self._to_email(row, "no Teams conversation with this person" if person.teams_reachable
                            else "unreachable in Teams")

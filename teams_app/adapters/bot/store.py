@@ -94,6 +94,19 @@ class ConversationStore:
                 row = (await own.execute(query)).first()
         return _ref(row) if row else None
 
+    async def personal_many(self, aad_object_ids: Sequence[str],
+                            channel_id: str = "msteams") -> dict[str, ConversationRef]:
+        """The newest 1:1 conversation per AAD object id (one query for a sender's batch)."""
+        wanted = sorted({a for a in aad_object_ids if a})
+        if not wanted:
+            return {}
+        c = bot_conversations.c
+        query = (sa.select(bot_conversations).where(c.channel_id == channel_id, c.conversation_type == "personal",
+                                                    c.aad_object_id.in_(wanted)).order_by(c.updated_at))
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return {row.aad_object_id: _ref(row) for row in rows}  # ordered by time: the newest wins
+
     async def channels(self, tenant_id: str = "") -> list[ConversationRef]:
         """Team channels the bot is installed in (for round announcements)."""
         query = sa.select(bot_conversations).where(bot_conversations.c.conversation_type == "channel")
@@ -211,22 +224,28 @@ class Outbox:
         if not outcomes:
             return
         t = bot_notifications
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for o in outcomes:
+            values: dict[str, Any] = {"status": o.status, "claimed_until": None}
+            if o.channel:
+                values["channel"] = o.channel
+            if o.next_attempt_at is not None:
+                values["next_attempt_at"] = o.next_attempt_at
+            if o.error:
+                values["last_error"] = o.error[:2000]
+            if o.activity_id:
+                values["activity_id"] = o.activity_id
+            if o.status == SENT:
+                values["sent_at"] = o.at
+            if o.status == PENDING and o.channel:
+                values["attempts"] = 0  # a fresh channel gets its own retry budget
+            groups.setdefault(tuple(sorted(values)), []).append({"row_id": o.id, **values})
         async with self._engine.begin() as conn:
-            for o in outcomes:
-                values: dict[str, Any] = {"status": o.status, "claimed_until": None}
-                if o.channel:
-                    values["channel"] = o.channel
-                if o.next_attempt_at is not None:
-                    values["next_attempt_at"] = o.next_attempt_at
-                if o.error:
-                    values["last_error"] = o.error[:2000]
-                if o.activity_id:
-                    values["activity_id"] = o.activity_id
-                if o.status == SENT:
-                    values["sent_at"] = o.at
-                if o.status == PENDING and o.channel:
-                    values["attempts"] = 0  # a fresh channel gets its own retry budget
-                await conn.execute(sa.update(t).where(t.c.id == o.id, t.c.status == SENDING).values(**values))
+            for keys, params in groups.items():
+                # One executemany per shape of outcome: a write batch costs a few statements, not one per row.
+                stmt = sa.update(t).where(t.c.id == sa.bindparam("row_id"), t.c.status == SENDING).values(
+                    {key: sa.bindparam(key) for key in keys})
+                await conn.execute(stmt, params)
 
     async def release(self, ids: Sequence[str]) -> None:
         """Give back claimed rows that were never attempted (graceful stop)."""
