@@ -51,6 +51,9 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     bus = MessageBus()
     service = CoachingService(uow_factory, bus, clock)
     app = Application(settings, engine, uow_factory, bus, clock, service)
+    from teams_app.adapters.bot.install import install_notifications
+
+    install_notifications(app)  # domain events -> notification outbox, in every process that changes the domain
     if settings.scheduler.enabled:
         app.workers["scheduler"] = scheduler_worker(service, settings.scheduler.interval_s)
     return app

@@ -126,7 +126,9 @@ def dev(ctx: click.Context, port: int) -> None:
 
 def installers() -> tuple[Any, ...]:
     """Route installers of the adapters present (the bot adds /api/messages)."""
-    return ()
+    from teams_app.adapters.bot.install import bot_installer
+
+    return (bot_installer(),)
 
 
 def redacted(url: str) -> str:

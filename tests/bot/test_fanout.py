@@ -123,7 +123,21 @@ async def test_crash_mid_fanout_loses_nothing_and_repeats_nothing(harness: BotHa
     assert all(counts[u.aad] == 1 for u in users), counts
 
 
-async def test_a_sender_that_died_after_claiming_is_taken_over_when_its_lease_expires(harness: BotHarness) -> None:
+@pytest.fixture
+async def any_db(tmp_path: Path, db_url: str) -> AsyncIterator[BotHarness]:
+    """The harness on SQLite and on PostgreSQL (the lead's db_url fixture)."""
+    h = await start_harness(tmp_path, bot={"dev_mode": True, "per_conversation_rps": 50, "per_tenant_rps": 500},
+                            db_url=db_url)
+    try:
+        yield h
+    finally:
+        await h.client.close()
+        await h.connector.close()
+        await h.app.close()
+
+
+async def test_a_sender_that_died_after_claiming_is_taken_over_when_its_lease_expires(any_db: BotHarness) -> None:
+    harness = any_db
     program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
     users = await people(harness, program, range(400, 406))
     harness.connector.sent.clear()
