@@ -207,3 +207,25 @@ async def test_leave_and_erase_deletes_personal_data(harness: BotHarness) -> Non
                                                   {"program_id": program.id}))
     assert "erased" in card_text(body["value"])
     assert await harness.app.service.find_participant(aad_object_id=user.aad) is None
+
+
+async def test_reschedule_and_cant_make_it_tell_the_partner_once(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    first, second = make_user(50), make_user(51)
+    for user in (first, second):
+        await join(harness, user)
+    await harness.post(teams_activity(make_user(1), harness.connector.url, text="round run Pairs"))
+    await harness.sender.drain(timeout_s=20)
+    match_id = card_of(harness.replies(first)[-1])["actions"][0]["data"]["match_id"]
+    url = harness.connector.url
+    for _ in range(2):  # pressing twice tells the partner once
+        status, body = await harness.post(card_action(first, url, "match.reschedule", {"match_id": match_id}))
+        assert status == 200 and "Your partner has been told" in card_text(body["value"])
+        await harness.sender.drain(timeout_s=20)
+    status, body = await harness.post(card_action(first, url, "match.cancel", {"match_id": match_id}))
+    assert "actions" not in body["value"]
+    await harness.sender.drain(timeout_s=20)
+    said = texts(harness.replies(second))
+    assert said.count("Person 50 asked to find a new time for your Pairs session") == 1
+    assert said.count("Person 50 can't make your Pairs session this time") == 1
+    assert "asked to find a new time" not in texts(harness.replies(first))

@@ -418,6 +418,14 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
         lines = [_("A new learning circle in {program}: {members}. This thread is yours: introduce yourselves "
                    "and agree on a first meeting.").format(program=program,
                                                           members=", ".join(payload.get("members", [])))]
+    elif kind == "partner_reschedule":
+        subject = _("{name} would like to reschedule").format(name=payload.get("name", ""))
+        lines = [_("{name} asked to find a new time for your {program} session. Please agree a new time "
+                   "together.").format(name=payload.get("name", ""), program=program)]
+    elif kind == "partner_cancel":
+        subject = _("{name} can't make it this time").format(name=payload.get("name", ""))
+        lines = [_("{name} can't make your {program} session this time. You will be matched again next "
+                   "round.").format(name=payload.get("name", ""), program=program)]
     else:
         subject = _("A message from peer coaching")
         lines = [str(payload.get("text", ""))]

@@ -29,6 +29,7 @@ from botbuilder.schema import (
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.commands import ADMIN_COMMANDS, Command, parse, pause_until
+from teams_app.adapters.bot.notifications import PartnerNotices
 from teams_app.adapters.bot.store import ConversationStore
 from teams_app.config import BotSettings
 from teams_app.domain.errors import AlreadyEnrolled, DomainError, InvalidInput, InvalidInputs, InvalidTransition
@@ -46,13 +47,14 @@ WELCOME_TTL_S = 120.0  # Teams sends conversationUpdate and installationUpdate f
 
 class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, service: CoachingService, conversations: ConversationStore, settings: BotSettings,
-                 clock: Clock, *, default_locale: str = "en") -> None:
+                 clock: Clock, *, default_locale: str = "en", partner_notices: PartnerNotices | None = None) -> None:
         super().__init__()
         self._service = service
         self._conversations = conversations
         self._settings = settings
         self._clock = clock
         self._default_locale = default_locale
+        self._partner_notices = partner_notices
         self._admins = {a.strip().lower() for a in settings.admins if a.strip()}
         self._welcomed: dict[str, float] = {}
         self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # conversation -> (what was stored, when)
@@ -403,12 +405,17 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             return cards.done_card(_("Thank you!"), _("Your check-in is saved. See you next round."))
         if verb == cards.VERB_MET:
             return cards.checkin_card(_, str(data.get("match_id") or ""), values={"met": "yes"})
-        if verb == cards.VERB_RESCHEDULE:
-            return cards.done_card(_("Reschedule"), _("Please agree a new time with your partner in a chat; the "
-                                                      "check-in card will come after your meeting."))
-        if verb == cards.VERB_CANCEL:
-            return cards.done_card(_("Noted"), _("You can't make it this time. Please let your partner know; "
-                                                 "say 'pause' if you need a break from matching."))
+        if verb in (cards.VERB_RESCHEDULE, cards.VERB_CANCEL):
+            match_id = str(data.get("match_id") or "")
+            told = 0
+            if person is not None and match_id and self._partner_notices is not None:
+                kind = "partner_reschedule" if verb == cards.VERB_RESCHEDULE else "partner_cancel"
+                told = await self._partner_notices.tell(match_id, person.id, kind)
+            if verb == cards.VERB_RESCHEDULE:
+                return cards.done_card(_("Reschedule"), (_("Your partner has been told. ") if told else "") + _(
+                    "Please agree a new time together; the check-in card comes after your meeting."))
+            return cards.done_card(_("Noted"), (_("Your partner has been told. ") if told else "") + _(
+                "You can't make it this time; say 'pause' if you need a break from matching."))
         if verb in (cards.VERB_LEAVE_KEEP, cards.VERB_LEAVE_ERASE):
             if person is None:
                 return cards.done_card(_("That did not work"), _("You are not taking part yet: say 'join' first."))

@@ -7,18 +7,20 @@ returns the route installer for ``create_web_app`` and also starts the sender an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 
-from teams_app.adapters.bot.notifications import CheckInReminders, NotificationPlanner
+from teams_app.adapters.bot.notifications import CheckInReminders, NotificationPlanner, PartnerNotices
 from teams_app.adapters.bot.sender import EmailRenderer, OutboxSender, Transport, default_email_renderer
 from teams_app.adapters.bot.store import ConversationStore, InboundDedup, Outbox
 from teams_app.bootstrap import Application
-from teams_app.service.ports import Mailer
+from teams_app.service.ports import Clock, Mailer
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +59,24 @@ def build_sender(app: Application, transport: Transport, mailer: Mailer | None, 
     return sender
 
 
+def prune_worker(dedup: InboundDedup, clock: Clock, *, keep: timedelta = timedelta(days=2),
+                 interval_s: float = 3600.0) -> Callable[[asyncio.Event], Awaitable[None]]:
+    """Forget handled inbound activity ids after ``keep`` (the email channel resends within minutes)."""
+
+    async def run(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                removed = await dedup.prune(clock.now() - keep)
+                if removed:
+                    logger.info("forgot %s handled inbound activity id(s)", removed)
+            except Exception:
+                logger.exception("pruning handled inbound activity ids failed; retrying next tick")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+    return run
+
+
 def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = None,
                   email_renderer: EmailRenderer | None = None, transport: Transport | None = None,
                   checkin_after: timedelta = timedelta(days=5), reminder_after: timedelta = timedelta(days=2),
@@ -81,7 +101,10 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         auth = authentication(settings, credentials_factory)
         adapter = CloudAdapter(auth)
         conversations = ConversationStore(app.engine)
-        bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale)
+        waker = install_notifications(app)
+        notices = PartnerNotices(app.uow_factory, app.clock, wake=waker)
+        bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale,
+                           partner_notices=notices)
 
         async def on_error(context: Any, error: Exception) -> None:
             logger.error("bot turn failed: %s", type(error).__name__, exc_info=error)
@@ -104,6 +127,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
                                      remind_after=reminder_after, wake=sender.wake)
         app.workers["bot_sender"] = sender.run
         app.workers["checkin_reminders"] = reminders.worker(reminder_interval_s)
+        app.workers["inbound_dedup_prune"] = prune_worker(InboundDedup(app.engine), app.clock)
         web_app[BOT_KEY] = {"bot": bot, "adapter": adapter, "sender": sender, "reminders": reminders,
                             "conversations": conversations, "transport": connector}
 

@@ -213,3 +213,36 @@ class CheckInReminders:
                     await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
         return run
+
+
+class PartnerNotices:
+    """Tells the other members of a match when someone asks to reschedule or can't make it (via the outbox)."""
+
+    KINDS = ("partner_reschedule", "partner_cancel")
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Callable[[], None] | None = None) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._wake = wake
+
+    async def tell(self, match_id: str, actor_id: str, kind: str) -> int:
+        """Queue one message per other member (asking twice queues nothing new); returns how many are told."""
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown partner notice {kind!r}")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            match = await uow.matches.get(match_id)
+            if match is None or actor_id not in match.participant_ids:
+                return 0
+            program = await uow.programs.get(match.program_id)
+            people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+            actor = people.get(actor_id)
+            payload = {"match_id": match.id, "program": program.name if program else "",
+                       "name": actor.display_name if actor else ""}
+            rows = [(notification_id(f"{kind}/{match.id}/{actor_id}", pid, kind), pid, kind, payload,
+                     channel_for(person)) for pid, person in people.items() if pid != actor_id]
+            added = await enqueue(_connection(uow), rows, now)
+            await uow.commit()
+        if added and self._wake is not None:
+            self._wake()
+        return len(rows)

@@ -1,0 +1,104 @@
+"""Pure pieces of the bot adapter: command parsing, card validation, Retry-After, pacing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from teams_app.adapters.bot import cards
+from teams_app.adapters.bot.commands import parse, pause_until
+from teams_app.adapters.bot.sender import TokenBucket, parse_retry_after
+from teams_app.i18n import translator
+
+_ = translator("en")
+
+
+@pytest.mark.parametrize(("text", "name", "args"), [
+    ("<at>peercoach</at> join", "join", ()),
+    ("Pause until 2026-12-01", "pause", ("until", "2026-12-01")),
+    ("my matches please", "my matches", ("please",)),
+    ('program create "Spring pairs" peer_pairs weekly', "program create", ("Spring pairs", "peer_pairs", "weekly")),
+    ("help\r\n\r\n> On Monday you wrote: join", "help", ()),
+    ("What is this?", "", ()),
+    ("", "", ()),
+    ("matches", "my matches", ()),
+])
+def test_parse_commands(text: str, name: str, args: tuple[str, ...]) -> None:
+    command = parse(text)
+    assert (command.name, command.args) == (name, args)
+
+
+def test_pause_until_accepts_an_iso_date_and_rejects_others() -> None:
+    assert pause_until(("until", "2026-12-01")) == date(2026, 12, 1)
+    assert pause_until(()) is None
+    with pytest.raises(ValueError):
+        pause_until(("01/12/2026",))
+
+
+def test_profile_card_validation_names_every_problem() -> None:
+    with pytest.raises(cards.CardErrors) as caught:
+        cards.parse_profile(_, {"time_zone": "", "working_hours": "9-5", "languages": "en",
+                                "skills_offered": "s" * 2001}, ["p1", "p2"])
+    errors = caught.value.errors
+    assert set(errors) == {"program_id", "time_zone", "working_hours", "skills_offered"}
+    assert "2001" in errors["skills_offered"]
+
+
+def test_profile_card_submission_with_the_only_program() -> None:
+    submission = cards.parse_profile(_, {"time_zone": "Europe/Berlin", "working_hours": "08:00-16:00",
+                                         "languages": "en, de", "goals": "a\nb"}, ["only"])
+    assert submission.program_id == "only"
+    assert submission.profile.goals == ("a", "b") and submission.profile.languages == ("en", "de")
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"match_id": "m", "met": "maybe"}, "met"),
+    ({"match_id": "m", "met": "yes", "usefulness": "0"}, "usefulness"),
+    ({"match_id": "m", "met": "yes", "usefulness": "3.5"}, "usefulness"),
+    ({"match_id": "m", "met": "yes"}, "usefulness"),
+    ({"match_id": "m", "met": "no", "next_step": "n" * 2001}, "next_step"),
+])
+def test_checkin_validation(data: dict[str, str], field: str) -> None:
+    with pytest.raises(cards.CardErrors) as caught:
+        cards.parse_checkin(_, data)
+    assert field in caught.value.errors
+
+
+def test_checkin_not_met_needs_no_usefulness() -> None:
+    submission = cards.parse_checkin(_, {"match_id": "m", "met": "no", "usefulness": ""})
+    assert submission.met is False and submission.usefulness is None
+
+
+def test_german_cards() -> None:
+    de = translator("de-DE")
+    card = cards.intro_card(de, {"round": 1, "program": "P", "role": "peer", "partners": [],
+                                 "prompts": ["What would you like to improve?"]})
+    assert "Was möchtest du verbessern?" in str(card)
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("Mon, 23 Nov 2026 09:00:05 GMT", now) == 5.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("-4") == 0.0
+
+
+def test_token_bucket_paces_and_holds() -> None:
+    clock = [100.0]
+    bucket = TokenBucket(rate=10, burst=2, now=lambda: clock[0])
+    waits = [bucket.reserve() for _ in range(4)]
+    assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2])
+    clock[0] += 1.0
+    assert bucket.reserve() == 0.0
+    bucket.hold(5.0)
+    assert bucket.reserve() == pytest.approx(5.0 - 0.1, abs=1e-9) or bucket.reserve() > 4.0
+
+
+def test_email_rendering_escapes_html() -> None:
+    subject, html, text = cards.render_email(_, "unmatched", {"program": "<b>P</b>", "reason": "x & y"})
+    assert "<b>P</b>" in subject and "&lt;b&gt;" not in subject
+    assert "x &amp; y" in html and "x & y" in text
+    assert timedelta(0) == timedelta(0)
