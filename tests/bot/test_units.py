@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -94,11 +94,10 @@ def test_token_bucket_paces_and_holds() -> None:
     clock[0] += 1.0
     assert bucket.reserve() == 0.0
     bucket.hold(5.0)
-    assert bucket.reserve() == pytest.approx(5.0 - 0.1, abs=1e-9) or bucket.reserve() > 4.0
+    assert bucket.reserve() == pytest.approx(4.9)  # held 5 s, minus the burst allowance of one slot
 
 
 def test_email_rendering_escapes_html() -> None:
     subject, html, text = cards.render_email(_, "unmatched", {"program": "<b>P</b>", "reason": "x & y"})
     assert "<b>P</b>" in subject and "&lt;b&gt;" not in subject
     assert "x &amp; y" in html and "x & y" in text
-    assert timedelta(0) == timedelta(0)
