@@ -229,3 +229,14 @@ async def test_reschedule_and_cant_make_it_tell_the_partner_once(harness: BotHar
     assert said.count("Person 50 asked to find a new time for your Pairs session") == 1
     assert said.count("Person 50 can't make your Pairs session this time") == 1
     assert "asked to find a new time" not in texts(harness.replies(first))
+
+
+async def test_replies_follow_the_activity_locale(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Paare", "peer_pairs", "weekly")
+    user = make_user(60)
+    await harness.post(teams_activity(user, harness.connector.url, text="hilfe?", locale="de-DE"))
+    await harness.post(teams_activity(user, harness.connector.url, text="join", locale="de-DE"))
+    said = harness.replies(user)
+    assert 'Ich habe "hilfe?" nicht verstanden' in said[0]["text"]
+    assert verbs(card_of(said[1])) == [VERB_CONSENT]
+    assert "Ja, ich möchte teilnehmen" in str(card_of(said[1]))
