@@ -5,8 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from teams_app.adapters.bot.cards import VERB_CHECKIN, VERB_CONSENT, VERB_LEAVE_ERASE, VERB_MET, VERB_PROFILE
-from teams_app.adapters.bot.install import BOT_KEY
+from teams_app.adapters.bot.install import BOT_KEY, build_notifier
+from teams_app.adapters.db.bot_tables import bot_conversations
 from tests.bot.conftest import BotHarness, User, card_action, make_user, teams_activity
 
 PROFILE = {"department": "Finance", "time_zone": "Europe/Berlin", "working_hours": "09:00-17:00",
@@ -207,6 +210,33 @@ async def test_leave_and_erase_deletes_personal_data(harness: BotHarness) -> Non
                                                   {"program_id": program.id}))
     assert "erased" in card_text(body["value"])
     assert await harness.app.service.find_participant(aad_object_id=user.aad) is None
+    # The bot's own copies go too: the conversation reference (name, ids) and queued notifications.
+    async with harness.app.engine.connect() as conn:
+        refs = (await conn.execute(sa.select(bot_conversations).where(
+            bot_conversations.c.aad_object_id == user.aad))).all()
+    assert refs == []
+
+
+async def test_notifier_port_sends_once_per_key_as_card_or_email(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = make_user(70)
+    await join(harness, user)
+    person = await harness.app.service.find_participant(aad_object_id=user.aad)
+    assert person is not None
+    notifier = build_notifier(harness.app)
+    review = {"type": "AdaptiveCard", "version": "1.5", "body": [{"type": "TextBlock", "text": "Review Ada"}]}
+    for _ in range(2):
+        await notifier.notify(person, "review_request", {"key": "review/1", "card": review, "subject": "Review",
+                                                         "text": "Please review Ada"})
+    await harness.sender.drain(timeout_s=20)
+    cards_sent = [a for a in harness.replies(user) if "Review Ada" in str(a)]
+    assert len(cards_sent) == 1
+    await harness.app.service.set_teams_reachable(person.id, False)
+    unreachable = await harness.app.service.find_participant(aad_object_id=user.aad)
+    assert unreachable is not None
+    await notifier.notify(unreachable, "review_request", {"key": "review/2", "subject": "Review", "text": "Hi"})
+    await harness.sender.drain(timeout_s=20)
+    assert harness.mailer.sent[-1]["subject"] == "Review" and harness.mailer.sent[-1]["to"] == [user.email]
 
 
 async def test_reschedule_and_cant_make_it_tell_the_partner_once(harness: BotHarness) -> None:

@@ -372,6 +372,8 @@ def done_card(title: str, text: str) -> Card:
 
 def message_card(_: Translate, kind: str, payload: Mapping[str, Any]) -> Card | None:
     """The card for an outbox notification, or None when the notification is plain text."""
+    if isinstance(payload.get("card"), dict):  # a card built elsewhere (e.g. assessment cards)
+        return dict(payload["card"])
     if kind in ("intro", "meeting_update"):
         return intro_card(_, payload)
     if kind in ("checkin", "checkin_reminder"):
@@ -427,7 +429,7 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
         lines = [_("{name} can't make your {program} session this time. You will be matched again next "
                    "round.").format(name=payload.get("name", ""), program=program)]
     else:
-        subject = _("A message from peer coaching")
+        subject = str(payload.get("subject") or _("A message from peer coaching"))
         lines = [str(payload.get("text", ""))]
     return subject, "\n".join(lines)
 

@@ -16,7 +16,12 @@ from typing import Any
 
 from aiohttp import web
 
-from teams_app.adapters.bot.notifications import CheckInReminders, NotificationPlanner, PartnerNotices
+from teams_app.adapters.bot.notifications import (
+    CheckInReminders,
+    NotificationPlanner,
+    OutboxNotifier,
+    PartnerNotices,
+)
 from teams_app.adapters.bot.sender import EmailRenderer, OutboxSender, Transport, default_email_renderer
 from teams_app.adapters.bot.store import ConversationStore, InboundDedup, Outbox
 from teams_app.bootstrap import Application
@@ -46,6 +51,11 @@ def install_notifications(app: Application) -> _Waker:
     NotificationPlanner(wake=waker).register(app.bus)
     _installed[id(app.bus)] = waker
     return waker
+
+
+def build_notifier(app: Application) -> OutboxNotifier:
+    """The ``Notifier`` port for other adapters and use cases (rows go through the bot's outbox and sender)."""
+    return OutboxNotifier(app.uow_factory, app.clock, wake=install_notifications(app))
 
 
 def build_sender(app: Application, transport: Transport, mailer: Mailer | None, *,

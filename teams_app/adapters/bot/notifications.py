@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -20,7 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from teams_app.adapters.bot.store import EMAIL, TEAMS, enqueue, notification_id
 from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications
 from teams_app.domain import events as ev
-from teams_app.domain.model import Match, Meeting, MeetingStatus, Participant, Program, Round, RoundStatus
+from teams_app.domain.model import (
+    EnrollmentStatus,
+    Match,
+    Meeting,
+    MeetingStatus,
+    Participant,
+    Program,
+    Round,
+    RoundStatus,
+    stable_id,
+)
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -67,6 +78,7 @@ class NotificationPlanner:
         bus.in_transaction(ev.MeetingScheduled, self.on_meeting_scheduled)
         bus.in_transaction(ev.ParticipantUnmatched, self.on_unmatched)
         bus.in_transaction(ev.RoundStarted, self.on_round_started)
+        bus.in_transaction(ev.ParticipantLeft, self.on_left)
         for event_type in (ev.MatchCreated, ev.MeetingScheduled, ev.ParticipantUnmatched, ev.RoundStarted):
             bus.after_commit(event_type, self._after_commit)
 
@@ -114,6 +126,24 @@ class NotificationPlanner:
         channel_ids = (await _connection(uow).execute(query)).scalars().all()
         # For channel kinds the outbox's participant_id column holds the conversation reference id.
         return [(notification_id(event_key, ref_id, kind), ref_id, kind, payload, TEAMS) for ref_id in channel_ids]
+
+    async def on_left(self, event: ev.ParticipantLeft, uow: UnitOfWork) -> None:
+        """Erasure: the bot's copies of a person's data go with them (run before the person row is deleted)."""
+        if not event.erase:
+            return
+        remaining = [e for e in await uow.enrollments.for_participant(event.participant_id)
+                     if e.status is not EnrollmentStatus.LEFT]
+        person = await uow.participants.get(event.participant_id)
+        if remaining or person is None:
+            return  # still in another program: nothing is erased yet
+        conn = _connection(uow)
+        c = bot_conversations.c
+        keys = [c.user_key == person.email.lower()]
+        if person.aad_object_id:
+            keys.append(c.aad_object_id == person.aad_object_id)
+        await conn.execute(sa.delete(bot_conversations).where(c.conversation_type == "personal", sa.or_(*keys)))
+        await conn.execute(sa.delete(bot_notifications).where(
+            bot_notifications.c.participant_id == event.participant_id))
 
     async def on_round_started(self, event: ev.RoundStarted, uow: UnitOfWork) -> None:
         program = await uow.programs.get(event.program_id)
@@ -246,3 +276,26 @@ class PartnerNotices:
         if added and self._wake is not None:
             self._wake()
         return len(rows)
+
+
+class OutboxNotifier:
+    """The service's ``Notifier`` port: any adapter can tell a person something through the same outbox.
+
+    ``payload`` may carry ``key`` (a stable event key: the same key to the same person is sent once; without it
+    the content itself is the key), ``subject`` and ``text`` (the email and Teams text), and ``card`` (an
+    Adaptive Card, e.g. from the assessment cards, sent as the Teams message).
+    """
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Callable[[], None] | None = None) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._wake = wake
+
+    async def notify(self, participant: Participant, kind: str, payload: dict[str, object]) -> None:
+        key = str(payload.get("key") or stable_id("content", kind, json.dumps(payload, sort_keys=True, default=str)))
+        async with self._uow() as uow:
+            added = await enqueue(_connection(uow), [(notification_id(key, participant.id, kind), participant.id,
+                                                      kind, payload, channel_for(participant))], self._clock.now())
+            await uow.commit()
+        if added and self._wake is not None:
+            self._wake()
