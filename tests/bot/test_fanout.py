@@ -182,3 +182,15 @@ async def test_unrecoverable_answers_fail_without_retrying_forever(harness: BotH
     errors = sorted(n.last_error for n in rows.values())
     assert "HTTP 400" in errors[0] and "HTTP 503" in errors[1]
     assert max(n.attempts for n in rows.values()) == 8
+
+
+async def test_uninstall_switches_to_email_and_writing_again_switches_back(harness: BotHarness) -> None:
+    program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = (await people(harness, program, range(700, 701)))[0]
+    url = harness.connector.url
+    await harness.post(teams_activity(user, url, type_="installationUpdate", action="remove"))
+    person = await harness.app.service.find_participant(aad_object_id=user.aad)
+    assert person is not None and person.teams_reachable is False
+    await harness.post(teams_activity(user, url, text="progress"))
+    person = await harness.app.service.find_participant(aad_object_id=user.aad)
+    assert person is not None and person.teams_reachable is True

@@ -171,7 +171,23 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
 
     # -- install and welcome ------------------------------------------------------------------------
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self._mark_reachable(turn_context, True)
         await self._welcome(turn_context)
+
+    async def on_installation_update_remove(self, turn_context: TurnContext) -> None:
+        # Uninstalled in personal scope: proactive messages would get 403 now, so use email from the start.
+        await self._mark_reachable(turn_context, False)
+
+    async def _mark_reachable(self, turn_context: TurnContext, reachable: bool,
+                              person: Participant | None = None) -> None:
+        activity = turn_context.activity
+        if activity.channel_id != "msteams" or (activity.conversation.conversation_type or "personal") != "personal":
+            return
+        sender = activity.from_property or ChannelAccount()
+        if person is None and sender.aad_object_id:
+            person = await self._service.find_participant(aad_object_id=sender.aad_object_id)
+        if person is not None and person.teams_reachable != reachable:
+            await self._service.set_teams_reachable(person.id, reachable)
 
     async def on_members_added_activity(self, members_added: Sequence[ChannelAccount],
                                         turn_context: TurnContext) -> None:
@@ -195,6 +211,8 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         command = parse(turn_context.activity.text)
         person = await self._person(turn_context)
+        if person is not None and not person.teams_reachable:
+            await self._mark_reachable(turn_context, True, person)  # they wrote to us: Teams works again
         _ = self._t(turn_context, person)
         if command.name in ADMIN_COMMANDS and not self._is_admin(turn_context, person):
             await self._say(turn_context, _("Sorry, only program administrators can do that. Say 'help' to see "
