@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from teams_app.domain.assessment import fit_reviewer_model  # noqa: E402
+from teams_app.domain.assessment import fit_reviewer_model
 
 logger = logging.getLogger(__name__)
 

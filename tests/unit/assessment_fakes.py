@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -62,8 +63,8 @@ class FakePrograms:
     async def get_by_name(self, name: str) -> Program | None:
         return next((p for p in self.s.programs.values() if p.name == name), None)
 
-    async def list(self) -> list[Program]:
-        return list(self.s.programs.values())
+    async def list(self) -> builtins.list[Program]:
+        return builtins.list(self.s.programs.values())
 
     async def claim_due(self, now: datetime) -> list[Program]:
         return [p for p in self.s.programs.values() if p.next_round_at and p.next_round_at <= now]

@@ -107,8 +107,8 @@ def test_self_assessment_is_a_separate_assignment() -> None:
     assert allocation.load() == {"p000": 1, "p001": 1}
 
 
-@pytest.mark.parametrize(("mode", "per_person", "field"), [("everyone", 3, "mode"), ("peers", 0, "reviewers_per_person"),
-                                                            ("peers", 11, "reviewers_per_person")])
+@pytest.mark.parametrize(("mode", "per_person", "field"), [
+    ("everyone", 3, "mode"), ("peers", 0, "reviewers_per_person"), ("peers", 11, "reviewers_per_person")])
 def test_bad_allocation_settings_are_rejected(mode: str, per_person: int, field: str) -> None:
     with pytest.raises(InvalidInput) as err:
         allocate_reviewers([person(0)], mode, seed=1, per_person=per_person)

@@ -19,7 +19,8 @@ def small_rubric_dict() -> dict[str, object]:
     return {
         "id": "demo", "name": "Demo",
         "criteria": [
-            {"id": "a", "name": "A", "weight": 2, "levels": [{"value": 1, "label": "low"}, {"value": 3, "label": "hi"}]},
+            {"id": "a", "name": "A", "weight": 2,
+             "levels": [{"value": 1, "label": "low"}, {"value": 3, "label": "hi"}]},
             {"id": "b", "name": "B", "levels": [{"value": 0, "label": "no"}, {"value": 1, "label": "yes"}]},
         ],
     }
