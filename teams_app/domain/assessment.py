@@ -236,12 +236,16 @@ def _criterion_from(raw: object, where: str, problems: list[InvalidInput]) -> Cr
                 problems.append(InvalidInput(at, "must be a mapping with value, label and descriptor"))
                 continue
             value = _as_int(level.get("value"))
-            label = str(level.get("label") or "").strip()
+            raw_label = level.get("label")
+            label = "" if isinstance(raw_label, bool) else str(raw_label or "").strip()
             if value is None or not 0 <= value <= 100:
                 problems.append(InvalidInput(f"{at}.value", "must be a whole number from 0 to 100"))
             elif levels and value <= levels[-1].value:
                 problems.append(InvalidInput(f"{at}.value", "level values must increase"))
-            if not label:
+            if isinstance(raw_label, bool):
+                problems.append(InvalidInput(f"{at}.label", "put the label in quotes (YAML reads yes/no/on/off as "
+                                                            "true/false)"))
+            elif not label:
                 problems.append(InvalidInput(f"{at}.label", "a level needs a label"))
             if value is not None and label:
                 levels.append(Level(value, label, str(level.get("descriptor") or "").strip()))

@@ -66,7 +66,7 @@ class FakePrograms:
     async def list(self) -> builtins.list[Program]:
         return builtins.list(self.s.programs.values())
 
-    async def claim_due(self, now: datetime) -> list[Program]:
+    async def claim_due(self, now: datetime) -> builtins.list[Program]:
         return [p for p in self.s.programs.values() if p.next_round_at and p.next_round_at <= now]
 
 

@@ -130,3 +130,11 @@ def test_comment_of_exactly_the_limit_is_accepted() -> None:
     rubric = builtin_rubric("skill-demonstration")
     ok = rubric.validate_submission({"technique": 1, "understanding": 2, "communication": 3}, None, "z" * MAX_TEXT)
     assert len(ok.comment) == MAX_TEXT
+
+
+def test_yaml_yes_no_labels_get_a_hint_to_quote_them() -> None:
+    text = ("id: t\nname: T\ncriteria:\n"
+            "  - {id: ok, name: OK, levels: [{value: 0, label: no}, {value: 1, label: 'yes'}]}")
+    with pytest.raises(InvalidInputs) as err:
+        parse_rubric(text)
+    assert "quotes" in fields(err.value)["criteria[0].levels[0].label"]
