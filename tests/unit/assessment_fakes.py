@@ -12,6 +12,17 @@ from typing import Self
 from teams_app.domain.assessment import Assessment, AssessmentStatus, AuditEntry, PersonResult, Review
 from teams_app.domain.events import Event
 from teams_app.domain.model import CheckIn, Enrollment, Match, Meeting, Participant, Program, Round
+from teams_app.service.assessment import AssessmentRepository, ReviewRepository
+from teams_app.service.ports import (
+    CheckInRepository,
+    EnrollmentRepository,
+    MatchRepository,
+    MeetingRepository,
+    PairRuleRepository,
+    ParticipantRepository,
+    ProgramRepository,
+    RoundRepository,
+)
 
 
 class FakeClock:
@@ -252,6 +263,18 @@ class FakeReviews:
 
 
 class FakeUnitOfWork:
+    # Declared as the ports' types: protocol attributes are invariant, so the fakes are checked against them.
+    programs: ProgramRepository
+    participants: ParticipantRepository
+    enrollments: EnrollmentRepository
+    rounds: RoundRepository
+    matches: MatchRepository
+    meetings: MeetingRepository
+    check_ins: CheckInRepository
+    pair_rules: PairRuleRepository
+    assessments: AssessmentRepository
+    reviews: ReviewRepository
+
     def __init__(self, committed: Store) -> None:
         self.committed = committed
         self.events: list[Event] = []
