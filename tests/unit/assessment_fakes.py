@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -74,10 +73,10 @@ class FakePrograms:
     async def get_by_name(self, name: str) -> Program | None:
         return next((p for p in self.s.programs.values() if p.name == name), None)
 
-    async def list(self) -> builtins.list[Program]:
-        return builtins.list(self.s.programs.values())
+    async def all(self) -> list[Program]:
+        return list(self.s.programs.values())
 
-    async def claim_due(self, now: datetime) -> builtins.list[Program]:
+    async def claim_due(self, now: datetime) -> list[Program]:
         return [p for p in self.s.programs.values() if p.next_round_at and p.next_round_at <= now]
 
 
