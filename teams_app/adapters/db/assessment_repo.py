@@ -186,10 +186,13 @@ class SqlAssessmentRepository:
         return [_assessment(r) for r in rows]
 
     async def open(self) -> list[Assessment]:
-        rows = await self.conn.execute(assessments.select()
-                                       .where(assessments.c.status == AssessmentStatus.OPEN.value)
-                                       .order_by(assessments.c.deadline, assessments.c.id))
-        return [_assessment(r) for r in rows]
+        """Open assessments; on PostgreSQL locked for this transaction, skipping those another server holds, so
+        two workers never release or remind the same assessment at once."""
+        query = (assessments.select().where(assessments.c.status == AssessmentStatus.OPEN.value)
+                 .order_by(assessments.c.deadline, assessments.c.id))
+        if self.conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [_assessment(r) for r in await self.conn.execute(query)]
 
     async def add_audit(self, entry: AuditEntry) -> None:
         await self.conn.execute(assessment_audit.insert().values(
