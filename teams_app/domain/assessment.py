@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition, NotAllowed
-from teams_app.domain.model import MAX_TEXT, CoachingFramework, Match, Participant, stable_id
+from teams_app.domain.model import MAX_TEXT, CoachingFramework, Match, Participant, new_id, stable_id
 
 logger = logging.getLogger(__name__)
 
@@ -701,8 +701,8 @@ class AuditEntry:
             raise InvalidInput("reason", "say why you override (it is kept in the audit trail)")
         if len(reason) > MAX_REASON:
             raise InvalidInput("reason", f"at most {MAX_REASON} characters")
-        entry_id = stable_id(assessment_id, "audit", action, target, at.isoformat())
-        return AuditEntry(entry_id, assessment_id, actor, action, reason, at, target, dict(details or {}))
+        # A fresh id: two overrides can share action, target and second; the trail keeps both.
+        return AuditEntry(new_id(), assessment_id, actor, action, reason, at, target, dict(details or {}))
 
 
 def require_reviewer(review: Review, participant_id: str) -> None:

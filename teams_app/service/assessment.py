@@ -305,6 +305,14 @@ class AssessmentService:
             raise NotFound("assessment", review.assessment_id)
         return review, assessment
 
+    async def participant(self, participant_id: str) -> Participant | None:
+        async with self._uow() as uow:
+            return await uow.participants.get(participant_id)
+
+    async def program(self, program_id: str) -> Program | None:
+        async with self._uow() as uow:
+            return await uow.programs.get(program_id)
+
     async def recognition(self, reviewer_id: str, program_id: str) -> int:
         """Peer reviews this person has submitted in the program (the count on the thank-you card)."""
         async with self._uow() as uow:
