@@ -67,8 +67,9 @@ def _error(text: str, field: str) -> dict[str, Any]:
 # -- the rubric card -------------------------------------------------------------------------------------------
 def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
                 errors: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None,
-                _: Translate = _same) -> dict[str, Any]:
-    """The review form for one review. ``values`` pre-fill the inputs (the submitted data, or the stored review)."""
+                notice: str = "", _: Translate = _same) -> dict[str, Any]:
+    """The review form for one review. ``values`` pre-fill the inputs (the submitted data, or the stored review);
+    ``notice`` is a confirmation shown on top (e.g. after saving)."""
     rubric = assessment.rubric
     errors = dict(errors or {})
     current = dict(values) if values is not None else _stored_values(review)
@@ -81,6 +82,8 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
         _text(_("Due {deadline} (UTC). You can change your answers until then.").format(
             deadline=f"{assessment.deadline:%Y-%m-%d %H:%M}"), size="Small"),
     ]
+    if notice:
+        body.append(_text(notice, color="Good", weight="Bolder", id="notice"))
     if errors:
         body.append(_text(_("Please check the fields marked below."), color="Attention", weight="Bolder"))
     for general in ("review_id", "assessment_id", "review"):
@@ -228,6 +231,11 @@ def _row(cells: list[str], *, bold: bool = False) -> dict[str, Any]:
     return {"type": "ColumnSet", "columns": [
         {"type": "Column", "width": widths[min(i, 2)],
          "items": [_text(cell, **({"weight": "Bolder"} if bold else {}))]} for i, cell in enumerate(cells)]}
+
+
+def message_card(text: str, *, attention: bool = False) -> dict[str, Any]:
+    """A one-line card (e.g. to replace a card whose review no longer exists)."""
+    return _card([_text(text, **({"color": "Attention"} if attention else {}))])
 
 
 def thanks_card(program_name: str, reviews_in_assessment: int, reviews_in_program: int, *,
