@@ -17,6 +17,7 @@ posterior-mean reliabilities, empirical-Bayes hyper-parameters), vectorised with
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import math
@@ -438,55 +439,152 @@ def _allocate_within_matches(by_id: Mapping[str, Participant], matches: Sequence
     return Allocation(tuple(assignments), tuple(unfilled))
 
 
+SWAP_TRIES = 300  # random swap partners tried per violating slot before a bounded scan
+SWAP_SCAN = 5_000  # slots scanned after that
+
+
 def _allocate_peers(people: list[Participant], per_person: int, seed: int) -> Allocation:
-    """Most-constrained reviewee first; each takes the least-loaded eligible reviewers (seeded tie-break)."""
+    """A balanced design repaired by swaps, then a least-loaded top-up where the constraints make it impossible.
+
+    1. Seeded shuffle; person i is reviewed by the next ``k`` people on the ring: everyone writes and receives
+       exactly ``k`` reviews (a circulant design), in O(n k).
+    2. Slots that break a rule (same team, manager/report) swap reviewers with another slot where both new
+       pairs are allowed; a swap keeps every load, so the balance survives.
+    3. Slots no swap can fix go to the least-loaded eligible reviewer, or stay unfilled with the reason; then
+       single reviews move from busy to idle eligible reviewers while that narrows the gap (loads may still
+       differ by more than one when the population allows nothing better, e.g. one team of 80%).
+    """
+    n = len(people)
+    k = min(per_person, n - 1)
+    if k <= 0:
+        return Allocation((), tuple((p.id, "nobody else takes part") for p in people))
     rng = random.Random(seed)
     order = list(people)
     rng.shuffle(order)
-    rank = {p.id: i for i, p in enumerate(order)}  # seeded tie-break among equally loaded reviewers
-    team_size: dict[str, int] = defaultdict(int)
-    for p in people:
-        team_size[_team(p)] += 1
+    teams = [_team(p) for p in order]
 
-    def eligible(reviewer: Participant, reviewee: Participant) -> bool:
-        if reviewer.id == reviewee.id or reporting_conflict(reviewer, reviewee):
+    def allowed(r: int, u: int) -> bool:
+        if r == u or (teams[u] and teams[r] == teams[u]):
             return False
-        team = _team(reviewee)
-        return not team or _team(reviewer) != team
+        return not reporting_conflict(order[r], order[u])
 
-    def outside(p: Participant) -> int:
-        return len(people) - (team_size[_team(p)] if _team(p) else 1)
+    slots: list[tuple[int, int] | None] = [((u + shift) % n, u) for u in range(n) for shift in range(1, k + 1)]
+    taken = {slot for slot in slots if slot is not None}
+    dropped: list[int] = []  # reviewees still owed one review per entry
+    hopeless: set[tuple[str, str]] = set()  # (reviewer team, reviewee team) whose swap search already failed
+    for j, slot in enumerate(slots):
+        if slot is None or allowed(*slot):
+            continue
+        r, u = slot
+        kinds = (teams[r], teams[u])
+        partner = None if kinds in hopeless else _swap_partner(slots, taken, j, r, u, allowed, rng)
+        taken.discard((r, u))
+        if partner is None:
+            hopeless.add(kinds)
+            slots[j] = None
+            dropped.append(u)
+            continue
+        r2, u2 = slots[partner]  # type: ignore[misc]
+        taken.discard((r2, u2))
+        slots[j], slots[partner] = (r2, u), (r, u2)
+        taken.update({(r2, u), (r, u2)})
 
-    load: dict[str, int] = {p.id: 0 for p in people}
-    assignments: list[Assignment] = []
-    unfilled: list[tuple[str, str]] = []
-    # Reviewers sorted by (load, rank); kept in buckets per load so picking the least-loaded is cheap.
-    buckets: dict[int, list[Participant]] = {0: sorted(people, key=lambda p: rank[p.id])}
-    for reviewee in sorted(order, key=lambda p: (outside(p), rank[p.id])):
-        chosen: list[Participant] = []
-        level = 0
-        max_level = max(buckets) if buckets else 0
-        while len(chosen) < per_person and level <= max_level:
-            for reviewer in buckets.get(level, ()):
-                if len(chosen) == per_person:
-                    break
-                if eligible(reviewer, reviewee):
-                    chosen.append(reviewer)
-            level += 1
-        for reviewer in chosen:
-            old = load[reviewer.id]
-            buckets[old].remove(reviewer)
-            if not buckets[old]:
-                del buckets[old]
-            load[reviewer.id] = old + 1
-            bucket = buckets.setdefault(old + 1, [])
-            # keep each bucket in rank order (insertion by rank keeps ties seeded, not input-ordered)
-            position = next((i for i, p in enumerate(bucket) if rank[p.id] > rank[reviewer.id]), len(bucket))
-            bucket.insert(position, reviewer)
-            assignments.append(Assignment(reviewer.id, reviewee.id))
-        if len(chosen) < per_person:
-            unfilled.append((reviewee.id, f"only {len(chosen)} eligible reviewers outside your team"))
-    return Allocation(tuple(sorted(assignments, key=lambda a: (a.reviewee_id, a.reviewer_id))), tuple(unfilled))
+    load = [0] * n
+    for slot in slots:
+        if slot is not None:
+            load[slot[0]] += 1
+    heaps: dict[str, list[tuple[int, int]]] = defaultdict(list)  # team -> (load, ring position), lazily updated
+    for r in range(n):
+        heaps[teams[r]].append((load[r], r))
+    for heap in heaps.values():
+        heapq.heapify(heap)
+    unfilled: dict[int, int] = {}
+    for u in dropped:
+        r = _least_loaded(u, heaps, load, taken, allowed, teams)
+        if r is None:
+            unfilled[u] = unfilled.get(u, 0) + 1
+            continue
+        load[r] += 1
+        heapq.heappush(heaps[teams[r]], (load[r], r))
+        taken.add((r, u))
+    if max(load) - min(load) > 1:
+        _level_loads(taken, heaps, load, allowed, teams)
+    assignments = sorted((Assignment(order[r].id, order[u].id) for r, u in taken),
+                         key=lambda a: (a.reviewee_id, a.reviewer_id))
+    reasons = tuple(sorted((order[u].id, f"only {k - missing} eligible reviewers outside your team")
+                           for u, missing in unfilled.items()))
+    return Allocation(tuple(assignments), reasons)
+
+
+def _level_loads(taken: set[tuple[int, int]], heaps: Mapping[str, list[tuple[int, int]]], load: list[int],
+                 allowed: Any, teams: list[str], passes: int = 3) -> None:
+    """Move single reviews from busy reviewers to idle eligible ones while that narrows the gap (an uneven
+    population: one team too big to be reviewed only by the others)."""
+    for _ in range(passes):
+        moved = 0
+        for r, u in sorted(taken, key=lambda slot: (-load[slot[0]], slot)):
+            other = _least_loaded(u, heaps, load, taken, allowed, teams)
+            if other is None or load[other] + 1 >= load[r]:
+                continue
+            taken.discard((r, u))
+            taken.add((other, u))
+            load[r] -= 1
+            load[other] += 1
+            heapq.heappush(heaps[teams[r]], (load[r], r))
+            heapq.heappush(heaps[teams[other]], (load[other], other))
+            moved += 1
+        if not moved:
+            return
+
+
+def _swap_partner(slots: list[tuple[int, int] | None], taken: set[tuple[int, int]], j: int, r: int, u: int,
+                  allowed: Any, rng: random.Random) -> int | None:
+    """A slot (r2, u2) such that r2 may review u and r may review u2, neither pair existing yet."""
+    m = len(slots)
+
+    def fits(j2: int) -> bool:
+        other = slots[j2]
+        if j2 == j or other is None:
+            return False
+        r2, u2 = other
+        return (allowed(r2, u) and allowed(r, u2) and (r2, u) not in taken and (r, u2) not in taken)
+
+    for _ in range(min(SWAP_TRIES, m)):
+        j2 = rng.randrange(m)
+        if fits(j2):
+            return j2
+    start = rng.randrange(m)
+    for step in range(min(SWAP_SCAN, m)):
+        j2 = (start + step) % m
+        if fits(j2):
+            return j2
+    return None
+
+
+def _least_loaded(u: int, heaps: Mapping[str, list[tuple[int, int]]], load: list[int],
+                  taken: set[tuple[int, int]], allowed: Any, teams: list[str]) -> int | None:
+    """The eligible reviewer of ``u`` with the lowest load (lowest ring position on ties), or None.
+
+    One heap per team: only the tops of the other teams' heaps are compared, so this is O(teams log n).
+    """
+    best: tuple[int, int] | None = None
+    for team, heap in heaps.items():
+        if teams[u] and team == teams[u]:
+            continue
+        stash: list[tuple[int, int]] = []
+        while heap:
+            entry_load, r = heap[0]
+            if entry_load != load[r]:
+                heapq.heappop(heap)  # stale: this reviewer's load changed since
+            elif (r, u) in taken or not allowed(r, u):
+                stash.append(heapq.heappop(heap))
+            else:
+                break
+        if heap and (best is None or heap[0] < best):
+            best = heap[0]
+        for entry in stash:
+            heapq.heappush(heap, entry)
+    return None if best is None else best[1]
 
 
 # ---------------------------------------------------------------------------------------------------------

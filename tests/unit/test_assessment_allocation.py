@@ -113,3 +113,31 @@ def test_bad_allocation_settings_are_rejected(mode: str, per_person: int, field:
     with pytest.raises(InvalidInput) as err:
         allocate_reviewers([person(0)], mode, seed=1, per_person=per_person)
     assert err.value.field == field
+
+
+def test_large_cohort_is_allocated_exactly_balanced_and_fast() -> None:
+    import time
+
+    departments = [f"d{i}" for i in range(7)]
+    people = [person(i, departments[min(i % 10, 6)], manager=(i - 1 if i % 9 == 1 else None)) for i in range(3000)]
+    started = time.perf_counter()
+    allocation = allocate_reviewers(people, "peers", seed=5, per_person=4)
+    assert time.perf_counter() - started < 2.0
+    assert allocation.unfilled == ()
+    assert set(allocation.load().values()) == {4}
+    assert set(Counter(a.reviewee_id for a in allocation.assignments).values()) == {4}
+    by_id = {p.id: p for p in people}
+    assert not any(by_id[a.reviewer_id].profile.department == by_id[a.reviewee_id].profile.department
+                   or reporting_conflict(by_id[a.reviewer_id], by_id[a.reviewee_id]) for a in allocation.assignments)
+
+
+def test_a_dominant_team_is_served_by_the_others_as_evenly_as_possible() -> None:
+    people = [person(i, "big" if i % 5 else "small") for i in range(500)]
+    allocation = allocate_reviewers(people, "peers", seed=2, per_person=3)
+    assert allocation.unfilled == ()
+    assert set(Counter(a.reviewee_id for a in allocation.assignments).values()) == {3}
+    load = allocation.load()
+    small = {load[p.id] for p in people if p.profile.department == "small"}
+    big = {load.get(p.id, 0) for p in people if p.profile.department == "big"}
+    # 400 "big" people need 1,200 reviews from 100 "small" ones; 100 "small" need 300 from 400 "big" ones.
+    assert small == {12} and big == {0, 1}
