@@ -500,13 +500,13 @@ def _allocate_peers(people: list[Participant], per_person: int, seed: int) -> Al
         heapq.heapify(heap)
     unfilled: dict[int, int] = {}
     for u in dropped:
-        r = _least_loaded(u, heaps, load, taken, allowed, teams)
-        if r is None:
+        chosen = _least_loaded(u, heaps, load, taken, allowed, teams)
+        if chosen is None:
             unfilled[u] = unfilled.get(u, 0) + 1
             continue
-        load[r] += 1
-        heapq.heappush(heaps[teams[r]], (load[r], r))
-        taken.add((r, u))
+        load[chosen] += 1
+        heapq.heappush(heaps[teams[chosen]], (load[chosen], chosen))
+        taken.add((chosen, u))
     if max(load) - min(load) > 1:
         _level_loads(taken, heaps, load, allowed, teams)
     assignments = sorted((Assignment(order[r].id, order[u].id) for r, u in taken),
