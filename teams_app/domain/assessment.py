@@ -24,7 +24,7 @@ import math
 import random
 import re
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -994,6 +994,8 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
                                  n_reviewers=len(reviewer_ids), group=np.arange(n_items) % len(rubric.criteria),
                                  noise_floor=rounding)
 
+    received = Counter(r.reviewee_id for r in peer)
+    written = Counter(r.reviewer_id for r in peer)
     results: dict[str, PersonResult] = {}
     for person in people:
         own = selves.get(person)
@@ -1016,7 +1018,7 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
                 round(uncertainty, 4) if uncertainty is not None else None,
                 own.ratings.get(criterion.id) if own else None,
             ))
-        n_reviews = sum(1 for r in peer if r.reviewee_id == person)
+        n_reviews = received[person]
         score = rubric.score(estimates) if len(estimates) == len(rubric.criteria) else None
         results[person] = PersonResult(person, n_reviews, tuple(per_criterion), score)
 
@@ -1025,7 +1027,7 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
         scale = {c.id: (c.max_level - c.min_level) / 100.0 for c in rubric.criteria}
         mean_scale = statistics.fmean(scale.values())
         for v, i in reviewer_index.items():
-            stats[v] = ReviewerStat(v, sum(1 for r in peer if r.reviewer_id == v),
+            stats[v] = ReviewerStat(v, written[v],
                                     round(float(fit.bias[i]) * mean_scale, 4),
                                     round(float(fit.noise_sd[i]) * mean_scale, 4))
     return AggregateReport(results, stats, tuple(careless_flags(rubric, peer, stats)))
