@@ -63,6 +63,36 @@ def load_rubric_file(path: Path) -> Rubric:
     return parse_rubric(text, fmt=fmt)
 
 
+def load_rubric_dir(directory: Path) -> dict[str, Rubric]:
+    """Every ``*.yaml``/``*.yml``/``*.json`` rubric in a directory, by id (program-level rubrics).
+
+    All files are checked; problems are reported together, each prefixed with its file name.
+    """
+    if not directory.is_dir():
+        raise InvalidInput("rubrics_dir", f"{directory} is not a directory")
+    rubrics: dict[str, Rubric] = {}
+    problems: list[InvalidInput] = []
+    for path in sorted(directory.iterdir()):
+        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
+            continue
+        try:
+            rubric = load_rubric_file(path)
+        except InvalidInputs as exc:
+            problems.extend(InvalidInput(f"{path.name}: {p.field}", p.problem) for p in exc.problems)
+            continue
+        except InvalidInput as exc:
+            problems.append(InvalidInput(f"{path.name}: {exc.field}", exc.problem))
+            continue
+        if rubric.id in rubrics:
+            problems.append(InvalidInput(f"{path.name}: id", f"'{rubric.id}' is already defined by another file"))
+            continue
+        rubrics[rubric.id] = rubric
+    if problems:
+        raise InvalidInputs(problems)
+    logger.info("loaded %s rubrics from %s", len(rubrics), directory)
+    return rubrics
+
+
 def _problems(exc: InvalidInput | InvalidInputs) -> str:
     problems = exc.problems if isinstance(exc, InvalidInputs) else [exc]
     return "\n".join(f"  {p.field}: {p.problem}" for p in problems)
@@ -105,6 +135,8 @@ def validate_rubric(path: Path) -> None:
 @click.option("--rubric", "rubric_id", help=f"Rubric id ({', '.join(BUILTIN_RUBRICS)} or --rubric-file's).")
 @click.option("--rubric-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="YAML/JSON rubric to use (it is stored with the assessment).")
+@click.option("--rubrics-dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory of program rubrics (YAML/JSON); the program's rubric id is looked up there.")
 @click.option("--reviewers", type=click.IntRange(1, 10), default=3, show_default=True,
               help="Reviewers per person (peers and big circles).")
 @click.option("--self-assessment", is_flag=True, help="Also ask everyone to assess themselves.")
@@ -115,11 +147,17 @@ def validate_rubric(path: Path) -> None:
 @click.option("--seed", type=int, help="Allocation seed (default: derived from the assessment).")
 @with_app
 async def open_(app: Application, program_ref: str, deadline: str | None, days: int, round_id: str | None,
-                mode: str | None, rubric_id: str | None, rubric_file: Path | None, reviewers: int,
+                mode: str | None, rubric_id: str | None, rubric_file: Path | None, rubrics_dir: Path | None,
+                reviewers: int,
                 self_assessment: bool, late_policy: str, grace_hours: int, reminder_hours: str,
                 admin_sees_names: bool, seed: int | None) -> None:
     """Open an assessment for a round and allocate reviewers."""
     rubrics: dict[str, Rubric] = {}
+    if rubrics_dir is not None:
+        try:
+            rubrics.update(load_rubric_dir(rubrics_dir))
+        except (InvalidInput, InvalidInputs) as exc:
+            raise click.ClickException(f"{rubrics_dir} has invalid rubrics:\n{_problems(exc)}") from None
     if rubric_file is not None:
         try:
             rubric = load_rubric_file(rubric_file)

@@ -130,3 +130,35 @@ async def test_worker_reminds_and_releases_then_stops(engine: AsyncEngine, servi
     async with SqlAssessmentUnitOfWorkFactory(engine)() as uow:
         reviews = await uow.reviews.for_assessment(opened.assessment.id)
     assert {r.reminders_sent for r in reviews} == {1}  # the 48 h moment was the opening itself: skipped
+
+
+def test_rubrics_dir_is_loaded_by_id_and_bad_files_are_named(tmp_path: Path) -> None:
+    from teams_app.domain.errors import InvalidInputs
+    from teams_app.entrypoints.assessment import load_rubric_dir
+
+    good = tmp_path / "rubrics"
+    good.mkdir()
+    (good / "demo.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
+    (good / "notes.txt").write_text("ignored", encoding="utf-8")
+    assert list(load_rubric_dir(good)) == ["demo-skill"]
+    (good / "copy.json").write_text(json.dumps(load_rubric_dir(good)["demo-skill"].to_dict()), encoding="utf-8")
+    (good / "broken.yml").write_text("id: [", encoding="utf-8")
+    with pytest.raises(InvalidInputs) as err:
+        load_rubric_dir(good)
+    fields = {p.field for p in err.value.problems}
+    assert fields == {"broken.yml: rubric", "demo.yaml: id"}  # copy.json (sorted first) defined it already
+
+
+def test_open_with_a_rubrics_dir_uses_the_programs_rubric(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    rubrics = tmp_path / "rubrics"
+    rubrics.mkdir()
+    (rubrics / "demo.yaml").write_text(RUBRIC_YAML, encoding="utf-8")
+    program = tmp_path / "program.yaml"
+    program.write_text("name: Demo\nkind: peer_pairs\ncadence: weekly\nrubric: demo-skill\n", encoding="utf-8")
+    write_people(tmp_path / "people.csv", 4)
+    assert cli("program", "create", "--file", str(program)).exit_code == 0
+    assert cli("participants", "import", str(tmp_path / "people.csv"), "--program", "Demo").exit_code == 0
+    assert cli("round", "run", "--program", "Demo").exit_code == 0
+    result = cli("assessment", "open", "--program", "Demo", "--rubrics-dir", str(rubrics))
+    assert result.exit_code == 0, result.output
+    assert "(Demo skill, partners)" in result.output
