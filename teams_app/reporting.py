@@ -221,7 +221,8 @@ h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .sub {{ color: #616161; margin
 .kpi b {{ display: block; font-size: 1.4rem; }} .kpi span {{ color: #616161; font-size: .85rem; }}
 .charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 1rem; }}
 img {{ width: 100%; border: 1px solid #e0e0e0; border-radius: 8px; }}
-table {{ border-collapse: collapse; margin-top: 1rem; }} td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; }}
+table {{ border-collapse: collapse; margin-top: 1rem; }}
+td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; }}
 </style></head><body>
 <h1>Peer coaching: {esc(report.program)}</h1>
 <p class="sub">From the learning record store{esc(since)}. Voided records are left out, as in the LMS.</p>
