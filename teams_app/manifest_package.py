@@ -118,7 +118,21 @@ def _check_one(placeholder: Placeholder, value: str) -> str | None:
         parts = urlsplit(value)
         if parts.scheme != "https" or not parts.hostname:
             return f"{where} must be an https:// URL (Teams requires https): {value!r}"
+        if _is_example_host(parts.hostname):
+            return f"{where} still points at the example default; set your organisation's page: {value!r}"
+    if placeholder.kind == "domain" and _is_example_host(value):
+        return f"{where} is an example domain; set the bot's public host name: {value!r}"
     return None
+
+
+def _is_example_host(host: str) -> bool:
+    """Reserved example names (RFC 2606): the settings' defaults, never a real organisation's page."""
+    host = host.lower().rstrip(".")
+    return (
+        host.endswith(".example")
+        or host in {"example.com", "example.org", "example.net"}
+        or any(host.endswith("." + d) for d in ("example.com", "example.org", "example.net"))
+    )
 
 
 def check_values(values: Mapping[str, str], *, registered_bot_id: str) -> None:

@@ -379,3 +379,13 @@ def test_complete_env_covers_every_placeholder_in_the_template() -> None:
     assert used == {p.name for p in PLACEHOLDERS}
     assert {"TEAMS_APP_ID", "BOT_ID", "BOT_DOMAIN", "APP_VERSION", "PRIVACY_URL", "TERMS_URL"} <= used
     assert set(COMPLETE_ENV) >= {"PEERCOACH_MANIFEST__APP_ID", "PEERCOACH_BOT__APP_ID"}
+
+
+def test_build_refuses_the_example_default_urls(isolated_settings: Path) -> None:
+    env = write_env(isolated_settings / "x.env", PEERCOACH_MANIFEST__TERMS_URL=None)
+    out = isolated_settings / "appPackage.zip"
+    assert_refused(
+        run_build("--env-file", str(env), "--out", str(out)),
+        "TERMS_URL (set PEERCOACH_MANIFEST__TERMS_URL) still points at the example default",
+        out=out,
+    )
