@@ -363,6 +363,15 @@ def config_cmd(markdown: bool) -> None:
         click.echo(f"{name}={default}\n    {description}")
 
 
+def _register_groups() -> None:
+    """Command groups that live in their own modules."""
+    from teams_app.entrypoints.cli_manifest import manifest
+
+    main.add_command(manifest)
+
+
+_register_groups()
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 
