@@ -221,6 +221,10 @@ class AssessmentService:
             allocation = allocate_reviewers(people, chosen_mode, seed=seed, matches=matches,
                                             per_person=reviewers_per_person, self_assessment=self_assessment)
             reviews = [Review.for_assignment(assessment.id, a) for a in allocation.assignments]
+            if not any(r.kind is ReviewKind.PEER for r in reviews):
+                raise InvalidTransition(
+                    f"nobody to review in round {round_.number}: "
+                    + ("no active participants" if chosen_mode is AllocationMode.PEERS else "the round has no matches"))
             await uow.assessments.add(assessment)
             await uow.reviews.add_many(reviews)
             uow.events.append(aev.AssessmentOpened(f"assessment-opened/{assessment.id}", now, program.id,

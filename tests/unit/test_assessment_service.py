@@ -113,6 +113,17 @@ async def test_open_rejects_bad_settings_and_unknown_things() -> None:
         await h.service.open_assessment("prog", deadline=h.deadline, rubric_id="secret")
 
 
+async def test_a_round_without_matches_has_nothing_to_assess() -> None:
+    h = Harness()
+    h.add_people(3)
+    with pytest.raises(InvalidTransition, match="the round has no matches"):
+        await h.service.open_assessment("prog", deadline=h.deadline)
+    h2 = Harness()
+    with pytest.raises(InvalidTransition, match="no active participants"):
+        await h2.service.open_assessment("prog", deadline=h2.deadline, mode="peers")
+    assert h.uow.store.assessments == {} and h.events == []
+
+
 async def test_a_program_rubric_from_yaml_is_used() -> None:
     h = Harness(rubric="tiny")
     h.service = AssessmentService(h.uow, h.bus, h.clock, rubrics={"tiny": parse_rubric(
