@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.clock import SystemClock
+from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
 from teams_app.config import Settings
+from teams_app.service.assessment import AssessmentService
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import Clock
 from teams_app.service.use_cases import CoachingService
@@ -32,6 +34,7 @@ class Application:
     bus: MessageBus
     clock: Clock
     service: CoachingService
+    assessment: AssessmentService
     workers: dict[str, Worker] = field(default_factory=dict)
 
     async def migrate(self) -> list[str]:
@@ -42,7 +45,8 @@ class Application:
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> Application:
-    """Build the application from settings. No I/O happens here; connections open on first use."""
+    """Build the application from settings. Only program rubric files are read; connections open on first use."""
+    from teams_app.entrypoints.assessment import assessment_worker, load_rubric_dir
     from teams_app.entrypoints.workers import scheduler_worker
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
@@ -50,7 +54,10 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     uow_factory = SqlUnitOfWorkFactory(engine)
     bus = MessageBus()
     service = CoachingService(uow_factory, bus, clock)
-    app = Application(settings, engine, uow_factory, bus, clock, service)
+    rubrics = load_rubric_dir(settings.assessment.rubrics_dir) if settings.assessment.rubrics_dir else None
+    assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, rubrics)
+    app = Application(settings, engine, uow_factory, bus, clock, service, assessment)
     if settings.scheduler.enabled:
         app.workers["scheduler"] = scheduler_worker(service, settings.scheduler.interval_s)
+        app.workers["assessment"] = assessment_worker(assessment, settings.scheduler.interval_s)
     return app

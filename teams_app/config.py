@@ -137,6 +137,12 @@ class ManifestSettings(BaseModel):
     terms_url: str = Field(default="https://peercoach.example/terms", description="Terms of use.")
 
 
+class AssessmentSettings(BaseModel):
+    rubrics_dir: Path | None = Field(
+        default=None, description="Folder of program rubrics (*.yaml, *.json); built-in rubrics otherwise."
+    )
+
+
 class SchedulerSettings(BaseModel):
     enabled: bool = Field(default=True, description="Start due rounds by themselves inside `serve`.")
     interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks for due rounds.")
@@ -161,6 +167,7 @@ class Settings(BaseSettings):
     lrs: LrsSettings = Field(default_factory=LrsSettings)
     manifest: ManifestSettings = Field(default_factory=ManifestSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    assessment: AssessmentSettings = Field(default_factory=AssessmentSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -22,7 +22,7 @@ from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.bootstrap import Application
 from teams_app.domain.assessment import BUILTIN_RUBRICS, AllocationMode, LatePolicy, Rubric, parse_rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
-from teams_app.entrypoints.cli import with_app
+from teams_app.entrypoints.cli_support import with_app
 from teams_app.service.assessment import AdminView, AssessmentService, OverrideAction
 
 logger = logging.getLogger(__name__)
@@ -206,7 +206,7 @@ def admin_view_json(view: AdminView) -> dict[str, Any]:
 @with_app
 async def status(app: Application, assessment_id: str, as_json: bool) -> None:
     """Admin view: progress, results per person, careless-reviewer flags, audit trail."""
-    view = await assessment_service(app).admin_view(assessment_id)
+    view = await app.assessment.admin_view(assessment_id)
     if as_json:
         click.echo(json.dumps(admin_view_json(view), indent=2))
         return
@@ -228,7 +228,7 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
 @with_app
 async def release(app: Application, assessment_id: str) -> None:
     """Release results after the deadline (people below k are told why; nobody sees reviewer names)."""
-    summary = await assessment_service(app).release_results(assessment_id)
+    summary = await app.assessment.release_results(assessment_id)
     click.echo(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
                f"{len(summary.flags)} careless-review flags")
 
@@ -237,7 +237,7 @@ async def release(app: Application, assessment_id: str) -> None:
 @with_app
 async def remind(app: Application) -> None:
     """Record the reminders that are due now (the worker does this on its own)."""
-    sent = await assessment_service(app).send_reminders()
+    sent = await app.assessment.send_reminders()
     click.echo(f"{len(sent)} reminders due")
 
 
@@ -253,7 +253,7 @@ async def remind(app: Application) -> None:
 async def override(app: Application, assessment_id: str, action: str, reason: str, actor: str, review_id: str,
                    deadline: str | None, until: str | None) -> None:
     """Override a rule for an assessment or one review; recorded in the audit trail."""
-    entry = await assessment_service(app).admin_override(
+    entry = await app.assessment.admin_override(
         assessment_id, actor, action, reason, review_id=review_id,
         deadline=_parse_moment(deadline, "--deadline") if deadline else None,
         until=_parse_moment(until, "--until") if until else None)
