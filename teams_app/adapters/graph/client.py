@@ -35,7 +35,7 @@ from kiota_abstractions.api_error import APIError
 from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
-from kiota_abstractions.serialization import Parsable, ParsableFactory
+from kiota_abstractions.serialization import ParsableFactory
 from kiota_authentication_azure.azure_identity_authentication_provider import AzureIdentityAuthenticationProvider
 from kiota_http.kiota_client_factory import KiotaClientFactory
 from kiota_http.middleware import (
@@ -45,7 +45,6 @@ from kiota_http.middleware import (
     UrlReplaceHandler,
     UserAgentHandler,
 )
-from kiota_serialization_json.json_parse_node_factory import JsonParseNodeFactory
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
@@ -55,7 +54,6 @@ from teams_app.adapters.graph.credentials import CredentialError, graph_scope
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-P = TypeVar("P", bound=Parsable)
 RETRYABLE = frozenset({429, 503, 504})
 BATCH_LIMIT = 20
 MAILBOX_CONCURRENCY = 4
@@ -167,16 +165,6 @@ def build_graph_client(credential: Any, base_url: str = "https://graph.microsoft
     adapter = GraphRequestAdapter(auth, client=http)
     adapter.base_url = base_url.rstrip("/")
     return GraphServiceClient(request_adapter=adapter)
-
-
-def parse_as(raw: bytes | dict[str, Any], factory: type[P]) -> P:
-    """Deserialize Graph JSON into an msgraph model."""
-    data = raw if isinstance(raw, bytes) else json.dumps(raw).encode()
-    node = JsonParseNodeFactory().get_root_parse_node("application/json", data)
-    value: P | None = node.get_object_value(factory)  # type: ignore[arg-type]
-    if value is None:
-        raise ValueError(f"empty {factory.__name__}")
-    return value
 
 
 def _header(headers: Any, name: str) -> str | None:
