@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -108,11 +108,11 @@ def meeting_body(program: Program, members: Sequence[Participant]) -> str:
 class GraphCalendar:
     """``Calendar`` port on Microsoft Graph."""
 
-    def __init__(self, gateway: GraphGateway, *, organizer: str = "mentor", now: Any = None,
-                 lead_time: timedelta = timedelta(hours=2)) -> None:
+    def __init__(self, gateway: GraphGateway, *, organizer: str = "mentor",
+                 now: Callable[[], datetime] | None = None, lead_time: timedelta = timedelta(hours=2)) -> None:
         self._gw = gateway
         self._organizer = organizer.strip()
-        self._now = now or (lambda: datetime.now(UTC))
+        self._now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self._lead_time = lead_time
 
     # -- port ------------------------------------------------------------------------------------------

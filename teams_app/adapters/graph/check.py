@@ -80,6 +80,9 @@ async def check_graph(credential: Any, base_url: str, *, probe_mailbox: str = ""
         else:
             detail = (f"missing: add the application permission {permission.name} in Entra ID and grant admin "
                       f"consent; needed to {permission.reason}")
+            if permission.name != "TeamsAppInstallation.ReadWriteSelfForUser.All":
+                detail += (" (granted through Exchange RBAC for Applications instead? Those grants are not in "
+                           "the token: confirm with --mailbox)")
         results.append(CheckResult(permission.name, bool(held), required, detail))
     if probe_mailbox:
         results.append(await _probe(credential, base_url, probe_mailbox, now or datetime.now(UTC)))
