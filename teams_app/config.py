@@ -130,6 +130,9 @@ class LrsSettings(BaseModel):
 
 class ManifestSettings(BaseModel):
     app_id: str = Field(default="", description="Teams app id (GUID) in the manifest.")
+    bot_id: str = Field(
+        default="", description="Bot id for the manifest; empty: PEERCOACH_BOT__APP_ID. Must equal it if set."
+    )
     domain: str = Field(default="", description="Public host name of the bot (validDomains).")
     version: str = Field(default="1.0.0", description="App package version.")
     developer_name: str = Field(default="Peercoach", description="Developer name shown in Teams.")

@@ -160,6 +160,7 @@ def _plan_pairs(program: Program, people: list[Candidate], history: MatchHistory
             continue
         groups.append([person, best])
         taken.update((person.id, best.id))
+    _repair_repeats(program, groups, history, today, len(history.forced))
     unmatched: list[tuple[str, str]] = []
     for person in leftovers:  # an odd person joins a trio rather than being dropped
         host = next((g for g in groups if len(g) == 2 and all(
@@ -170,6 +171,37 @@ def _plan_pairs(program: Program, people: list[Candidate], history: MatchHistory
             host.append(person)
     matches = tuple(_finish(program, group, history) for group in groups)
     return MatchPlan(matches, tuple(unmatched), _quality(matches, len(people), unmatched))
+
+
+def _repair_repeats(program: Program, groups: list[list[Candidate]], history: MatchHistory, today: date,
+                   locked: int) -> None:
+    """2-opt: swap partners between two pairs while that removes a recent repeat and keeps hard constraints."""
+    k = program.policy.history_rounds
+
+    def fresh(a: Candidate, b: Candidate) -> bool:
+        return (_recent(history, a.id, b.id, k) is None
+                and hard_conflict(a.participant, b.participant, program, history, today) is None)
+
+    for _ in range(3):
+        changed = False
+        for i in range(locked, len(groups)):
+            a, b = groups[i]
+            if _recent(history, a.id, b.id, k) is None:
+                continue
+            for j in range(locked, len(groups)):
+                if i == j:
+                    continue
+                c, d = groups[j]
+                if fresh(a, c) and fresh(b, d):
+                    groups[i], groups[j] = [a, c], [b, d]
+                elif fresh(a, d) and fresh(b, c):
+                    groups[i], groups[j] = [a, d], [b, c]
+                else:
+                    continue
+                changed = True
+                break
+        if not changed:
+            return
 
 
 def _plan_groups(program: Program, people: list[Candidate], history: MatchHistory, today: date) -> MatchPlan:

@@ -116,7 +116,7 @@ class CoachingService:
 
     async def list_programs(self) -> list[Program]:
         async with self._uow() as uow:
-            return await uow.programs.list()
+            return await uow.programs.all()
 
     @staticmethod
     async def _program(uow: UnitOfWork, ref: str) -> Program:
@@ -494,7 +494,7 @@ class CoachingService:
         """One row per match member: program, round, match, person, role, score, reasons, check-in."""
         rows: list[dict[str, Any]] = []
         async with self._uow() as uow:
-            programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.list()
+            programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.all()
             for program in programs:
                 for round_ in await uow.rounds.for_program(program.id):
                     for match in await uow.matches.for_round(round_.id):

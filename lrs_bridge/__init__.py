@@ -1,0 +1,1 @@
+"""xAPI learning records for peercoach: statements, the xAPI profile, the outbox and delivery to an LRS."""

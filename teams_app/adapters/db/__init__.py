@@ -1,0 +1,12 @@
+"""SQL persistence: tables, repositories, the unit of work and migrations."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def all_metadata() -> list[sa.MetaData]:
+    """The MetaData of every table the application's migrations manage."""
+    from teams_app.adapters.db.tables import metadata
+
+    return [metadata]
