@@ -169,6 +169,11 @@ class Program:
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
 
+    def __post_init__(self) -> None:
+        # Stored programs come back from JSON with a list here; keep it a tuple (hashable, comparable).
+        if not isinstance(self.preferred_days, tuple):
+            object.__setattr__(self, "preferred_days", tuple(self.preferred_days))
+
     @staticmethod
     def create(
         name: str,

@@ -173,3 +173,16 @@ def test_program_validates_scheduling_preferences() -> None:
         program.with_changes(preferred_days=(7,))
     with pytest.raises(ValueError):
         window_bounds(date(2026, 1, 2), date(2026, 1, 1))
+
+
+def test_scheduling_preferences_survive_the_program_json_settings_round_trip() -> None:
+    import json
+    from types import SimpleNamespace
+
+    from teams_app.adapters.db.repositories import program_from_row, program_to_row
+
+    program = Program.create("P", ProgramKind.PEER_PAIRS, Cadence.WEEKLY, buffer_minutes=5, preferred_days=(0, 2),
+                             preferred_hours="13:00-15:00")
+    row = program_to_row(program)
+    row["settings"] = json.loads(json.dumps(row["settings"]))
+    assert program_from_row(SimpleNamespace(**row)) == program

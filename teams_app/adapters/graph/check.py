@@ -16,6 +16,7 @@ import jwt
 
 from teams_app.adapters.graph.client import GraphError, GraphGateway, RetryPolicy, build_graph_client
 from teams_app.adapters.graph.credentials import CredentialError, graph_scope
+from teams_app.graph_permissions import GRAPH_APPLICATION_PERMISSIONS
 
 logger = logging.getLogger(__name__)
 
@@ -28,15 +29,12 @@ class Permission:
     required: bool = True
 
 
-PERMISSIONS = (
-    Permission("Calendars.ReadBasic", ("Calendars.ReadBasic", "Calendars.Read", "Calendars.ReadWrite"),
-               "read free/busy with getSchedule to find a common slot"),
-    Permission("Calendars.ReadWrite", ("Calendars.ReadWrite",),
-               "create, move and cancel the Teams meeting in the organizer's calendar"),
-    Permission("Mail.Send", ("Mail.Send",), "send program email from the program mailbox (sendMail)"),
-    Permission("TeamsAppInstallation.ReadWriteSelfForUser.All", ("TeamsAppInstallation.ReadWriteSelfForUser.All",),
-               "install the bot for people so it can message them first (optional: otherwise they add it)",
-               required=False),
+# Higher permissions that also let the call through (getSchedule accepts any calendar read permission).
+_ALSO_SATISFIED_BY = {"Calendars.ReadBasic": ("Calendars.Read", "Calendars.ReadWrite")}
+
+PERMISSIONS = tuple(
+    Permission(p.name, (p.name, *_ALSO_SATISFIED_BY.get(p.name, ())), f"{p.used_for} ({p.endpoint})", p.required)
+    for p in GRAPH_APPLICATION_PERMISSIONS
 )
 
 
@@ -80,7 +78,7 @@ async def check_graph(credential: Any, base_url: str, *, probe_mailbox: str = ""
         else:
             detail = (f"missing: add the application permission {permission.name} in Entra ID and grant admin "
                       f"consent; needed to {permission.reason}")
-            if permission.name != "TeamsAppInstallation.ReadWriteSelfForUser.All":
+            if permission.name.startswith(("Calendars.", "Mail.")):  # Exchange permissions
                 detail += (" (granted through Exchange RBAC for Applications instead? Those grants are not in "
                            "the token: confirm with --mailbox)")
         results.append(CheckResult(permission.name, bool(held), required, detail))
