@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -117,6 +118,7 @@ async def test_retry_after_commit_never_creates_a_second_event(graph: GraphServe
     first = await cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY)
     again = await cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY)  # e.g. the round job re-ran
     assert first.status is MeetingStatus.SCHEDULED and first.external_id == again.external_id
+    assert again.start == first.start  # the event Exchange already had, not a new slot
     assert len(graph.all_events()) == 1
     assert graph.operations["createEvent"] == 3 and len(sleeper.waits) == 1
 
@@ -269,3 +271,23 @@ async def test_send_mail_without_mail_send_permission_raises_403(graph: GraphSer
     assert err.value.status == 403 and "Mail.Send" in str(err.value)
     with pytest.raises(ValueError):
         GraphMailer(gw, "not-a-mailbox")
+
+
+async def test_concurrent_book_calls_are_coalesced_into_one_round(graph: GraphServer) -> None:
+    cal, _ = calendar(graph, organizer="first")
+    people = [person(f"c{i:02}@x.org") for i in range(40)]
+    pairs = [(people[i], people[i + 1]) for i in range(0, 40, 2)]
+    meetings = await asyncio.gather(*(cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY) for a, b in pairs))
+    assert all(m.status is MeetingStatus.SCHEDULED for m in meetings)
+    assert graph.requests["batch"] == 2  # one getSchedule batch, one create batch for all 20 matches
+    assert max(Counter(m.start for m in meetings).values()) <= 3  # 20 meetings over Monday's 8 hours
+
+
+async def test_matches_booked_one_by_one_are_still_spread(graph: GraphServer) -> None:
+    cal, _ = calendar(graph, organizer="first")
+    starts = []
+    for i in range(4):
+        a, b = person(f"s{i}a@x.org"), person(f"s{i}b@x.org")
+        meeting = await cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY)
+        starts.append(meeting.start)
+    assert len({s.hour for s in starts if s}) == 4

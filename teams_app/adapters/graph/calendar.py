@@ -15,13 +15,14 @@ A mailbox can organise at most 2,000 online meetings a month; a program mailbox 
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import quote, urlencode
 
 from msgraph.generated.models.attendee import Attendee
 from msgraph.generated.models.attendee_type import AttendeeType
@@ -41,6 +42,7 @@ from msgraph.generated.users.item.calendar.get_schedule.get_schedule_post_reques
 from msgraph.generated.users.item.events.item.cancel.cancel_post_request_body import CancelPostRequestBody
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 
+from teams_app.adapters.email.calendar import teams_new_meeting_link
 from teams_app.adapters.graph.client import BatchOp, GraphError, GraphGateway
 from teams_app.domain.model import Match, Meeting, MeetingStatus, Participant, Program, Role, stable_id
 from teams_app.domain.scheduling import (
@@ -68,6 +70,16 @@ class BookingRequest:
 
 
 @dataclass
+class _Pending:
+    program: Program
+    window_start: date
+    window_end: date
+    requests: list[BookingRequest] = field(default_factory=list)
+    futures: list[asyncio.Future[Meeting]] = field(default_factory=list)
+    task: asyncio.Task[None] | None = None
+
+
+@dataclass
 class Availability:
     busy: dict[str, list[Interval]]
     unreadable: dict[str, str]  # address -> why Graph could not tell (treated as free)
@@ -81,8 +93,7 @@ def transaction_id(match_id: str) -> str:
 
 def schedule_link(subject: str, attendees: Sequence[str]) -> str:
     """A Teams deep link that opens 'new meeting' with the match filled in."""
-    return "https://teams.microsoft.com/l/meeting/new?" + urlencode(
-        {"subject": subject, "attendees": ",".join(attendees)}, quote_via=quote)
+    return teams_new_meeting_link(subject, attendees)
 
 
 def _dtz(moment: datetime) -> DateTimeTimeZone:
@@ -109,17 +120,49 @@ class GraphCalendar:
     """``Calendar`` port on Microsoft Graph."""
 
     def __init__(self, gateway: GraphGateway, *, organizer: str = "mentor",
-                 now: Callable[[], datetime] | None = None, lead_time: timedelta = timedelta(hours=2)) -> None:
+                 now: Callable[[], datetime] | None = None, lead_time: timedelta = timedelta(hours=2),
+                 coalesce_s: float = 0.05) -> None:
         self._gw = gateway
         self._organizer = organizer.strip()
         self._now: Callable[[], datetime] = now or (lambda: datetime.now(UTC))
         self._lead_time = lead_time
+        self._coalesce_s = coalesce_s
+        self._pending: dict[tuple[str, date, date], _Pending] = {}
+        self._load: dict[tuple[str, date, date], Counter[datetime]] = {}
 
     # -- port ------------------------------------------------------------------------------------------
     async def book(self, program: Program, match: Match, participants: Sequence[Participant],
                    window_start: date, window_end: date) -> Meeting:
-        meetings = await self.book_many(program, [BookingRequest(match, participants)], window_start, window_end)
-        return meetings[0]
+        """Book one match. Calls for the same program and window that arrive within ``coalesce_s`` of each
+        other are booked together by :meth:`book_many` (shared $batch requests, spread over the week)."""
+        request = BookingRequest(match, participants)
+        if self._coalesce_s <= 0:
+            return (await self.book_many(program, [request], window_start, window_end))[0]
+        key = (program.id, window_start, window_end)
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = _Pending(program, window_start, window_end)
+            self._pending[key] = pending
+            pending.task = asyncio.create_task(self._flush_after_delay(key))
+        future: asyncio.Future[Meeting] = asyncio.get_running_loop().create_future()
+        pending.requests.append(request)
+        pending.futures.append(future)
+        return await future
+
+    async def _flush_after_delay(self, key: tuple[str, date, date]) -> None:
+        await asyncio.sleep(self._coalesce_s)
+        pending = self._pending.pop(key)
+        try:
+            meetings = await self.book_many(pending.program, pending.requests, pending.window_start,
+                                            pending.window_end)
+        except Exception as exc:  # every waiting caller sees the failure, none hangs
+            for future in pending.futures:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for future, meeting in zip(pending.futures, meetings, strict=True):
+            if not future.done():  # the caller may have been cancelled meanwhile
+                future.set_result(meeting)
 
     async def cancel(self, meeting: Meeting, comment: str = "This coaching conversation was cancelled.") -> None:
         if not meeting.external_id or not meeting.organizer:
@@ -165,7 +208,10 @@ class GraphCalendar:
             busy = {p.email: availability.busy.get(p.email.lower(), []) for p in request.participants}
             plannable.append(SlotRequest(request.match.id, request.participants, busy))
         not_before = self._now() + self._lead_time
-        plan = plan_round(plannable, window, prefs, not_before=not_before)
+        # Meetings already booked by this process for the same program and window count as load, so
+        # matches booked one by one are spread too.
+        load = self._load.setdefault((program.id, window_start, window_end), Counter())
+        plan = plan_round(plannable, window, prefs, not_before=not_before, existing_load=load)
         creates: list[BatchOp] = []
         chosen: dict[str, tuple[datetime, datetime, str, str]] = {}
         for request in requests:
@@ -199,8 +245,13 @@ class GraphCalendar:
                 continue
             # Plain JSON reads here: kiota's parse node costs tens of milliseconds per Event.
             join_url = (outcome.body.get("onlineMeeting") or {}).get("joinUrl") or ""
+            try:  # a replayed transactionId returns the event made earlier, possibly at another time
+                start, end = _parse_dtz(outcome.body.get("start")), _parse_dtz(outcome.body.get("end"))
+            except ValueError:
+                logger.warning("created event for match %s has no readable start/end", match_id)
             results[match_id] = Meeting(match_id, MeetingStatus.SCHEDULED, start, end, join_url,
                                         str(outcome.body.get("id") or ""), organizer, note)
+            load[start.replace(minute=0, second=0, microsecond=0)] += 1
         return [results[r.match.id] for r in requests]
 
     def organizer_for(self, match: Match, participants: Sequence[Participant]) -> str:
