@@ -291,3 +291,25 @@ async def test_matches_booked_one_by_one_are_still_spread(graph: GraphServer) ->
         meeting = await cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY)
         starts.append(meeting.start)
     assert len({s.hour for s in starts if s}) == 4
+
+
+async def test_factory_builds_graph_or_ics_calendar_from_settings(graph: GraphServer) -> None:
+    from teams_app.adapters.email import IcsCalendar, SmtpMailer
+    from teams_app.adapters.graph.factory import build_calendar_and_mail
+    from teams_app.config import GraphSettings, SmtpSettings
+
+    settings = GraphSettings(tenant_id="contoso", client_id="app-id", client_secret="s3cret",  # type: ignore[arg-type]
+                             base_url=graph.base_url, token_url=graph.token_url(), sender_mailbox="coach@x.org",
+                             organizer="first")
+    built = build_calendar_and_mail(settings, SmtpSettings())
+    assert isinstance(built.calendar, GraphCalendar) and isinstance(built.mailer, GraphMailer)
+    a, b = person("a@x.org"), person("b@x.org")
+    soon = date.today() + timedelta(days=7)  # the factory's calendar uses the real clock
+    meeting = await built.calendar.book(PROGRAM, pair(a, b), [a, b], soon, soon + timedelta(days=6))
+    assert meeting.status is MeetingStatus.SCHEDULED
+    await built.mailer.send(["a@x.org"], "s", "<p>h</p>", "h")
+    assert len(graph.sent_mail) == 1
+    await built.close()
+    offline = build_calendar_and_mail(GraphSettings(), SmtpSettings(host="smtp.x.org", sender="c@x.org"))
+    assert isinstance(offline.calendar, IcsCalendar) and isinstance(offline.mailer, SmtpMailer)
+    assert build_calendar_and_mail(GraphSettings(), SmtpSettings()).mailer is None
