@@ -268,7 +268,7 @@ async def test_send_mail_without_mail_send_permission_raises_403(graph: GraphSer
     gw, _ = gateway(graph)
     with pytest.raises(GraphError) as err:
         await GraphMailer(gw, "coaching@x.org").send(["a@x.org"], "s", "<p>h</p>", "h")
-    assert err.value.status == 403 and "Mail.Send" in str(err.value)
+    assert err.value.status == 403 and "Mail.Send" in str(err.value) and err.value.permanent
     with pytest.raises(ValueError):
         GraphMailer(gw, "not-a-mailbox")
 

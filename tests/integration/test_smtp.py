@@ -37,6 +37,12 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], EmailMessage]] = []
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
+        if address.startswith("gone@"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
@@ -143,9 +149,9 @@ async def test_wrong_password_is_a_clear_mail_error(tls_smtp: tuple[Inbox, int, 
     inbox, port, client_ctx = tls_smtp
     mailer = SmtpMailer("127.0.0.1", port, sender="coaching@x.org", username="coach", password="nope",
                         tls_context=client_ctx)
-    with pytest.raises(MailError, match="rejected the login for coach"):
+    with pytest.raises(MailError, match="rejected the login for coach") as err:
         await mailer.send(["ann@x.org"], "Hello", "<p>Hello</p>", "Hello")
-    assert inbox.messages == []
+    assert inbox.messages == [] and not err.value.permanent  # fixing the password makes a retry work
 
 
 async def test_server_without_starttls_is_refused_when_starttls_required(plain_smtp: tuple[Inbox, int]) -> None:
@@ -154,6 +160,16 @@ async def test_server_without_starttls_is_refused_when_starttls_required(plain_s
     with pytest.raises(MailError, match="does not offer STARTTLS"):
         await mailer.send(["ann@x.org"], "Hello", "<p>Hello</p>", "Hello")
     assert inbox.messages == []
+
+
+async def test_refused_recipient_is_a_permanent_error_partial_refusal_is_not(plain_smtp: tuple[Inbox, int]) -> None:
+    inbox, port = plain_smtp
+    mailer = SmtpMailer("127.0.0.1", port, sender="coaching@x.org", starttls=False)
+    with pytest.raises(MailError, match="refused every recipient") as err:
+        await mailer.send(["gone@x.org"], "Hello", "<p>Hello</p>", "Hello")
+    assert err.value.permanent
+    await mailer.send(["gone@x.org", "ann@x.org"], "Hello", "<p>Hello</p>", "Hello")  # no retry: Ann has it
+    assert [m[1] for m in inbox.messages] == [["ann@x.org"]]
 
 
 async def test_unreachable_server_is_a_clear_mail_error() -> None:

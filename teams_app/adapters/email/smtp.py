@@ -23,7 +23,15 @@ def _text(reply: bytes | str) -> str:
 
 
 class MailError(Exception):
-    """The SMTP server could not be reached or refused the message; the message says which."""
+    """The SMTP server could not be reached or refused the message; the message says which.
+
+    ``permanent`` is True when sending the same message again cannot succeed (a 5xx answer, every
+    recipient refused): the outbox should dead-letter it instead of retrying.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 class SmtpMailer:
@@ -96,10 +104,11 @@ class SmtpMailer:
             raise MailError(f"SMTP server {where} rejected the login for {self._username}: "
                             f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
         except smtplib.SMTPRecipientsRefused as exc:
-            raise MailError(f"SMTP server {where} refused every recipient: {sorted(exc.recipients)}") from None
+            raise MailError(f"SMTP server {where} refused every recipient: {sorted(exc.recipients)}",
+                            permanent=True) from None
         except smtplib.SMTPResponseException as exc:
-            raise MailError(f"SMTP server {where} answered {exc.smtp_code} "
-                            f"{_text(exc.smtp_error)}") from None
+            raise MailError(f"SMTP server {where} answered {exc.smtp_code} {_text(exc.smtp_error)}",
+                            permanent=exc.smtp_code >= 500) from None
         except (smtplib.SMTPException, OSError) as exc:
             raise MailError(f"SMTP server {where} unreachable or failed: {exc}") from None
         if refused:

@@ -70,6 +70,11 @@ class GraphError(Exception):
         self.operation, self.status, self.code, self.message, self.attempts = operation, status, code, message, attempts
 
     @property
+    def permanent(self) -> bool:
+        """Repeating the request cannot help (bad request, missing mailbox, no permission)."""
+        return 400 <= self.status < 500 and self.status not in (401, 408, 429)
+
+    @property
     def mailbox_missing(self) -> bool:
         return self.status == 404 and self.code in ("ErrorInvalidUser", "MailboxNotEnabledForRESTAPI",
                                                     "ResourceNotFound", "Request_ResourceNotFound")
