@@ -283,6 +283,15 @@ async def test_concurrent_book_calls_are_coalesced_into_one_round(graph: GraphSe
     assert max(Counter(m.start for m in meetings).values()) <= 3  # 20 meetings over Monday's 8 hours
 
 
+async def test_same_match_twice_in_one_round_is_booked_once(graph: GraphServer) -> None:
+    cal, _ = calendar(graph)
+    a, b = person("a@x.org"), person("b@x.org")
+    first, second = await asyncio.gather(cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY),
+                                         cal.book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY))
+    assert first == second and first.status is MeetingStatus.SCHEDULED
+    assert len(graph.all_events()) == 1 and graph.operations["createEvent"] == 1
+
+
 async def test_matches_booked_one_by_one_are_still_spread(graph: GraphServer) -> None:
     cal, _ = calendar(graph, organizer="first")
     starts = []

@@ -197,7 +197,11 @@ class GraphCalendar:
         prefs = SlotPreferences.from_program(program)
         plannable: list[SlotRequest] = []
         results: dict[str, Meeting] = {}
+        seen: set[str] = set()
         for request in requests:
+            if request.match.id in seen:
+                continue
+            seen.add(request.match.id)
             failed = [f"{p.email}: {availability.failed[p.email.lower()]}" for p in request.participants
                       if p.email.lower() in availability.failed]
             if failed:
@@ -216,7 +220,7 @@ class GraphCalendar:
         chosen: dict[str, tuple[datetime, datetime, str, str]] = {}
         for request in requests:
             match_id = request.match.id
-            if match_id in results:
+            if match_id in results or match_id in chosen:  # the same match twice: book it once
                 continue
             slot = plan[match_id]
             subject = f"{program.name}: coaching conversation"
