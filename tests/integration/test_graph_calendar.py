@@ -218,6 +218,20 @@ async def test_graph_down_fails_without_hanging(graph: GraphServer) -> None:
     assert meeting.status is MeetingStatus.FAILED and "ConnectError" in meeting.detail
 
 
+async def test_unreachable_token_endpoint_is_retried_then_reported(graph: GraphServer) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead_port = sock.getsockname()[1]
+    sleeper = SleepRecorder()
+    credential = ClientCredentialsTokenCredential(f"http://127.0.0.1:{dead_port}/t/oauth2/v2.0/token", "a", "s")
+    gw = GraphGateway(build_graph_client(credential, graph.base_url), policy=RetryPolicy(max_attempts=3),
+                      sleep=sleeper)
+    a, b = person("a@x.org"), person("b@x.org")
+    meeting = await GraphCalendar(gw, now=lambda: NOW).book(PROGRAM, pair(a, b), [a, b], MONDAY, MONDAY)
+    assert meeting.status is MeetingStatus.FAILED and "TokenEndpointUnreachable" in meeting.detail
+    assert len(sleeper.waits) == 2 and graph.requests["batch"] == 0
+
+
 async def test_wrong_client_secret_is_reported_not_retried(graph: GraphServer) -> None:
     cal, sleeper = calendar(graph, secret="wrong")
     a, b = person("a@x.org"), person("b@x.org")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
+from azure.core.exceptions import AzureError, ClientAuthenticationError
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.headers_collection import HeadersCollection
 from kiota_abstractions.method import Method
@@ -309,12 +310,16 @@ class GraphGateway:
                     if status not in RETRYABLE or attempt >= self.policy.max_attempts:
                         raise _api_error(operation, exc, attempt) from None
                     retry_after = _header(exc.response_headers, "Retry-After")
-                except CredentialError as exc:  # a wrong secret does not get better by retrying
-                    raise GraphError(operation, 401, "InvalidCredentials", str(exc), attempt) from None
-                except (httpx.TransportError, TimeoutError) as exc:
-                    if attempt >= self.policy.max_attempts:
-                        raise GraphError(operation, 0, type(exc).__name__, str(exc) or "no response",
+                except (CredentialError, ClientAuthenticationError) as exc:
+                    if not (isinstance(exc, CredentialError) and exc.unreachable):  # a wrong secret stays wrong
+                        raise GraphError(operation, 401, "InvalidCredentials", str(exc).splitlines()[0],
                                          attempt) from None
+                    if attempt >= self.policy.max_attempts:
+                        raise GraphError(operation, 0, "TokenEndpointUnreachable", str(exc), attempt) from None
+                except (httpx.TransportError, TimeoutError, AzureError) as exc:
+                    if attempt >= self.policy.max_attempts:
+                        message = (str(exc) or "no response").splitlines()[0]
+                        raise GraphError(operation, 0, type(exc).__name__, message, attempt) from None
             wait = self.policy.delay(attempt, retry_after, self.rng)
             logger.info("Graph %s retry %s in %.1fs", operation, attempt, wait)
             await self.sleep(wait)

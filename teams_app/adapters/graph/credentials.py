@@ -25,7 +25,11 @@ DEFAULT_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class CredentialError(Exception):
-    """The token endpoint refused the credentials or could not be reached."""
+    """The token endpoint refused the credentials (or, with ``unreachable``, could not be reached)."""
+
+    def __init__(self, message: str, *, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable
 
 
 def graph_scope(base_url: str) -> str:
@@ -63,7 +67,8 @@ class ClientCredentialsTokenCredential:
                         session.post(self._token_url, data=form) as response:
                     payload = await response.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-                raise CredentialError(f"token endpoint {self._token_url} unreachable: {exc}") from exc
+                raise CredentialError(f"token endpoint {self._token_url} unreachable: {exc}",
+                                      unreachable=True) from exc
             if response.status != 200 or "access_token" not in payload:
                 description = payload.get("error_description") or payload.get("error") or response.reason
                 raise CredentialError(f"token request refused ({response.status}): {description}")
