@@ -81,6 +81,10 @@ class GraphSettings(BaseModel):
         default="https://graph.microsoft.com/v1.0", description="Graph base URL (national clouds, tests)."
     )
     authority_host: str = Field(default="", description="Entra authority host for national clouds.")
+    token_url: str = Field(
+        default="", description="Plain OAuth2 token endpoint instead of azure-identity (tests, private clouds)."
+    )
+    max_attempts: int = Field(default=5, ge=1, le=10, description="Attempts per Graph request (429/5xx).")
     organizer: str = Field(
         default="mentor", description="Who organises meetings: 'mentor', 'first' or a program mailbox address."
     )
