@@ -321,9 +321,11 @@ def config_cmd(markdown: bool) -> None:
 def _register_groups() -> None:
     """Command groups that live in their own modules."""
     from teams_app.entrypoints.assessment import assessment
+    from teams_app.entrypoints.cli_graph import graph
     from teams_app.entrypoints.cli_manifest import manifest
 
     main.add_command(manifest)
+    main.add_command(graph)
     main.add_command(assessment)
 
 

@@ -301,6 +301,15 @@ class SqlMatchRepository(_Repo):
                                         t.matches.c.round_number >= since_number))
 
 
+    async def unbooked(self, limit: int) -> list[Match]:
+        open_rounds = sa.select(t.rounds.c.id).where(t.rounds.c.status == RoundStatus.OPEN.value)
+        booked = sa.select(t.meetings.c.match_id)
+        ids = (await self.conn.execute(
+            sa.select(t.matches.c.id).where(t.matches.c.round_id.in_(open_rounds), t.matches.c.id.not_in(booked))
+            .order_by(t.matches.c.round_number, t.matches.c.id).limit(limit))).scalars().all()
+        return [m for _, m in await self._load(t.matches.c.id.in_(list(ids)))] if ids else []
+
+
 class SqlMeetingRepository(_Repo):
     async def upsert(self, meeting: Meeting) -> None:
         values = {"status": meeting.status.value, "start_at": meeting.start, "end_at": meeting.end,
