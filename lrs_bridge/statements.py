@@ -327,7 +327,8 @@ class StatementBuilder:
         context = Context(
             registration=record.registration,
             context_activities=context_activities,
-            platform=self.platform or None,
+            # xAPI allows context.platform only when the object is an Activity (not an Agent/Group).
+            platform=(self.platform or None) if isinstance(obj, Activity) else None,
             language=lang,
         )
         if team is not None:
