@@ -9,6 +9,7 @@ can decide what each answer means; connection failures and timeouts raise :class
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import time
@@ -60,6 +61,11 @@ class PostResult:
     @property
     def ok(self) -> bool:
         return self.status in (200, 204)
+
+
+def _basic(username: str, password: str) -> str:
+    # Encoded by hand: aiohttp.BasicAuth is deprecated in 3.14 and encode_basic_auth is missing before it.
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -134,7 +140,7 @@ class LrsClient:
         form = {"grant_type": "client_credentials"}
         try:
             async with self._http().post(
-                self._token_url, data=form, auth=aiohttp.BasicAuth(self._username, self._password),
+                self._token_url, data=form, headers={"Authorization": _basic(self._username, self._password)},
                 timeout=self._timeout,
             ) as resp:
                 text = await resp.text()
@@ -158,7 +164,7 @@ class LrsClient:
         if self._auth == "basic":
             if not self._username:
                 return {}
-            return {"Authorization": aiohttp.BasicAuth(self._username, self._password).encode()}
+            return {"Authorization": _basic(self._username, self._password)}
         async with self._token_lock:
             if refresh or self._token is None or time.monotonic() >= self._token_expires:
                 await self._fetch_token()
