@@ -232,11 +232,17 @@ class LrsClient:
     async def get_statement(self, statement_id: uuid.UUID) -> dict[str, Any] | None:
         """One statement by id, or None when the LRS does not have it."""
         try:
-            return await self._get_json(self.statements_url, {"statementId": str(statement_id)})
+            body = await self._get_json(self.statements_url, {"statementId": str(statement_id)})
         except LrsHttpError as exc:
             if exc.status == 404:
                 return None
             raise
+        if "id" not in body and isinstance(body.get("statements"), list):
+            # Some LRSs (ralph 5.1) answer with a StatementResult instead of the statement itself.
+            wanted = str(statement_id)
+            matches = [s for s in body["statements"] if isinstance(s, dict) and s.get("id") == wanted]
+            return matches[0] if matches else None
+        return body
 
     async def get_statements(
         self,

@@ -110,7 +110,10 @@ class StatementBuilder:
         account_homepage: str = "",
         platform: str = "Microsoft Teams",
         namespace: uuid.UUID = STATEMENT_NAMESPACE,
+        agent_objects: bool = True,
     ) -> None:
+        """``agent_objects=False`` avoids Agent/Group statement objects (mentored, talked-with) for LRSs
+        that refuse them although xAPI allows them (ralph 5.1 requires ``object.id``)."""
         if not activity_base_iri.startswith(("http://", "https://")):
             raise ValueError(f"activity_base_iri must be an http(s) IRI, got {activity_base_iri!r}")
         self.actor_identification = ActorIdentification(actor_identification)
@@ -122,6 +125,7 @@ class StatementBuilder:
         self.account_homepage = account_homepage
         self.platform = platform
         self.namespace = namespace
+        self.agent_objects = agent_objects
 
     # -- identities -------------------------------------------------------------------------------
 
@@ -244,16 +248,21 @@ class StatementBuilder:
                 ctx_ext[Extensions.MEETING_START] = record.start.isoformat()
         elif isinstance(record, Attended):
             verb, obj = Verbs.ATTENDED, self.meeting_activity(record.meeting, lang)
-        elif isinstance(record, Mentored):
-            verb, obj = Verbs.MENTORED, self.agent(record.mentee)
-            if record.meeting is not None:
-                other.append(self.meeting_activity(record.meeting, lang))
-        elif isinstance(record, TalkedWith):
-            verb = Verbs.TALKED_WITH
-            agents = [self.agent(p) for p in record.peers]
-            obj = agents[0] if len(agents) == 1 else Group(member=agents)
-            if record.meeting is not None:
-                other.append(self.meeting_activity(record.meeting, lang))
+        elif isinstance(record, Mentored | TalkedWith):
+            if isinstance(record, Mentored):
+                verb, people = Verbs.MENTORED, [self.agent(record.mentee)]
+            else:
+                verb, people = Verbs.TALKED_WITH, [self.agent(p) for p in record.peers]
+            meeting = self.meeting_activity(record.meeting, lang) if record.meeting is not None else None
+            if self.agent_objects:
+                obj = people[0] if len(people) == 1 else Group(member=people)
+                if meeting is not None:
+                    other.append(meeting)
+            else:
+                # For LRSs that require object.id: the session (or round, or program) is the object
+                # and the people are named in the partners extension.
+                obj = meeting or rnd or program
+                ctx_ext[Extensions.PARTNERS] = [a.as_version(XAPI_VERSION) for a in people]
         elif isinstance(record, Reflected):
             verb = Verbs.REFLECTED
             if record.meeting is not None:

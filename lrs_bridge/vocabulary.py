@@ -72,6 +72,7 @@ class Extensions:
     PAUSED_UNTIL: Final = f"{PROFILE_IRI}/extensions/paused-until"
     REVIEWEE: Final = f"{PROFILE_IRI}/extensions/reviewee"
     MEETING_START: Final = f"{PROFILE_IRI}/extensions/meeting-start"
+    PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"
     REFLECTION: Final = "http://id.tincanapi.com/extension/reflection"
     # Result extensions.
     MET: Final = f"{PROFILE_IRI}/extensions/met"

@@ -46,9 +46,11 @@ def test_sample_records_cover_every_record_type() -> None:
     assert {type(r) for r in sample_records()} == set(ALL_RECORD_TYPES)
 
 
+@pytest.mark.parametrize("agent_objects", [True, False])
 @pytest.mark.parametrize("mode", ["mbox", "mbox_sha1sum", "account"])
-def test_every_statement_kind_passes_ralph_strict_model(mode: str) -> None:
+def test_every_statement_kind_passes_ralph_strict_model(mode: str, agent_objects: bool) -> None:
     b = builder(mode)
+    b.agent_objects = agent_objects
     for record in sample_records():
         payload = as_json(b, record)
         BaseXapiStatement.model_validate(payload)  # raises on any violation
@@ -152,6 +154,20 @@ def test_talked_with_one_peer_is_agent_several_are_group() -> None:
     group = as_json(builder(), many)
     assert group["object"]["objectType"] == "Group" and len(group["object"]["member"]) == 2
     assert group["context"]["contextActivities"]["other"][0]["definition"]["type"] == ActivityTypes.MEETING
+
+
+def test_without_agent_objects_the_session_is_the_object_and_people_are_partners() -> None:
+    b = StatementBuilder(activity_base_iri=BASE, agent_objects=False)
+    one, many = [r for r in sample_records() if isinstance(r, TalkedWith)]
+    st = as_json(b, one)  # no meeting: the round is the object
+    assert st["object"]["id"] == f"{BASE}/programs/pairs-2026/rounds/3"
+    assert "parent" not in st["context"]["contextActivities"]
+    assert st["context"]["extensions"][Extensions.PARTNERS] == [
+        {"mbox": "mailto:bob@example.org", "name": "Bob Brown", "objectType": "Agent"}]
+    st = as_json(b, many)
+    assert st["object"]["id"] == f"{BASE}/meetings/mtg-42"
+    assert len(st["context"]["extensions"][Extensions.PARTNERS]) == 2
+    assert st["context"]["platform"] == "Microsoft Teams"
 
 
 def test_voided_points_at_statement_of_voided_event() -> None:
