@@ -92,8 +92,8 @@ def check_command() -> None:
 
     if not asyncio.run(main()):
         raise click.ClickException(
-            "LRS check failed (settings: PEERCOACH_LRS__ENDPOINT, __USERNAME, __PASSWORD, __AUTH, "
-            "__TOKEN_URL)"
+            "LRS check failed; the settings involved: PEERCOACH_LRS__ENDPOINT, PEERCOACH_LRS__USERNAME, "
+            "PEERCOACH_LRS__PASSWORD, PEERCOACH_LRS__AUTH, PEERCOACH_LRS__TOKEN_URL"
         )
     click.echo("LRS check passed")
 
