@@ -35,6 +35,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tincan import Statement
 
@@ -68,6 +69,13 @@ outbox_table = Table(
     Column("last_error", Text, nullable=True),
     UniqueConstraint("statement_id", name="uq_lrs_outbox_statement_id"),
     Index("ix_lrs_outbox_due", "status", "next_attempt_at", "id"),
+)
+
+_SQLITE_INSERT = sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
+_PG_INSERT = (
+    postgresql.insert(outbox_table)
+    .on_conflict_do_nothing(index_elements=["statement_id"])
+    .returning(outbox_table.c.id)
 )
 
 OutboxItem: TypeAlias = "Statement | SerializedStatement"
@@ -105,17 +113,19 @@ async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[Out
     if not rows:
         return 0
     dialect_name = conn.get_bind().dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
-    # INSERT ... ON CONFLICT (statement_id) DO NOTHING RETURNING: duplicates are skipped, not errors,
-    # and RETURNING tells us portably which rows were new.
-    stmt: postgresql.Insert | sqlite.Insert
-    if dialect_name == "postgresql":
-        stmt = postgresql.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
-    elif dialect_name == "sqlite":
-        stmt = sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
+    # INSERT ... ON CONFLICT (statement_id) DO NOTHING: a duplicate is skipped, not an error.
+    if dialect_name == "sqlite":
+        # sqlite3 reports inserted rows exactly (changes() per row); skipping RETURNING saves a fetch,
+        # i.e. one more hop to aiosqlite's thread, on the hot path of every business transaction.
+        result = await conn.execute(_SQLITE_INSERT, rows)
+        assert isinstance(result, CursorResult)  # DML always yields a CursorResult, session or not
+        inserted = int(result.rowcount)
+    elif dialect_name == "postgresql":
+        # asyncpg's executemany has no reliable rowcount: count the RETURNING rows instead.
+        result = await conn.execute(_PG_INSERT, rows)
+        inserted = len(result.all())
     else:
         raise NotImplementedError(f"lrs_bridge outbox supports sqlite and postgresql, not {dialect_name}")
-    result = await conn.execute(stmt.returning(outbox_table.c.id), rows)
-    inserted = len(result.all())
     logger.debug("queued %s of %s statements", inserted, len(rows))
     return inserted
 
