@@ -77,7 +77,7 @@ class Relay:
         client: LrsClient,
         *,
         batch_size: int = 200,
-        concurrency: int = 1,
+        concurrency: int = 1,  # POSTs in flight from this relay (PostgreSQL; keep 1 on SQLite)
         poll_interval_s: float = 1.0,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 300.0,
@@ -89,6 +89,10 @@ class Relay:
             raise ValueError("batch_size must be at least 1")
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
+        if concurrency > 1 and engine.dialect.name == "sqlite":
+            # SQLite has one writer: parallel workers only wait in its busy handler (measured slower).
+            logger.warning("relay concurrency %s on SQLite: use 1 there; parallel relays need PostgreSQL",
+                           concurrency)
         self.engine = engine
         self.client = client
         self.batch_size = batch_size

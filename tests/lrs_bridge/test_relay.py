@@ -6,9 +6,11 @@ import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from lrs_bridge.client import LrsClient
 from lrs_bridge.outbox import enqueue, outbox_table, status
@@ -196,3 +198,26 @@ def test_backoff_grows_exponentially_with_cap_and_retry_after() -> None:
     assert 30.0 <= relay.backoff_s(20) <= 60.0
     assert relay.backoff_s(0, retry_after_s=12) >= 12
     assert relay.backoff_s(0, retry_after_s=3600) <= 60.0
+
+
+async def test_run_forever_survives_database_errors(tmp_path: Path, fake_lrs: FakeLrs,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'no-tables.db'}")  # no outbox table
+    stop = asyncio.Event()
+    async with client_for(fake_lrs) as client:
+        relay = Relay(engine, client, poll_interval_s=0.02)
+        task = asyncio.create_task(relay.run_forever(stop))
+        await asyncio.sleep(0.15)
+        assert not task.done()  # still running despite every round failing
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
+    await engine.dispose()
+    assert "delivery round failed" in caplog.text and "lrs_outbox" in caplog.text
+
+
+def test_relay_rejects_bad_arguments(sqlite_engine: AsyncEngine) -> None:
+    client = LrsClient("http://127.0.0.1:1/xAPI/")
+    with pytest.raises(ValueError, match="batch_size"):
+        Relay(sqlite_engine, client, batch_size=0)
+    with pytest.raises(ValueError, match="concurrency"):
+        Relay(sqlite_engine, client, concurrency=0)
