@@ -8,9 +8,7 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,56 +17,13 @@ import yaml
 
 from teams_app import __version__
 from teams_app.bootstrap import Application, bootstrap
-from teams_app.config import Settings, SettingsError, describe_settings, load_settings
-from teams_app.domain.errors import DomainError
+from teams_app.config import describe_settings
 from teams_app.domain.model import MatchingPolicy, Program
+from teams_app.entrypoints.cli_support import settings_from, with_app
 from teams_app.service.use_cases import RoundResult
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if level != "DEBUG":  # migration chatter is noise on every command
-        logging.getLogger("alembic").setLevel(logging.WARNING)
-        logging.getLogger("teams_app.adapters.db.migrate").setLevel(logging.WARNING)
-
-
-def settings_from(ctx: click.Context) -> Settings:
-    """Load settings once per invocation (the only place the CLI reads configuration)."""
-    obj = ctx.ensure_object(dict)
-    if "settings" not in obj:
-        try:
-            obj["settings"] = load_settings(**obj.get("overrides", {}))
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
-        configure_logging(obj["settings"].log_level)
-    settings: Settings = obj["settings"]
-    return settings
-
-
-def with_app(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
-    """Run an async command with a bootstrapped application on a migrated database."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> T:
-        ctx = click.get_current_context()
-        settings = settings_from(ctx)
-
-        async def run() -> T:
-            app = bootstrap(settings)
-            try:
-                await app.migrate()
-                return await fn(app, *args, **kwargs)
-            except DomainError as exc:
-                raise click.ClickException(str(exc)) from None
-            finally:
-                await app.close()
-
-        return asyncio.run(run())
-
-    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -364,6 +319,19 @@ def config_cmd(markdown: bool) -> None:
     for name, default, description in rows:
         click.echo(f"{name}={default}\n    {description}")
 
+
+def _register_groups() -> None:
+    """Command groups that live in their own modules."""
+    from teams_app.entrypoints.assessment import assessment
+    from teams_app.entrypoints.cli_graph import graph
+    from teams_app.entrypoints.cli_manifest import manifest
+
+    main.add_command(manifest)
+    main.add_command(graph)
+    main.add_command(assessment)
+
+
+_register_groups()
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -72,6 +72,10 @@ class MatchRepository(Protocol):
         """(round number, match) for rounds numbered >= since_number."""
         ...
 
+    async def unbooked(self, limit: int) -> list[Match]:
+        """Matches of open rounds that have no meeting record yet (oldest rounds first)."""
+        ...
+
 
 class MeetingRepository(Protocol):
     async def upsert(self, meeting: Meeting) -> None: ...

@@ -43,7 +43,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-unt
 def test_version_and_help_on_every_command(cli) -> None:  # type: ignore[no-untyped-def]
     assert "peercoach, version" in cli("--version").output
     for command in (["serve"], ["db", "upgrade"], ["program", "create"], ["program", "list"], ["program", "show"],
-                    ["participants", "import"], ["round", "run"], ["export"], ["config"]):
+                    ["participants", "import"], ["round", "run"], ["export"], ["config"], ["dev"],
+                    ["manifest", "build"], ["graph", "check"], ["assessment", "open"]):
         result = cli(*command, "--help")
         assert result.exit_code == 0, command
         assert "Usage:" in result.output

@@ -1,1 +1,1 @@
-"""The Teams bot adapter: the only package that imports botbuilder (in hosting, handler and install)."""
+"""Teams bot adapter: botbuilder activity handling and Adaptive Card builders (the only place botbuilder is used)."""

@@ -28,6 +28,8 @@ from botbuilder.schema import (
 )
 
 from teams_app.adapters.bot import cards
+from teams_app.adapters.bot.assessment_actions import VERBS as ASSESSMENT_VERBS
+from teams_app.adapters.bot.assessment_actions import handle_assessment_action
 from teams_app.adapters.bot.commands import ADMIN_COMMANDS, Command, parse, pause_until
 from teams_app.adapters.bot.notifications import PartnerNotices
 from teams_app.adapters.bot.store import ConversationStore
@@ -35,6 +37,7 @@ from teams_app.config import BotSettings
 from teams_app.domain.errors import AlreadyEnrolled, DomainError, InvalidInput, InvalidInputs, InvalidTransition
 from teams_app.domain.model import Participant, Profile, Program
 from teams_app.i18n import Translate, translator
+from teams_app.service.assessment import AssessmentService
 from teams_app.service.ports import Clock
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
@@ -47,7 +50,8 @@ WELCOME_TTL_S = 120.0  # Teams sends conversationUpdate and installationUpdate f
 
 class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, service: CoachingService, conversations: ConversationStore, settings: BotSettings,
-                 clock: Clock, *, default_locale: str = "en", partner_notices: PartnerNotices | None = None) -> None:
+                 clock: Clock, *, default_locale: str = "en", partner_notices: PartnerNotices | None = None,
+                 assessment: AssessmentService | None = None) -> None:
         super().__init__()
         self._service = service
         self._conversations = conversations
@@ -55,6 +59,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         self._clock = clock
         self._default_locale = default_locale
         self._partner_notices = partner_notices
+        self._assessment = assessment
         self._admins = {a.strip().lower() for a in settings.admins if a.strip()}
         self._welcomed: dict[str, float] = {}
         self._saved: dict[str, tuple[tuple[Any, ...], float]] = {}  # conversation -> (what was stored, when)
@@ -400,6 +405,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def _card_action(self, turn_context: TurnContext, verb: str, data: dict[str, Any],
                            person: Participant | None, _: Translate) -> dict[str, Any]:
+        if verb in ASSESSMENT_VERBS:
+            if person is None or self._assessment is None:
+                return cards.done_card(_("That did not work"), _("You are not taking part yet: say 'join' first."))
+            return await handle_assessment_action(self._assessment, verb, data, person.id, _=_)
         if verb == cards.VERB_CONSENT:
             return await self._consent(turn_context, person, _)
         if verb == cards.VERB_PROFILE:

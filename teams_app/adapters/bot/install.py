@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from teams_app.adapters.bot.email_render import program_email_renderer
 from teams_app.adapters.bot.notifications import (
     CheckInReminders,
     NotificationPlanner,
@@ -50,6 +51,12 @@ def install_notifications(app: Application) -> _Waker:
     waker = _Waker()
     NotificationPlanner(wake=waker).register(app.bus)
     _installed[id(app.bus)] = waker
+    assessment = getattr(app, "assessment", None)
+    if assessment is not None:
+        # Review requests, reminders and feedback reach people through the same outbox (Teams, else email).
+        from teams_app.adapters.assessment_delivery import AssessmentDelivery
+
+        AssessmentDelivery(assessment, OutboxNotifier(app.uow_factory, app.clock, wake=waker)).register(app.bus)
     return waker
 
 
@@ -114,7 +121,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         waker = install_notifications(app)
         notices = PartnerNotices(app.uow_factory, app.clock, wake=waker)
         bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale,
-                           partner_notices=notices)
+                           partner_notices=notices, assessment=getattr(app, "assessment", None))
 
         async def on_error(context: Any, error: Exception) -> None:
             logger.error("bot turn failed: %s", type(error).__name__, exc_info=error)
@@ -131,7 +138,9 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         if chosen_mailer is None:
             logger.warning("no Mailer configured: notifications for people unreachable in Teams will wait")
         connector = transport or DirectConnectorTransport(auth, settings.app_id)
-        sender = build_sender(app, connector, chosen_mailer, email_renderer=email_renderer or default_email_renderer,
+        renderer = email_renderer or program_email_renderer(bot_app_id=settings.app_id,
+                                                            teams_app_id=app.settings.manifest.app_id)
+        sender = build_sender(app, connector, chosen_mailer, email_renderer=renderer,
                               **(sender_options or {}))
         reminders = CheckInReminders(app.uow_factory, app.clock, ask_after=checkin_after,
                                      remind_after=reminder_after, wake=sender.wake)

@@ -422,7 +422,8 @@ class OutboxSender:
             self.stats.failed += 1
             self._record(Outcome(row.id, FAILED, error="no email address known"))
             return
-        subject, html_body, text = self._render_email(row.kind, row.payload, person.locale)
+        subject, html_body, text = self._render_email(row.kind, {**row.payload, "name": person.display_name},
+                                                      person.locale)
         started.add(row.id)
         try:
             await self._mailer.send([person.email], subject, html_body, text)

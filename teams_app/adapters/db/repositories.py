@@ -8,6 +8,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
@@ -301,15 +302,24 @@ class SqlMatchRepository(_Repo):
                                         t.matches.c.round_number >= since_number))
 
 
+    async def unbooked(self, limit: int) -> list[Match]:
+        open_rounds = sa.select(t.rounds.c.id).where(t.rounds.c.status == RoundStatus.OPEN.value)
+        booked = sa.select(t.meetings.c.match_id)
+        ids = (await self.conn.execute(
+            sa.select(t.matches.c.id).where(t.matches.c.round_id.in_(open_rounds), t.matches.c.id.not_in(booked))
+            .order_by(t.matches.c.round_number, t.matches.c.id).limit(limit))).scalars().all()
+        return [m for _, m in await self._load(t.matches.c.id.in_(list(ids)))] if ids else []
+
+
 class SqlMeetingRepository(_Repo):
     async def upsert(self, meeting: Meeting) -> None:
         values = {"status": meeting.status.value, "start_at": meeting.start, "end_at": meeting.end,
                   "join_url": meeting.join_url, "external_id": meeting.external_id, "organizer": meeting.organizer,
                   "detail": meeting.detail}
-        done = await self.conn.execute(t.meetings.update().where(t.meetings.c.match_id == meeting.match_id)
-                                       .values(**values))
-        if done.rowcount == 0:
-            await self.conn.execute(t.meetings.insert().values(match_id=meeting.match_id, **values))
+        # One atomic statement: two servers booking the same match must not race between UPDATE and INSERT.
+        insert = (postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert)(t.meetings)
+        await self.conn.execute(insert.values(match_id=meeting.match_id, **values).on_conflict_do_update(
+            index_elements=["match_id"], set_=values))
 
     async def get(self, match_id: str) -> Meeting | None:
         row = (await self.conn.execute(t.meetings.select().where(t.meetings.c.match_id == match_id))).first()
