@@ -49,11 +49,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot (/api/messages), /healthz and the background workers."""
     from aiohttp import web
 
-    from teams_app.entrypoints.web import create_web_app
-
     settings = settings_from(ctx)
     app = bootstrap(settings)
-    web_app = create_web_app(app, installers=installers())
+    web_app = build_web_app(app)
     host, port = host or settings.host, port or settings.port
     if settings.bot.dev_mode:
         logger.warning("DEV MODE: activities are NOT authenticated. Use only with the Agents Playground.")
@@ -68,15 +66,24 @@ def dev(ctx: click.Context, port: int) -> None:
     """Local development: the bot in dev mode (no authentication) on SQLite, for the Agents Playground."""
     from aiohttp import web
 
-    from teams_app.entrypoints.web import create_web_app
-
     settings = settings_from(ctx)
     app = bootstrap(settings)
-    web_app = create_web_app(app, installers=installers())
+    web_app = build_web_app(app)
     click.echo(f"peercoach {__version__} (dev mode, database {redacted(settings.db.url)})")
     click.echo(f"bot endpoint: http://127.0.0.1:{port}/api/messages")
     click.echo(f"chat with it: npx @microsoft/m365agentsplayground -e http://127.0.0.1:{port}/api/messages -c msteams")
     web.run_app(web_app, host="127.0.0.1", port=port, print=None)
+
+
+def build_web_app(app: Application) -> Any:
+    """The aiohttp app with every adapter's routes; bad bot credentials stop start-up with a clear message."""
+    from teams_app.adapters.bot.hosting import BotConfigurationError
+    from teams_app.entrypoints.web import create_web_app
+
+    try:
+        return create_web_app(app, installers=installers())
+    except BotConfigurationError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def installers() -> tuple[Any, ...]:

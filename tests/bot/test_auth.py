@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from botframework.connector.auth import AppCredentials, ServiceClientCredentialsFactory
 
+from teams_app.adapters.bot.hosting import BotConfigurationError, authentication
 from teams_app.config import SettingsError, load_settings
 from tests.bot.conftest import TENANT, BotHarness, make_user, start_harness, teams_activity
 from tests.fixtures.connector import OpenIdServer
@@ -112,3 +113,32 @@ def test_empty_app_id_needs_explicit_dev_mode() -> None:
     with pytest.raises(SettingsError, match="DEV_MODE"):
         load_settings(bot={"app_id": ""})
     assert load_settings(bot={"app_id": "", "dev_mode": True}).bot.dev_mode
+
+
+@pytest.mark.parametrize(("bot", "message"), [
+    ({"app_id": APP_ID}, "PEERCOACH_BOT__APP_TENANT_ID"),
+    ({"app_id": APP_ID, "app_tenant_id": "t"}, "PEERCOACH_BOT__APP_PASSWORD"),
+    ({"app_id": APP_ID, "app_tenant_id": "t", "app_certificate_path": "/nonexistent.pem"}, "THUMBPRINT"),
+    ({"app_id": APP_ID, "app_type": "MultiTenant"}, "PEERCOACH_BOT__APP_PASSWORD"),
+])
+def test_incomplete_credentials_stop_start_up_naming_the_setting(bot: dict[str, str], message: str) -> None:
+    settings = load_settings(bot=bot)
+    with pytest.raises(BotConfigurationError, match=message):
+        authentication(settings.bot)
+
+
+def test_complete_single_tenant_credentials_build_authentication() -> None:
+    settings = load_settings(bot={"app_id": APP_ID, "app_password": "s", "app_tenant_id": TENANT})
+    assert authentication(settings.bot).get_originating_audience() == "https://api.botframework.com"
+
+
+def test_serve_refuses_incomplete_credentials_with_a_clear_message(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from teams_app.entrypoints.cli import main
+
+    monkeypatch.setenv("PEERCOACH_BOT__APP_ID", APP_ID)
+    result = CliRunner().invoke(main, ["--db", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "serve"])
+    assert result.exit_code == 1
+    assert "bot credentials incomplete" in result.output and "PEERCOACH_BOT__APP_TENANT_ID" in result.output

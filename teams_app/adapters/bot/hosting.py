@@ -57,6 +57,32 @@ class _Configuration:
     APP_TENANTID: str
 
 
+class BotConfigurationError(Exception):
+    """The bot's credentials settings are incomplete; the message names what to set."""
+
+
+def check_credentials(settings: BotSettings, *, has_factory: bool = False) -> None:
+    """Fail at start-up, naming the setting, instead of on the first reply."""
+    if not settings.app_id or has_factory:
+        return  # dev mode (Settings already insisted on PEERCOACH_BOT__DEV_MODE) or credentials supplied in code
+    problems = []
+    has_secret = bool(settings.app_password.get_secret_value())
+    has_certificate = settings.app_certificate_path is not None
+    if settings.app_type is AppType.SINGLE_TENANT and not settings.app_tenant_id:
+        problems.append("PEERCOACH_BOT__APP_TENANT_ID is empty (a SingleTenant bot needs its tenant id)")
+    if settings.app_type is not AppType.USER_ASSIGNED_MSI and not (has_secret or has_certificate):
+        problems.append("set PEERCOACH_BOT__APP_PASSWORD, or PEERCOACH_BOT__APP_CERTIFICATE_PATH and "
+                        "PEERCOACH_BOT__APP_CERTIFICATE_THUMBPRINT")
+    if has_certificate and not settings.app_certificate_thumbprint:
+        problems.append("PEERCOACH_BOT__APP_CERTIFICATE_THUMBPRINT is empty (needed with the certificate)")
+    if has_certificate and settings.app_certificate_path is not None and not settings.app_certificate_path.is_file():
+        problems.append(f"PEERCOACH_BOT__APP_CERTIFICATE_PATH: {settings.app_certificate_path} is not a file")
+    if settings.app_type is AppType.USER_ASSIGNED_MSI and not settings.app_tenant_id:
+        problems.append("PEERCOACH_BOT__APP_TENANT_ID is empty (a UserAssignedMSI bot needs it)")
+    if problems:
+        raise BotConfigurationError("bot credentials incomplete: " + "; ".join(problems))
+
+
 def authentication(settings: BotSettings,
                    credentials_factory: ServiceClientCredentialsFactory | None = None) -> BotFrameworkAuthentication:
     """Bot Framework authentication for the settings (SingleTenant by default).
@@ -64,6 +90,7 @@ def authentication(settings: BotSettings,
     ``openid_metadata_url`` switches botbuilder to its parameterized configuration with the public-cloud
     values and only the channel OpenID metadata replaced (national clouds, local tests).
     """
+    check_credentials(settings, has_factory=credentials_factory is not None)
     app_type = settings.app_type.value if settings.app_id else AppType.MULTI_TENANT.value  # empty id: dev mode
     config: Any = _Configuration(settings.app_id, settings.app_password.get_secret_value(), app_type,
                                  settings.app_tenant_id)
