@@ -8,6 +8,11 @@
 2. Turn latency of ``POST /api/messages`` with 50 concurrent conversations sending 'progress' (database reads
    plus a reply through the connector), against a bare botbuilder echo bot measured in the same run.
 
+Both connectors run in a child process (their own core, as the real Bot Connector is remote); the bots, the
+database and the load generator share this process. The echo bot is bare botbuilder: CloudAdapter builds two
+msrest clients per turn, which is most of its latency; peercoach reuses them across turns
+(``CachingBotFrameworkAuthentication``), so its p99 includes real database work and still compares well.
+
 Run: ``python benchmarks/fanout.py`` (options: --messages, --rate, --turns). The last line is JSON.
 """
 
