@@ -142,3 +142,25 @@ def test_serve_refuses_incomplete_credentials_with_a_clear_message(tmp_path: Pat
     result = CliRunner().invoke(main, ["--db", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "serve"])
     assert result.exit_code == 1
     assert "bot credentials incomplete" in result.output and "PEERCOACH_BOT__APP_TENANT_ID" in result.output
+
+
+async def test_proactive_sends_carry_the_bot_token(secured: BotHarness, openid: OpenIdServer) -> None:
+    from teams_app.domain.model import Profile
+    from teams_app.service.use_cases import ParticipantInput
+
+    program = await secured.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    url = secured.connector.url
+    for n in (80, 81):
+        user = make_user(n)
+        await secured.app.service.enroll(program.id, ParticipantInput(
+            email=user.email, display_name=user.name, aad_object_id=user.aad, tenant_id=TENANT,
+            profile=Profile(time_zone="Europe/Berlin")), consent=True)
+        status, _ = await secured.post(teams_activity(user, url, text="progress"),
+                                       bearer(openid.token(app_id=APP_ID, service_url=url)))
+        assert status == 200
+    secured.connector.sent.clear()
+    await secured.app.service.run_round(program.id)
+    await secured.sender.drain(timeout_s=20)
+    intros = [s for s in secured.connector.sent if s.activity.get("attachments")]
+    assert len(intros) == 2
+    assert {s.auth for s in intros} == {f"Bearer {OUTBOUND_TOKEN}"}
