@@ -270,3 +270,25 @@ async def test_replies_follow_the_activity_locale(harness: BotHarness) -> None:
     assert 'Ich habe "hilfe?" nicht verstanden' in said[0]["text"]
     assert verbs(card_of(said[1])) == [VERB_CONSENT]
     assert "Ja, ich möchte teilnehmen" in str(card_of(said[1]))
+
+
+async def test_a_booked_meeting_updates_the_intro_card_in_place(harness: BotHarness) -> None:
+    from teams_app.domain.model import Meeting, MeetingStatus
+
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    first, second = make_user(90), make_user(91)
+    for user in (first, second):
+        await join(harness, user)
+    result = await harness.app.service.run_round("Pairs")
+    await harness.sender.drain(timeout_s=20)
+    start = harness.clock.now() + timedelta(days=2)
+    await harness.app.service.record_meeting(Meeting(result.matches[0].id, MeetingStatus.SCHEDULED, start,
+                                                     start + timedelta(minutes=30), "https://teams.example/join/9"))
+    await harness.sender.drain(timeout_s=20)
+    for user in (first, second):
+        edits = [u for u in harness.connector.updates if u.conversation_id == user.conversation_id]
+        assert len(edits) == 1 and edits[0].reply_to.startswith("activity-")
+        edited = edits[0].activity["attachments"][0]["content"]
+        assert "https://teams.example/join/9" in str(edited) and verbs(edited)[0] == "match.met"
+        last = harness.replies(user)[-1]
+        assert "booked for" in last["text"] and "attachments" not in last

@@ -249,6 +249,24 @@ class BotConnectorTransport:
             raise
         return str(getattr(response, "id", "") or "")
 
+    async def update(self, reference: Mapping[str, Any], activity_id: str, activity: Mapping[str, Any]) -> None:
+        ref = ConversationReference().deserialize(dict(reference))
+        outgoing = Activity().deserialize({**activity, "id": activity_id})
+        outgoing.conversation = ref.conversation
+        outgoing.from_property = ref.bot
+        outgoing.recipient = ref.user
+        outgoing.channel_id = ref.channel_id
+        outgoing.service_url = ref.service_url
+        client = await self._client(ref.service_url)
+        try:
+            await client.conversations.update_activity(ref.conversation.id, activity_id, outgoing)
+        except HttpOperationError as exc:
+            raw = exc.response
+            status = int(getattr(raw, "status_code", None) or getattr(raw, "status", 0) or 0)
+            raise DeliveryError(status, type(exc).__name__) from None
+        except (OSError, TimeoutError) as exc:
+            raise DeliveryError(0, f"{type(exc).__name__}: {exc}") from None
+
     async def close(self) -> None:
         for client in self._clients.values():
             try:
@@ -303,6 +321,14 @@ class DirectConnectorTransport:
             return token
 
     async def send(self, reference: Mapping[str, Any], activity: Mapping[str, Any]) -> str:
+        data = await self._call("POST", reference, "", activity)
+        return str((data or {}).get("id") or "")
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, activity: Mapping[str, Any]) -> None:
+        await self._call("PUT", reference, activity_id, {**activity, "id": activity_id})
+
+    async def _call(self, method: str, reference: Mapping[str, Any], activity_id: str,
+                    activity: Mapping[str, Any]) -> Any:
         service_url = str(reference.get("serviceUrl") or "")
         conversation = dict(reference.get("conversation") or {})
         if not service_url or not conversation.get("id"):
@@ -319,18 +345,19 @@ class DirectConnectorTransport:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         url = f"{service_url.rstrip('/')}/v3/conversations/{quote(str(conversation['id']), safe='')}/activities"
+        if activity_id:
+            url += "/" + quote(activity_id, safe="")
         try:
-            async with self._session.post(url, json=body, headers=headers) as response:
+            async with self._session.request(method, url, json=body, headers=headers) as response:
                 if response.status == 401:
                     self._tokens.pop(service_url, None)  # a rotated secret or an expired token: fetch anew
                 if response.status >= 400:
                     text = (await response.text())[:200]
                     raise DeliveryError(response.status, text or response.reason or "",
                                         parse_retry_after(response.headers.get("Retry-After")))
-                data = await response.json(content_type=None)
+                return await response.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(0, f"{type(exc).__name__}: {exc}") from None
-        return str((data or {}).get("id") or "")
 
     async def close(self) -> None:
         if self._session is not None:

@@ -37,6 +37,7 @@ from teams_app.adapters.bot.store import (
     Notification,
     Outbox,
     Outcome,
+    notification_id,
 )
 from teams_app.domain.model import Participant
 from teams_app.i18n import Translate, translator
@@ -59,9 +60,11 @@ class DeliveryError(Exception):
 
 
 class Transport(Protocol):
-    """Sends one activity into a stored conversation; returns the new activity's id."""
+    """Sends one activity into a stored conversation (returns the new activity's id), or replaces one."""
 
     async def send(self, reference: Mapping[str, Any], activity: Mapping[str, Any]) -> str: ...
+
+    async def update(self, reference: Mapping[str, Any], activity_id: str, activity: Mapping[str, Any]) -> None: ...
 
 
 class ReachabilityPort(Protocol):
@@ -368,7 +371,12 @@ class OutboxSender:
         await self._tenant_buckets.get(ref.tenant_id).acquire()
         conv_bucket = self._conv_buckets.get(ref.conversation_id)
         await conv_bucket.acquire()
-        activity = teams_activity(translator(person.locale or ref.locale), row.kind, row.payload)
+        _ = translator(person.locale or ref.locale)
+        activity = teams_activity(_, row.kind, row.payload)
+        if row.kind == "meeting_update" and await self._update_intro(row, ref, conv_bucket, _):
+            # The intro card now shows the meeting; an edit makes no sound, so a short message says so.
+            subject, text = notification_text(_, row.kind, row.payload)
+            activity = {"type": "message", "summary": subject, "text": text}
         started.add(row.id)
         try:
             activity_id = await self._transport.send(ref.reference, activity)
@@ -388,6 +396,21 @@ class OutboxSender:
             return
         self.stats.sent += 1
         self._record(Outcome(row.id, SENT, activity_id=activity_id, at=self._clock.now()))
+
+    async def _update_intro(self, row: Notification, ref: ConversationRef, bucket: TokenBucket, _: Translate) -> bool:
+        """Replace the person's intro card with one showing the meeting; False when there is none to edit."""
+        match_id = str(row.payload.get("match_id") or "")
+        intro_activity = await self._outbox.activity_id(notification_id(f"matched/{match_id}", row.participant_id,
+                                                                        "intro")) if match_id else ""
+        if not intro_activity:
+            return False
+        await bucket.acquire()
+        try:
+            await self._transport.update(ref.reference, intro_activity, teams_activity(_, "intro", row.payload))
+        except DeliveryError as exc:  # the card was deleted or is too old: send a new one instead
+            logger.info("could not update intro card %s (%s); sending a new card", intro_activity, exc)
+            return False
+        return True
 
     async def _deliver_channel(self, row: Notification, started: set[str]) -> None:
         ref = await self._conversations.get(row.participant_id)

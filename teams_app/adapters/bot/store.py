@@ -257,6 +257,14 @@ class Outbox:
                 status=PENDING, claimed_until=None, attempts=sa.case((t.c.attempts > 0, t.c.attempts - 1),
                                                                      else_=0)))
 
+    async def activity_id(self, notification_id: str) -> str:
+        """The Teams activity id a sent notification got ('' when unsent or unknown)."""
+        t = bot_notifications
+        async with self._engine.connect() as conn:
+            value = (await conn.execute(sa.select(t.c.activity_id).where(t.c.id == notification_id,
+                                                                          t.c.status == SENT))).scalar()
+        return str(value or "")
+
     async def next_due(self) -> datetime | None:
         t = bot_notifications
         async with self._engine.connect() as conn:
