@@ -55,11 +55,12 @@ def _timestamp(statement: Mapping[str, Any]) -> datetime:
 
 
 def _round_of(statement: Mapping[str, Any]) -> str:
+    """The round a statement belongs to: its parent activity, or its object (matched, completed a round)."""
     parents = ((statement.get("context") or {}).get("contextActivities") or {}).get("parent") or []
-    for parent in parents:
-        ident = str(parent.get("id", ""))
+    for activity in [*parents, statement.get("object") or {}]:
+        ident = str(activity.get("id", ""))
         if "/rounds/" in ident:
-            return ident.rsplit("/rounds/", 1)[1]
+            return ident.rsplit("/rounds/", 1)[1].split("/", 1)[0]
     return ""
 
 

@@ -322,10 +322,12 @@ def _register_groups() -> None:
     """Command groups that live in their own modules."""
     from teams_app.entrypoints.assessment import assessment
     from teams_app.entrypoints.cli_graph import graph
+    from teams_app.entrypoints.cli_lrs import lrs
     from teams_app.entrypoints.cli_manifest import manifest
 
     main.add_command(manifest)
     main.add_command(graph)
+    main.add_command(lrs)
     main.add_command(assessment)
 
 
