@@ -81,7 +81,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     if settings.lrs.configured:
         app.workers["lrs-relay"] = relay_worker(settings, engine)
     else:
-        logger.warning("no LRS configured (PEERCOACH_LRS__ENDPOINT): statements wait in the outbox")
+        logger.info("no LRS configured (PEERCOACH_LRS__ENDPOINT): statements wait in the outbox")
     return app
 
 

@@ -64,6 +64,19 @@ def _round_of(statement: Mapping[str, Any]) -> str:
     return ""
 
 
+def mentions_activity(statement: Mapping[str, Any], iri: str) -> bool:
+    """Whether the activity is the statement's object or one of its context activities (xAPI's
+    ``related_activities``)."""
+    if (statement.get("object") or {}).get("id") == iri:
+        return True
+    activities = ((statement.get("context") or {}).get("contextActivities") or {}).values()
+    return any(a.get("id") == iri for group in activities for a in (group if isinstance(group, list) else [group]))
+
+
+def is_voiding(statement: Mapping[str, Any]) -> bool:
+    return (statement.get("verb") or {}).get("id") == VERB_VOIDED
+
+
 def _extension_values(statement: Mapping[str, Any], suffix: str) -> list[str]:
     found: list[str] = []
     for part in ("context", "result"):

@@ -52,6 +52,7 @@ class XapiRecorder:
             ev.ParticipantEnrolled: self.on_enrolled,
             ev.EnrollmentPaused: self.on_paused,
             ev.ParticipantLeft: self.on_left,
+            ev.ParticipantErased: self.on_erased,
             ev.MatchCreated: self.on_matched,
             ev.MeetingScheduled: self.on_meeting_scheduled,
             ev.CheckInRecorded: self.on_check_in,
@@ -127,15 +128,18 @@ class XapiRecorder:
         participant = await uow.participants.get(event.participant_id)
         if not (program and participant):
             return
-        if event.erase:
-            await self.erase(uow, participant, event)
-            return
         record = r.Unregistered(event_key=event.key, timestamp=event.at, kind=r.LeaveKind.LEFT,
                                 **self._common(program, participant))
         await self._write(uow, [(participant.id, record)])
 
+    async def on_erased(self, event: ev.ParticipantErased, uow: UnitOfWork) -> None:
+        """Withdraw the person's undelivered statements and void the delivered ones."""
+        participant = await uow.participants.get(event.participant_id)
+        if participant is not None:
+            await self.erase(uow, participant, event)
+
     async def erase(self, uow: UnitOfWork, participant: Participant, event: ev.Event) -> int:
-        """Withdraw the person's undelivered statements and void the delivered ones; returns how many voided."""
+        """Returns how many statements were voided."""
         conn = _connection(uow)
         index = list(await conn.execute(sa.select(t.xapi_statements.c.statement_id, t.xapi_statements.c.event_key)
                                         .where(t.xapi_statements.c.participant_id == participant.id)))

@@ -98,7 +98,8 @@ async def test_erasure_withdraws_undelivered_and_voids_delivered_statements(
     await service.pause("Pairs", ana.id, clock.now().date() + timedelta(days=3))  # still queued
     await service.leave("Pairs", ana.id, erase=True)
     statements = await queued(engine)
-    assert verbs(statements) == Counter({"registered": 1, "voided": 1})  # the pause was withdrawn
+    # The pause and the leaving were never delivered: withdrawn. The delivered registration is voided.
+    assert verbs(statements) == Counter({"registered": 1, "voided": 1})
     voiding = next(s for s in statements if s["verb"]["id"].endswith("/voided"))
     assert "c0@example.com" not in json.dumps(voiding)
     assert voiding["object"] == {"objectType": "StatementRef", "id": statements[0]["id"]}
