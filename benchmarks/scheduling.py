@@ -57,7 +57,7 @@ from teams_app.domain.scheduling import (
     window_bounds,
     working_intervals,
 )
-from tests.fixtures.graph_server import GraphServer
+from teams_app.simulation.graph_server import GraphServer
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    delete,
     func,
     select,
     update,
@@ -206,6 +207,28 @@ async def replay_dead(engine: AsyncEngine, statement_ids: Sequence[uuid.UUID] | 
     return count
 
 
+async def withdraw_queued(conn: AsyncConnection, statement_ids: Iterable[uuid.UUID | str]) -> set[str]:
+    """Delete statements that were never sent and no relay holds (erasure); returns the ids withdrawn.
+
+    Runs in the caller's transaction. Statements already sent (or being sent) are not touched: the caller
+    voids those instead.
+    """
+    ids = [str(i) for i in statement_ids]
+    withdrawn: set[str] = set()
+    now = _now()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        free = (outbox_table.c.status == STATUS_QUEUED) & (
+            outbox_table.c.claim_token.is_(None) | (outbox_table.c.claimed_until < now))
+        found = await conn.execute(select(outbox_table.c.statement_id).where(
+            outbox_table.c.statement_id.in_(chunk), free))
+        chunk_ids = [r.statement_id for r in found]
+        if chunk_ids:
+            await conn.execute(delete(outbox_table).where(outbox_table.c.statement_id.in_(chunk_ids), free))
+            withdrawn.update(chunk_ids)
+    return withdrawn
+
+
 async def create_tables(engine: AsyncEngine) -> None:
     """Create the outbox tables (tests and quick starts; production uses the Alembic migration)."""
     async with engine.begin() as conn:
@@ -213,7 +236,18 @@ async def create_tables(engine: AsyncEngine) -> None:
 
 
 __all__ = [
-    "STATUS_DEAD", "STATUS_QUEUED", "STATUS_SENT", "DeadLetter", "OutboxItem", "OutboxStatus",
-    "create_tables", "dead_letters", "enqueue", "metadata", "outbox_table", "replay_dead",
+    "STATUS_DEAD",
+    "STATUS_QUEUED",
+    "STATUS_SENT",
+    "DeadLetter",
+    "OutboxItem",
+    "OutboxStatus",
+    "create_tables",
+    "dead_letters",
+    "enqueue",
+    "metadata",
+    "outbox_table",
+    "replay_dead",
     "status",
+    "withdraw_queued",
 ]

@@ -9,8 +9,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lrs_bridge.client import LrsClient
+from lrs_bridge.relay import Relay
+from lrs_bridge.statements import StatementBuilder
 from teams_app.adapters.clock import SystemClock
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
+from teams_app.adapters.db.locks import singleton
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
 from teams_app.config import Settings
@@ -18,10 +22,10 @@ from teams_app.service.assessment import AssessmentService
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import Calendar, Clock, Mailer
 from teams_app.service.use_cases import CoachingService
+from teams_app.service.workers import Worker, booking_worker, scheduler_worker
 
 logger = logging.getLogger(__name__)
 
-Worker = Callable[[asyncio.Event], Awaitable[None]]
 
 
 @dataclass
@@ -55,8 +59,8 @@ class Application:
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> Application:
     """Build the application from settings. Only program rubric files are read; connections open on first use."""
     from teams_app.adapters.graph.factory import build_calendar_and_mail
+    from teams_app.adapters.xapi import XapiRecorder
     from teams_app.entrypoints.assessment import assessment_worker, load_rubric_dir
-    from teams_app.entrypoints.workers import booking_worker, scheduler_worker
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
     clock = clock or SystemClock()
@@ -65,6 +69,7 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     service = CoachingService(uow_factory, bus, clock)
     rubrics = load_rubric_dir(settings.assessment.rubrics_dir) if settings.assessment.rubrics_dir else None
     assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, rubrics)
+    XapiRecorder(statement_builder(settings), settings.lrs.system_email).register(bus)
     outside = build_calendar_and_mail(settings.graph, settings.smtp)
     app = Application(settings, engine, uow_factory, bus, clock, service, assessment, outside.calendar,
                       outside.mailer, closers=[outside.close])
@@ -74,5 +79,34 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     if settings.scheduler.enabled:
         app.workers["scheduler"] = scheduler_worker(service, settings.scheduler.interval_s)
         app.workers["assessment"] = assessment_worker(assessment, settings.scheduler.interval_s)
-        app.workers["booking"] = booking_worker(service, outside.calendar, settings.scheduler.interval_s)
+        app.workers["booking"] = booking_worker(service, outside.calendar, settings.scheduler.interval_s,
+                                                lambda: singleton(engine, "booking"))
+    if settings.lrs.configured:
+        app.workers["lrs-relay"] = relay_worker(settings, engine)
+    else:
+        logger.info("no LRS configured (PEERCOACH_LRS__ENDPOINT): statements wait in the outbox")
     return app
+
+
+def statement_builder(settings: Settings) -> StatementBuilder:
+    lrs = settings.lrs
+    return StatementBuilder(activity_base_iri=lrs.activity_base_iri,
+                            actor_identification=lrs.actor_identification.value,
+                            account_homepage=lrs.account_homepage, platform=lrs.platform,
+                            agent_objects=lrs.agent_objects)
+
+
+def lrs_client(settings: Settings) -> LrsClient:
+    lrs = settings.lrs
+    return LrsClient(lrs.endpoint, username=lrs.username, password=lrs.password.get_secret_value(), auth=lrs.auth,
+                     token_url=lrs.token_url, timeout_s=lrs.timeout_s)
+
+
+def relay_worker(settings: Settings, engine: AsyncEngine) -> Worker:
+    """Deliver the xAPI outbox to the configured LRS until stopped."""
+
+    async def run(stop: asyncio.Event) -> None:
+        async with lrs_client(settings) as client:
+            await Relay(engine, client, batch_size=settings.lrs.batch_size).run_forever(stop)
+
+    return run

@@ -122,6 +122,14 @@ class LrsSettings(BaseModel):
     activity_base_iri: str = Field(
         default="https://peercoach.example/xapi", description="Base IRI for program/round/meeting activities."
     )
+    agent_objects: bool = Field(
+        default=True,
+        description="Use Agent/Group objects for mentored/talked-with (false for LRSs that refuse them, e.g. ralph).",
+    )
+    system_email: str = Field(
+        default="peercoach@peercoach.invalid",
+        description="Actor of statements peercoach makes itself (voiding on erasure, released aggregates).",
+    )
 
     @property
     def configured(self) -> bool:

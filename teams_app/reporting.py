@@ -55,12 +55,26 @@ def _timestamp(statement: Mapping[str, Any]) -> datetime:
 
 
 def _round_of(statement: Mapping[str, Any]) -> str:
+    """The round a statement belongs to: its parent activity, or its object (matched, completed a round)."""
     parents = ((statement.get("context") or {}).get("contextActivities") or {}).get("parent") or []
-    for parent in parents:
-        ident = str(parent.get("id", ""))
+    for activity in [*parents, statement.get("object") or {}]:
+        ident = str(activity.get("id", ""))
         if "/rounds/" in ident:
-            return ident.rsplit("/rounds/", 1)[1]
+            return ident.rsplit("/rounds/", 1)[1].split("/", 1)[0]
     return ""
+
+
+def mentions_activity(statement: Mapping[str, Any], iri: str) -> bool:
+    """Whether the activity is the statement's object or one of its context activities (xAPI's
+    ``related_activities``)."""
+    if (statement.get("object") or {}).get("id") == iri:
+        return True
+    activities = ((statement.get("context") or {}).get("contextActivities") or {}).values()
+    return any(a.get("id") == iri for group in activities for a in (group if isinstance(group, list) else [group]))
+
+
+def is_voiding(statement: Mapping[str, Any]) -> bool:
+    return (statement.get("verb") or {}).get("id") == VERB_VOIDED
 
 
 def _extension_values(statement: Mapping[str, Any], suffix: str) -> list[str]:

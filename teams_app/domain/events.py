@@ -58,6 +58,14 @@ class ParticipantLeft(Event):
 
 
 @dataclass(frozen=True)
+class ParticipantErased(Event):
+    """The person's personal data is deleted now (their learning records are withdrawn or voided)."""
+
+    participant_id: str
+    requested_by: str  # "self" or "admin"
+
+
+@dataclass(frozen=True)
 class RoundStarted(Event):
     program_id: str
     round_id: str

@@ -59,22 +59,6 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     web.run_app(web_app, host=host, port=port, print=None)
 
 
-@main.command()
-@click.option("--port", type=int, default=3978, show_default=True, help="Port of the local bot.")
-@click.pass_context
-def dev(ctx: click.Context, port: int) -> None:
-    """Local development: the bot in dev mode (no authentication) on SQLite, for the Agents Playground."""
-    from aiohttp import web
-
-    settings = settings_from(ctx)
-    app = bootstrap(settings)
-    web_app = build_web_app(app)
-    click.echo(f"peercoach {__version__} (dev mode, database {redacted(settings.db.url)})")
-    click.echo(f"bot endpoint: http://127.0.0.1:{port}/api/messages")
-    click.echo(f"chat with it: npx @microsoft/m365agentsplayground -e http://127.0.0.1:{port}/api/messages -c msteams")
-    web.run_app(web_app, host="127.0.0.1", port=port, print=None)
-
-
 def build_web_app(app: Application) -> Any:
     """The aiohttp app with every adapter's routes; bad bot credentials stop start-up with a clear message."""
     from teams_app.adapters.bot.hosting import BotConfigurationError
@@ -241,6 +225,18 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
     click.echo(f"enrolled {added} participant(s); {existing} already enrolled; {len(problems)} problem(s) skipped")
 
 
+@participants.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_app
+async def participants_erase(app: Application, email: str, yes: bool) -> None:
+    """Delete a person's personal data on request and void their learning records in the LRS."""
+    if not yes and not click.confirm(f"Erase all personal data of {email}? This cannot be undone", default=False):
+        raise click.Abort()
+    await app.service.erase(email, requested_by="admin")
+    click.echo("erased: personal data deleted; their learning records are withdrawn or voided in the LRS")
+
+
 # -- round ----------------------------------------------------------------------------------------
 @main.group("round")
 def round_() -> None:
@@ -330,11 +326,16 @@ def config_cmd(markdown: bool) -> None:
 def _register_groups() -> None:
     """Command groups that live in their own modules."""
     from teams_app.entrypoints.assessment import assessment
+    from teams_app.entrypoints.cli_dev import dev, report
     from teams_app.entrypoints.cli_graph import graph
+    from teams_app.entrypoints.cli_lrs import lrs
     from teams_app.entrypoints.cli_manifest import manifest
 
     main.add_command(manifest)
     main.add_command(graph)
+    main.add_command(lrs)
+    main.add_command(dev)
+    main.add_command(report)
     main.add_command(assessment)
 
 

@@ -17,13 +17,17 @@ from typing import TypeVar
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lrs_bridge.check import check_lrs
 from lrs_bridge.client import LrsClient
 from lrs_bridge.outbox import dead_letters, replay_dead, status
 from lrs_bridge.relay import Relay
+from teams_app.adapters.db.migrate import upgrade
+from teams_app.adapters.db.uow import make_engine
+from teams_app.bootstrap import lrs_client
 from teams_app.config import Settings, SettingsError, load_settings
+from teams_app.entrypoints.cli_support import settings_from
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +35,20 @@ T = TypeVar("T")
 
 
 def _settings() -> Settings:
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().command.name != "lrs":  # under `peercoach`: its settings and options
+        return settings_from(ctx)
     try:
-        return load_settings()
+        return load_settings(bot={"dev_mode": True})  # `python -m ...cli_lrs`: no bot credentials needed
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 def _client(settings: Settings) -> LrsClient:
-    lrs = settings.lrs
-    if not lrs.configured:
+    if not settings.lrs.configured:
         raise click.ClickException("no LRS configured: set PEERCOACH_LRS__ENDPOINT (the xAPI base URL)")
     try:
-        return LrsClient(lrs.endpoint, username=lrs.username, password=lrs.password.get_secret_value(),
-                         auth=lrs.auth, token_url=lrs.token_url, timeout_s=lrs.timeout_s)
+        return lrs_client(settings)
     except ValueError as exc:
         raise click.ClickException(f"LRS settings: {exc}") from None
 
@@ -52,8 +57,9 @@ def _run_db(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> 
     """Run ``work`` with an engine on the configured database; explain a missing outbox table."""
 
     async def main() -> T:
-        engine = create_async_engine(settings.db.url)
+        engine = make_engine(settings.db.url)
         try:
+            await upgrade(engine)  # the outbox table exists on any database peercoach has opened
             return await work(engine)
         finally:
             await engine.dispose()

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from teams_app.bootstrap import Application
-from teams_app.entrypoints.workers import run_workers
+from teams_app.service.workers import run_workers
 
 logger = logging.getLogger(__name__)
 

@@ -258,8 +258,9 @@ class CoachingService:
             await self._bus.commit(uow)
         return resumed
 
-    async def leave(self, program_ref: str, participant_id: str, *, erase: bool) -> None:
-        """Leave a program; with ``erase`` the person's personal data is deleted once they are in no program."""
+    async def leave(self, program_ref: str, participant_id: str, *, erase: bool) -> bool:
+        """Leave a program. With ``erase`` the person's data is deleted once they are in no other program;
+        returns whether it was deleted."""
         now = self._clock.now()
         async with self._uow() as uow:
             program = await self._program(uow, program_ref)
@@ -267,14 +268,34 @@ class CoachingService:
             await uow.enrollments.update(enrollment.leave())
             uow.events.append(ev.ParticipantLeft(
                 f"left/{program.id}/{participant_id}/{now.isoformat()}", now, program.id, participant_id, erase))
+            erased = False
             if erase:
                 others = [e for e in await uow.enrollments.for_participant(participant_id)
                           if e.program_id != program.id and e.status is not EnrollmentStatus.LEFT]
                 if not others:
-                    await self._bus.flush(uow)  # handlers that need the person's data run before deletion
-                    await uow.participants.delete(participant_id)
-                    logger.info("erased personal data of participant %s", participant_id)
+                    await self._erase(uow, participant_id, "self", now)
+                    erased = True
             await self._bus.commit(uow)
+        return erased
+
+    async def erase(self, email: str, *, requested_by: str = "admin") -> None:
+        """Delete a person's personal data on request (an admin command), whatever programs they are in."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            participant = await uow.participants.get_by_email(email.strip().lower())
+            if participant is None:
+                raise NotFound("participant", email)
+            for enrollment in await uow.enrollments.for_participant(participant.id):
+                if enrollment.status is not EnrollmentStatus.LEFT:
+                    await uow.enrollments.update(enrollment.leave())
+            await self._erase(uow, participant.id, requested_by, now)
+            await self._bus.commit(uow)
+
+    async def _erase(self, uow: UnitOfWork, participant_id: str, requested_by: str, now: datetime) -> None:
+        uow.events.append(ev.ParticipantErased(f"erased/{participant_id}", now, participant_id, requested_by))
+        await self._bus.flush(uow)  # handlers that need the person's data (the xAPI voiding) run first
+        await uow.participants.delete(participant_id)
+        logger.info("erased personal data of participant %s (requested by %s)", participant_id, requested_by)
 
     # -- rounds -----------------------------------------------------------------------------------
     async def run_round(self, program_ref: str, *, seed: int | None = None, dry_run: bool = False) -> RoundResult:
@@ -505,6 +526,13 @@ class CoachingService:
                     "matched": matched, "met": met, "checked_in": checked_in,
                     "meetings_scheduled": scheduled, "meetings_unscheduled": no_slot,
                     "meeting_problems": problems[:20]}
+
+    async def roster(self, program_ref: str) -> list[Participant]:
+        """Everyone enrolled in the program (active, paused or left), as far as their data still exists."""
+        async with self._uow() as uow:
+            program = await self._program(uow, program_ref)
+            enrollments = await uow.enrollments.for_program(program.id)
+            return await uow.participants.get_many([e.participant_id for e in enrollments])
 
     async def export(self, program_ref: str | None = None) -> list[dict[str, Any]]:
         """One row per match member: program, round, match, person, role, score, reasons, check-in."""

@@ -7,8 +7,8 @@ from datetime import date
 
 from teams_app.adapters.email.calendar import IcsCalendar
 from teams_app.domain.model import Match, Meeting, Participant, Profile, Program
-from teams_app.entrypoints.workers import book_open_matches
 from teams_app.service.use_cases import CoachingService, ParticipantInput
+from teams_app.service.workers import book_open_matches
 
 
 def people(n: int) -> list[ParticipantInput]:

@@ -44,7 +44,8 @@ def test_version_and_help_on_every_command(cli) -> None:  # type: ignore[no-unty
     assert "peercoach, version" in cli("--version").output
     for command in (["serve"], ["db", "upgrade"], ["program", "create"], ["program", "list"], ["program", "show"],
                     ["participants", "import"], ["round", "run"], ["export"], ["config"], ["dev"],
-                    ["manifest", "build"], ["graph", "check"], ["assessment", "open"]):
+                    ["manifest", "build"], ["graph", "check"], ["assessment", "open"], ["lrs", "status"],
+                    ["report"], ["participants", "erase"]):
         result = cli(*command, "--help")
         assert result.exit_code == 0, command
         assert "Usage:" in result.output

@@ -31,7 +31,7 @@ from teams_app.domain.model import (
     Role,
     stable_id,
 )
-from tests.fixtures.graph_server import GraphServer
+from teams_app.simulation.graph_server import GraphServer
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*"),
               pytest.mark.filterwarnings("ignore::DeprecationWarning:kiota_abstractions.*")]

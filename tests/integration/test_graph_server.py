@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fixtures.graph_server import GraphServer
+from teams_app.simulation.graph_server import GraphServer
 
 WHEN = {"dateTime": "2026-01-12T09:00:00", "timeZone": "UTC"}
 LATER = {"dateTime": "2026-01-12T10:00:00", "timeZone": "UTC"}

@@ -99,7 +99,7 @@ async def test_concurrent_claims_in_one_process_run_the_round_once(postgres_url:
 
 
 async def test_scheduler_worker_starts_a_due_round_on_sqlite(tmp_path: Path) -> None:
-    from teams_app.entrypoints.workers import scheduler_worker
+    from teams_app.service.workers import scheduler_worker
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"
     service = await seed_due_program(url, people=4)

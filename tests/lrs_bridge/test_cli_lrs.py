@@ -9,10 +9,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from lrs_bridge.outbox import create_tables, enqueue, outbox_table
+from lrs_bridge.outbox import enqueue, outbox_table
 from lrs_bridge.statements import StatementBuilder
+from teams_app.adapters.db.migrate import upgrade
+from teams_app.adapters.db.uow import make_engine
 from teams_app.entrypoints.cli_lrs import lrs
 from tests.fixtures.ralph_lrs import RalphLrs, free_port
 from tests.lrs_bridge.test_ralph_lrs import attended_records
@@ -28,8 +29,8 @@ def env_for(db: Path, endpoint: str = "", username: str = "", password: str = ""
 
 def seed(db: Path, n: int, dead: int = 0) -> list[uuid.UUID]:
     async def main() -> list[uuid.UUID]:
-        engine = create_async_engine(f"sqlite+aiosqlite:///{db}")
-        await create_tables(engine)
+        engine = make_engine(f"sqlite+aiosqlite:///{db}")
+        await upgrade(engine)  # the application's migrations create the outbox
         items = [BUILDER.build_serialized(r) for r in attended_records(n, uuid.uuid4())]
         async with engine.begin() as conn:
             await enqueue(conn, items)
@@ -56,10 +57,10 @@ def test_status_prints_counts_and_json(tmp_path: Path) -> None:
     assert data["oldest_queued_age_s"] >= 0
 
 
-def test_status_explains_a_missing_outbox_table(tmp_path: Path) -> None:
-    result = CliRunner().invoke(lrs, ["status"], env=env_for(tmp_path / "empty.db"))
-    assert result.exit_code == 1
-    assert "lrs_outbox does not exist" in result.output and "alembic upgrade heads" in result.output
+def test_status_on_a_new_database_migrates_and_reports_an_empty_outbox(tmp_path: Path) -> None:
+    result = CliRunner().invoke(lrs, ["status", "--json"], env=env_for(tmp_path / "empty.db"))
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["queued"] == 0
 
 
 def test_invalid_settings_are_reported_by_name(tmp_path: Path) -> None:

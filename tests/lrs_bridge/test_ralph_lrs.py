@@ -144,13 +144,12 @@ async def test_lrs_outage_during_delivery_then_restart_delivers_everything_once(
 
 async def test_relay_killed_between_post_and_commit_leaves_exactly_one_copy(
         tmp_path: Path, ralph_lrs: RalphLrs, ralph_client: LrsClient) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from lrs_bridge.outbox import create_tables
+    from teams_app.adapters.db.migrate import upgrade
+    from teams_app.adapters.db.uow import make_engine
 
     db_url = f"sqlite+aiosqlite:///{tmp_path / 'killed.db'}"
-    engine = create_async_engine(db_url)
-    await create_tables(engine)
+    engine = make_engine(db_url)
+    await upgrade(engine)  # the relay process opens the database the way peercoach does
     reg = uuid.uuid4()
     items = [BUILDER.build_serialized(r) for r in attended_records(120, reg)]
     await queue(engine, items)

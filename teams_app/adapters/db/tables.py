@@ -151,3 +151,12 @@ pair_rules = sa.Table(
     sa.Column("participant_b", ID, sa.ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("rule", sa.String(16), nullable=False),
 )
+
+# Which xAPI statements name which person, so erasure can withdraw or void them. No foreign key: the rows
+# must outlive the participant row long enough for the erasure to read them.
+xapi_statements = sa.Table(
+    "xapi_statements", metadata,
+    sa.Column("statement_id", ID, primary_key=True),
+    sa.Column("participant_id", ID, nullable=False, index=True),
+    sa.Column("event_key", sa.String(400), nullable=False),
+)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from teams_app.domain.model import Meeting, MeetingStatus
 from teams_app.service.ports import Calendar
@@ -13,8 +14,10 @@ from teams_app.service.use_cases import CoachingService
 
 logger = logging.getLogger(__name__)
 
+Worker = Callable[[asyncio.Event], Awaitable[None]]  # runs until the event is set
 
-def scheduler_worker(service: CoachingService, interval_s: float) -> Callable[[asyncio.Event], Awaitable[None]]:
+
+def scheduler_worker(service: CoachingService, interval_s: float) -> Worker:
     """Start due rounds per program cadence. Several servers may run it: the claim is row-locked."""
 
     async def run(stop: asyncio.Event) -> None:
@@ -59,14 +62,19 @@ async def book_open_matches(service: CoachingService, calendar: Calendar) -> int
     return len(meetings)
 
 
-def booking_worker(service: CoachingService, calendar: Calendar,
-                   interval_s: float) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """Book meetings for new matches (Graph, or an ICS proposal when Graph is not configured)."""
+def booking_worker(service: CoachingService, calendar: Calendar, interval_s: float,
+                   exclusive: Callable[[], AbstractAsyncContextManager[bool]]) -> Worker:
+    """Book meetings for new matches (Graph, or an ICS proposal when Graph is not configured).
+
+    ``exclusive`` yields whether this server may book now: one server at a time books, so two servers never
+    propose different slots for one match.
+    """
 
     async def run(stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
-                booked = await book_open_matches(service, calendar)
+                async with exclusive() as mine:
+                    booked = await book_open_matches(service, calendar) if mine else 0
                 if booked:
                     logger.info("recorded %s meeting(s)", booked)
             except Exception:
@@ -77,11 +85,10 @@ def booking_worker(service: CoachingService, calendar: Calendar,
     return run
 
 
-async def run_workers(workers: dict[str, Callable[[asyncio.Event], Awaitable[None]]],
-                      stop: asyncio.Event) -> None:
+async def run_workers(workers: dict[str, Worker], stop: asyncio.Event) -> None:
     """Run workers until ``stop``; a crashed worker is logged and restarted after a pause."""
 
-    async def supervise(name: str, worker: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    async def supervise(name: str, worker: Worker) -> None:
         while not stop.is_set():
             try:
                 await worker(stop)
