@@ -292,3 +292,26 @@ async def test_a_booked_meeting_updates_the_intro_card_in_place(harness: BotHarn
         assert "https://teams.example/join/9" in str(edited) and verbs(edited)[0] == "match.met"
         last = harness.replies(user)[-1]
         assert "booked for" in last["text"] and "attachments" not in last
+
+
+async def test_admin_erasure_also_removes_the_bots_copies(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = make_user(95)
+    await join(harness, user)
+    await harness.app.service.erase(user.email)
+    async with harness.app.engine.connect() as conn:
+        refs = (await conn.execute(sa.select(bot_conversations).where(
+            bot_conversations.c.aad_object_id == user.aad))).all()
+    assert refs == []
+
+
+async def test_rejoining_after_erasure_restores_the_conversation_reference(harness: BotHarness) -> None:
+    program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    user = make_user(96)
+    await join(harness, user)
+    await harness.post(card_action(user, harness.connector.url, VERB_LEAVE_ERASE, {"program_id": program.id}))
+    await join(harness, user)
+    async with harness.app.engine.connect() as conn:
+        refs = (await conn.execute(sa.select(bot_conversations).where(
+            bot_conversations.c.aad_object_id == user.aad))).all()
+    assert len(refs) == 1

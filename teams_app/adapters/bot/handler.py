@@ -96,6 +96,12 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         if len(self._saved) > 100_000:
             self._saved.clear()
 
+    async def _refresh_reference(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        if activity.conversation is not None:
+            self._saved.pop(f"{activity.channel_id}/{activity.conversation.id}", None)
+        await self._remember(turn_context)
+
     # -- helpers ------------------------------------------------------------------------------------
     def _t(self, turn_context: TurnContext, person: Participant | None = None) -> Translate:
         return translator(turn_context.activity.locale or (person.locale if person else "") or self._default_locale)
@@ -499,6 +505,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._service.update_profile(person.id, submission.profile)
             return cards.done_card(_("Profile saved"), _("Your profile is up to date."))
         aad, email, name = await self._identity(turn_context)
+        await self._refresh_reference(turn_context)  # e.g. after an erasure: proactive messages need it again
         try:
             await self._service.enroll(submission.program_id, ParticipantInput(
                 email=person.email if person else email, display_name=person.display_name if person else name,

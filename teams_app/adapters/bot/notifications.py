@@ -22,7 +22,6 @@ from teams_app.adapters.bot.store import EMAIL, TEAMS, enqueue, notification_id
 from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications
 from teams_app.domain import events as ev
 from teams_app.domain.model import (
-    EnrollmentStatus,
     Match,
     Meeting,
     MeetingStatus,
@@ -78,7 +77,7 @@ class NotificationPlanner:
         bus.in_transaction(ev.MeetingScheduled, self.on_meeting_scheduled)
         bus.in_transaction(ev.ParticipantUnmatched, self.on_unmatched)
         bus.in_transaction(ev.RoundStarted, self.on_round_started)
-        bus.in_transaction(ev.ParticipantLeft, self.on_left)
+        bus.in_transaction(ev.ParticipantErased, self.on_erased)
         for event_type in (ev.MatchCreated, ev.MeetingScheduled, ev.ParticipantUnmatched, ev.RoundStarted):
             bus.after_commit(event_type, self._after_commit)
 
@@ -127,15 +126,11 @@ class NotificationPlanner:
         # For channel kinds the outbox's participant_id column holds the conversation reference id.
         return [(notification_id(event_key, ref_id, kind), ref_id, kind, payload, TEAMS) for ref_id in channel_ids]
 
-    async def on_left(self, event: ev.ParticipantLeft, uow: UnitOfWork) -> None:
+    async def on_erased(self, event: ev.ParticipantErased, uow: UnitOfWork) -> None:
         """Erasure: the bot's copies of a person's data go with them (run before the person row is deleted)."""
-        if not event.erase:
-            return
-        remaining = [e for e in await uow.enrollments.for_participant(event.participant_id)
-                     if e.status is not EnrollmentStatus.LEFT]
         person = await uow.participants.get(event.participant_id)
-        if remaining or person is None:
-            return  # still in another program: nothing is erased yet
+        if person is None:
+            return
         conn = _connection(uow)
         c = bot_conversations.c
         keys = [c.user_key == person.email.lower()]
