@@ -1,0 +1,313 @@
+"""Optimisation kernels: sparse candidate graphs and assignment-based maximum-weight matching.
+
+Exact maximum-weight matching on a complete graph is far too slow at 10,000 people (blossom is cubic), so:
+
+1. :func:`candidate_edges` scores every pair in blocks of rows with numpy and keeps each person's ``k`` best
+   feasible partners (plus the best raw score, which gives the upper bound of half the sum of everyone's
+   best partner).
+2. :func:`max_weight_pairs` solves the assignment problem on the symmetric sparse graph with scipy's
+   LAPJVsp (``min_weight_full_bipartite_matching``). Its optimum is at least twice the best matching, and
+   its permutation splits into 2-cycles (pairs), even cycles (take the better half of alternating edges:
+   nothing lost) and odd cycles (drop the one person whose absence costs least). Leaving yourself
+   unassigned is allowed at a price above any pair, so everyone who can be paired is paired.
+3. :func:`assign_to_slots` is the bipartite version with capacities (mentors and buddies).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+
+from teams_app.domain.matching.population import NEG, SENIORITY_CURVE, Population
+
+logger = logging.getLogger(__name__)
+
+BLOCK_CELLS = 8_000_000  # rows per block x columns: bounds the memory of one scoring block (~32 MB float32)
+PRIORITY_SHARE = 0.2  # each level of fairness credit (max 3) makes a person's edges worth 20% more ...
+PRIORITY_BONUS = 1.0  # ... plus a flat bonus, so the odd one out is someone without credit
+SLOT_STEP = 0.05  # a mentor's second, third... mentee costs a little more: spread the load
+EXACT_COLUMNS = 1_500  # up to this many columns, rank every candidate exactly
+SLICE = 32  # the fast path keeps the best column of each slice of 32
+NOISE_STRIDE = 97  # rows read the tie-breaking noise at shifted offsets
+
+
+def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, k: int, *,
+                    mentee_rows: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``k`` best feasible columns: (row, col, adjusted weight) arrays and each row's best raw score.
+
+    ``cols`` None means every person; returned column numbers are person indices either way. Small column
+    sets are ranked exactly; large ones go through :class:`_FastScorer`, which keeps the best of each
+    random slice of columns (the true top ``k`` unless two of them share a slice).
+    """
+    col_ids = np.arange(pop.n, dtype=np.int64) if cols is None else np.asarray(cols, dtype=np.int64)
+    n_cols = len(col_ids)
+    best_raw = np.full(len(rows), -np.inf, dtype=np.float64)
+    empty = np.zeros(0, dtype=np.int64)
+    if n_cols == 0 or len(rows) == 0 or k <= 0:
+        return empty, empty, np.zeros(0), best_raw
+    if n_cols <= EXACT_COLUMNS or k * SLICE >= n_cols:
+        return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw)
+    scorer = _FastScorer(pop, col_ids, mentee_rows)
+    return scorer.candidates(rows, k, best_raw)
+
+
+def _exact_candidates(pop: Population, rows: np.ndarray, col_ids: np.ndarray, k: int, mentee_rows: bool,
+                      best_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n_cols = len(col_ids)
+    step = max(1, BLOCK_CELLS // n_cols)
+    col_pos = {int(c): p for p, c in enumerate(col_ids.tolist())}
+    out_r, out_c, out_w = [], [], []
+    for start in range(0, len(rows), step):
+        block = rows[start:start + step]
+        s = pop.score_block(block, col_ids, mentee_rows=mentee_rows, adjusted=False)
+        best_raw[start:start + len(block)] = s.max(axis=1)
+        _penalise(pop, s, block, col_pos)
+        kk = min(k, n_cols)
+        if kk < n_cols:
+            top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+        else:
+            top = np.broadcast_to(np.arange(n_cols), s.shape)
+        vals = np.take_along_axis(s, top, axis=1)
+        keep = np.isfinite(vals)
+        out_r.append(np.broadcast_to(block[:, None], top.shape)[keep])
+        out_c.append(col_ids[top[keep]])
+        out_w.append(vals[keep].astype(np.float64))
+    return (np.concatenate(out_r).astype(np.int64), np.concatenate(out_c).astype(np.int64),
+            np.concatenate(out_w), best_raw)
+
+
+def _penalise(pop: Population, s: np.ndarray, block: np.ndarray, col_pos: dict[int, int]) -> None:
+    """History penalties on the few pairs in this block that met before."""
+    for r_pos, i in enumerate(block.tolist()):
+        for j, ago in pop.met.get(i, {}).items():
+            p = col_pos.get(j)
+            if p is not None:
+                s[r_pos, p] -= np.float32(pop.repeat_penalty(ago))
+
+
+class _FastScorer:
+    """Scores row blocks against a large, fixed column set with as few full-size numpy passes as possible.
+
+    Columns are sorted by "type" (class, department, location, and seniority for mentoring), so the dense
+    part of the score (feasibility, cross-department, cross-location, seniority gap) is one ``np.repeat`` of
+    a small type x type table; skills and goals are sparse rows times dense, pre-weighted columns.
+    """
+
+    def __init__(self, pop: Population, col_ids: np.ndarray, mentee_rows: bool) -> None:
+        self.pop = pop
+        policy = pop.program.policy
+        self.mentee_rows = mentee_rows
+        seniority = pop.seniority if mentee_rows else np.zeros(pop.n, dtype=np.int32)
+        keys = np.stack([pop.cls, pop.dept, pop.loc, seniority], axis=1).astype(np.int64)
+        uniq, type_of = np.unique(keys, axis=0, return_inverse=True)
+        self.type_of = type_of.reshape(-1)
+        order = np.argsort(self.type_of[col_ids], kind="stable")
+        self.cols = col_ids[order]
+        col_types = self.type_of[self.cols]
+        counts = np.bincount(col_types, minlength=len(uniq))
+        pad = (-len(self.cols)) % SLICE
+        self.counts = np.append(counts, pad)
+        self.n_cols = len(self.cols)
+        self.width = self.n_cols + pad
+        base = np.where(pop.compat[np.ix_(uniq[:, 0], uniq[:, 0])], np.float32(0), NEG).astype(np.float32)
+        for column, weight in ((1, policy.weight_cross_department), (2, policy.weight_cross_location)):
+            if weight:
+                known = uniq[:, column] >= 0
+                differ = (uniq[:, column][:, None] != uniq[:, column][None, :]) & known[:, None] & known[None, :]
+                base += differ.astype(np.float32) * np.float32(weight)
+        if mentee_rows and policy.weight_seniority_gap:
+            gap = uniq[:, 3][None, :] - uniq[:, 3][:, None]  # column (mentor) minus row (mentee)
+            curve = np.array([*SENIORITY_CURVE, 0.0], dtype=np.float32) * np.float32(policy.weight_seniority_gap)
+            base += curve[np.clip(gap, 0, len(SENIORITY_CURVE))]
+        self.base = np.concatenate([base, np.full((len(uniq), 1), NEG, dtype=np.float32)], axis=1)
+        self.offered_t = pop.offered_t[:, self.cols] * np.float32(policy.weight_skills)
+        self.wanted_t = pop.wanted_t[:, self.cols] * np.float32(policy.weight_skills)
+        self.goals_t = (pop.goals_t[:, self.cols] * np.float32(policy.weight_shared_goals)
+                        if policy.weight_shared_goals and pop.goals.shape[1] else None)
+        self.col_pos = {int(c): p for p, c in enumerate(self.cols.tolist())}
+        # Tie-breaking noise far below any score difference, so equal scores do not all pick the same people.
+        weights = [w for w in (policy.weight_skills, policy.weight_cross_department, policy.weight_cross_location,
+                               policy.weight_seniority_gap, policy.weight_shared_goals) if w > 0]
+        self.noise_scale = np.float32(0.01 * min(weights, default=1.0))
+        self.step = max(1, BLOCK_CELLS // self.width)
+        rng = np.random.default_rng(len(self.cols) * 7919 + pop.n)
+        self.noise = rng.random(self.step * NOISE_STRIDE + self.width, dtype=np.float32) * self.noise_scale
+
+    def scores(self, block: np.ndarray) -> np.ndarray:
+        """Raw scores of ``block`` x columns (padded to a multiple of SLICE with -inf), float32."""
+        pop = self.pop
+        s = np.repeat(self.base[self.type_of[block]], self.counts, axis=1)
+        view = s[:, :self.n_cols]
+        view += pop.wanted[block] @ self.offered_t
+        view += pop.offered[block] @ self.wanted_t
+        if self.goals_t is not None:
+            view += pop.goals[block] @ self.goals_t
+        for r_pos, i in enumerate(block.tolist()):
+            for j in (i, *pop.excluded.get(i, ())):
+                p = self.col_pos.get(j)
+                if p is not None:
+                    s[r_pos, p] = NEG
+        return s
+
+    def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        out_r, out_c, out_w = [], [], []
+        n_slices = self.width // SLICE
+        kk = min(k, n_slices)
+        for start in range(0, len(rows), self.step):
+            block = rows[start:start + self.step]
+            s = self.scores(block)
+            best_raw[start:start + len(block)] = s.max(axis=1)
+            _penalise(self.pop, s, block, self.col_pos)
+            noise = np.lib.stride_tricks.as_strided(
+                self.noise[(start % 7) * len(block):], shape=(len(block), self.width),
+                strides=(NOISE_STRIDE * self.noise.itemsize, self.noise.itemsize), writeable=False)
+            s += noise
+            sliced = s.reshape(len(block), n_slices, SLICE)
+            inner = sliced.argmax(axis=2)  # best column of every slice
+            slice_best = np.take_along_axis(sliced, inner[:, :, None], axis=2)[:, :, 0]
+            top = np.argpartition(-slice_best, kk - 1, axis=1)[:, :kk]
+            pos = top * SLICE + np.take_along_axis(inner, top, axis=1)
+            vals = np.take_along_axis(s, pos, axis=1) - np.take_along_axis(noise, pos, axis=1)
+            keep = np.isfinite(vals)
+            out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
+            out_c.append(self.cols[pos[keep]])
+            out_w.append(vals[keep].astype(np.float64))
+        return (np.concatenate(out_r).astype(np.int64), np.concatenate(out_c).astype(np.int64),
+                np.concatenate(out_w), best_raw)
+
+
+def with_priority(pop: Population, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Fairness: edges of people with credit (a trio, bye or weak match before) weigh more."""
+    if not pop.priority.any():
+        return w
+    credit = np.minimum(pop.priority, 3)
+    both = credit[a] + credit[b]
+    return w + PRIORITY_SHARE * both * np.maximum(w, 0) + PRIORITY_BONUS * both
+
+
+def max_weight_pairs(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndarray
+                     ) -> tuple[list[tuple[int, int]], list[int]]:
+    """A heavy matching of ``nodes`` using edges (a, b, w) between them; returns pairs and unpaired nodes."""
+    m = len(nodes)
+    if m == 0:
+        return [], []
+    pos = {int(x): p for p, x in enumerate(nodes.tolist())}
+    if len(a):
+        la = np.fromiter((pos[int(x)] for x in a), dtype=np.int64, count=len(a))
+        lb = np.fromiter((pos[int(x)] for x in b), dtype=np.int64, count=len(b))
+        lo, hi = np.minimum(la, lb), np.maximum(la, lb)
+        keep = lo != hi
+        lo, hi, ww = lo[keep], hi[keep], w[keep]
+        _, first = np.unique(lo * m + hi, return_index=True)  # both directions give the same weight
+        lo, hi, ww = lo[first], hi[first], ww[first]
+    else:
+        lo = hi = np.zeros(0, dtype=np.int64)
+        ww = np.zeros(0)
+    top = float(ww.max()) if len(ww) else 0.0
+    bottom = float(ww.min()) if len(ww) else 0.0
+    cost = (top - ww) + 1.0
+    alone = 2.0 * (top - bottom + 1.0) + 1.0  # being unpaired costs more than any pair of edges
+    rows = np.concatenate([lo, hi, np.arange(m)])
+    cols = np.concatenate([hi, lo, np.arange(m)])
+    data = np.concatenate([cost, cost, np.full(m, alone)])
+    graph = sp.csr_matrix((data, (rows, cols)), shape=(m, m))
+    _, perm = min_weight_full_bipartite_matching(graph)
+    weight = {}
+    for x, y, v in zip(lo.tolist(), hi.tolist(), ww.tolist(), strict=True):
+        weight[(x, y)] = v
+
+    def edge(x: int, y: int) -> float:
+        return weight[(x, y) if x < y else (y, x)]
+
+    pairs: list[tuple[int, int]] = []
+    alone_nodes: list[int] = []
+    seen = np.zeros(m, dtype=bool)
+    perm_list = perm.tolist()
+    for start in range(m):
+        if seen[start]:
+            continue
+        cycle = [start]
+        seen[start] = True
+        nxt = perm_list[start]
+        while nxt != start:
+            cycle.append(nxt)
+            seen[nxt] = True
+            nxt = perm_list[nxt]
+        length = len(cycle)
+        if length == 1:
+            alone_nodes.append(start)
+            continue
+        if length == 2:
+            pairs.append((cycle[0], cycle[1]))
+            continue
+        edges = [edge(cycle[t], cycle[(t + 1) % length]) for t in range(length)]
+        if length % 2 == 0:
+            even = sum(edges[0::2])
+            odd = sum(edges[1::2])
+            offset = 0 if even >= odd else 1
+            pairs.extend((cycle[(offset + t) % length], cycle[(offset + t + 1) % length])
+                         for t in range(0, length, 2))
+            continue
+        # Odd cycle: leave out the person j whose path j+1 .. j-1 (even) keeps the most weight.
+        doubled = edges + edges
+        alt = [0.0] * (2 * length)  # alt[t] = doubled[t] + doubled[t-2] + ...
+        for t in range(2 * length):
+            alt[t] = doubled[t] + (alt[t - 2] if t >= 2 else 0.0)
+        half = (length - 1) // 2
+        best_j, best_val = 0, -np.inf
+        for j in range(length):
+            first_e, last_e = j + 1, j + 1 + 2 * (half - 1)
+            val = alt[last_e] - (alt[first_e - 2] if first_e >= 2 else 0.0)
+            if val > best_val:
+                best_j, best_val = j, val
+        alone_nodes.append(cycle[best_j])
+        for t in range(half):
+            x = cycle[(best_j + 1 + 2 * t) % length]
+            y = cycle[(best_j + 2 + 2 * t) % length]
+            pairs.append((x, y))
+    return ([(int(nodes[x]), int(nodes[y])) for x, y in pairs], [int(nodes[x]) for x in alone_nodes])
+
+
+def assign_to_slots(row_nodes: np.ndarray, col_nodes: np.ndarray, capacity: np.ndarray, a: np.ndarray,
+                    b: np.ndarray, w: np.ndarray) -> tuple[list[tuple[int, int]], list[int]]:
+    """Assign each row (mentee) to at most one column (mentor) with capacity; returns (row, col) and unassigned."""
+    r = len(row_nodes)
+    if r == 0:
+        return [], []
+    row_pos = {int(x): p for p, x in enumerate(row_nodes.tolist())}
+    col_pos = {int(x): p for p, x in enumerate(col_nodes.tolist())}
+    slot_start = np.concatenate([[0], np.cumsum(capacity)]).astype(np.int64)
+    n_slots = int(slot_start[-1])
+    keep = [(row_pos[int(x)], col_pos[int(y)], float(v)) for x, y, v in zip(a.tolist(), b.tolist(), w.tolist(),
+                                                                              strict=True)
+            if int(x) in row_pos and int(y) in col_pos and capacity[col_pos[int(y)]] > 0]
+    top = max((v for _, _, v in keep), default=0.0)
+    bottom = min((v for _, _, v in keep), default=0.0)
+    alone = (top - bottom + 1.0) + SLOT_STEP * int(capacity.max(initial=1)) + 1.0
+    rows_l: list[int] = []
+    cols_l: list[int] = []
+    data_l: list[float] = []
+    for rp, cp, v in keep:
+        for t in range(int(capacity[cp])):
+            rows_l.append(rp)
+            cols_l.append(int(slot_start[cp]) + t)
+            data_l.append((top - v) + 1.0 + SLOT_STEP * t)
+    rows_l.extend(range(r))
+    cols_l.extend(range(n_slots, n_slots + r))
+    data_l.extend([alone] * r)
+    graph = sp.csr_matrix((np.array(data_l), (np.array(rows_l, dtype=np.int64), np.array(cols_l, dtype=np.int64))),
+                          shape=(r, n_slots + r))
+    row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+    slot_owner = np.repeat(np.arange(len(col_nodes)), capacity)
+    assigned: list[tuple[int, int]] = []
+    unassigned: list[int] = []
+    for rp, sc in zip(row_ind.tolist(), col_ind.tolist(), strict=True):
+        if sc >= n_slots:
+            unassigned.append(int(row_nodes[rp]))
+        else:
+            assigned.append((int(row_nodes[rp]), int(col_nodes[slot_owner[sc]])))
+    return assigned, unassigned
