@@ -58,24 +58,30 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
 
     group_of = np.full(n, -1, dtype=np.int64)
     groups: list[list[int]] = []
-    locked_people = {i for pair in locked for i in pair}
+    locked_mask = np.zeros(n, dtype=bool)
+    for pair in locked:
+        locked_mask[list(pair)] = True
     seeds: list[list[int]] = [list(pair) for pair in locked]
     seeds += [[i] for i in sorted(range(n), key=lambda i: (-int(credit[i]), int(reach[i]), i))
-              if i not in locked_people]
-    seed_iter = iter(seeds)
-    for size in sizes:
-        seed = next((s for s in seed_iter if all(group_of[i] < 0 for i in s)), None)
-        if seed is None:
+              if not locked_mask[i]]
+    remaining = n
+    for seed in seeds:
+        if any(group_of[i] >= 0 for i in seed):
+            continue
+        targets = group_sizes(remaining, lo, hi)  # re-planned as we go: a short group changes the rest
+        if not targets:
             break
         members = list(seed)
         group_of[members] = len(groups)
-        while len(members) < size:
-            pick = _best_addition(pop, members, neighbours, group_of, locked_people, credit)
+        locked_mask[members] = False
+        while len(members) < targets[0]:
+            pick = _best_addition(pop, members, neighbours, group_of, locked_mask, credit)
             if pick is None:
                 break
             members.append(pick)
             group_of[pick] = len(groups)
         groups.append(members)
+        remaining -= len(members)
 
     leftovers = [i for i in range(n) if group_of[i] < 0]
     for k, members in enumerate(groups):  # too small: dissolve and place the members elsewhere
@@ -100,32 +106,34 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
 
 
 def _best_addition(pop: Population, members: list[int], neighbours: list[np.ndarray], group_of: np.ndarray,
-                   locked: set[int], credit: np.ndarray) -> int | None:
+                   locked: np.ndarray, credit: np.ndarray) -> int | None:
     """The unassigned person who adds the most to ``members`` and conflicts with none of them."""
     listed = np.unique(np.concatenate([neighbours[m] for m in members]))
-    listed = listed[group_of[listed] < 0]
-    for pool in (listed, None):
-        if pool is None:
-            rest = np.flatnonzero(group_of < 0)
-            pool = rest[:FALLBACK_SCAN]
-        if locked:
-            pool = pool[[int(x) not in locked for x in pool]] if len(pool) else pool
+    listed = listed[(group_of[listed] < 0) & ~locked[listed]]
+    member_arr = np.array(members, dtype=np.int64)
+    for attempt in range(2):
+        pool = listed if attempt == 0 else np.flatnonzero((group_of < 0) & ~locked)[:FALLBACK_SCAN]
         if not len(pool):
             continue
-        scores = pop.score_block(pool.astype(np.int64), np.array(members, dtype=np.int64), adjusted=True)
-        total = scores.sum(axis=1, dtype=np.float64) + PRIORITY_BONUS * credit[pool]
+        weights = pop.pair_weights(np.repeat(pool, len(member_arr)), np.tile(member_arr, len(pool)))
+        total = weights.reshape(len(pool), len(member_arr)).sum(axis=1) + PRIORITY_BONUS * credit[pool]
         if np.isfinite(total).any():
-            return int(pool[int(np.argmax(np.where(np.isfinite(total), total, -np.inf)))])
+            return int(pool[int(np.argmax(total))])
     return None
 
 
 def _group_with_room(pop: Population, person: int, groups: list[list[int]], hi: int) -> int | None:
-    row = pop.score_block(np.array([person], dtype=np.int64), None, adjusted=True)[0].astype(np.float64)
-    best_k, best_gain = None, -np.inf
-    for k, members in enumerate(groups):
-        if not members or len(members) >= hi:
-            continue
-        gain = float(row[members].sum())
-        if np.isfinite(gain) and gain > best_gain:
-            best_k, best_gain = k, gain
-    return best_k
+    """The group with room where ``person`` fits every member and adds the most."""
+    open_groups = [k for k, members in enumerate(groups) if members and len(members) < hi]
+    if not open_groups:
+        return None
+    owners = np.concatenate([np.full(len(groups[k]), k) for k in open_groups])
+    others = np.concatenate([np.array(groups[k], dtype=np.int64) for k in open_groups])
+    weights = pop.pair_weights(np.full(len(others), person), others)
+    totals = np.zeros(len(groups))
+    np.add.at(totals, owners, weights)
+    candidates = np.array(open_groups)
+    gains = totals[candidates]
+    if not np.isfinite(gains).any():
+        return None
+    return int(candidates[int(np.argmax(gains))])

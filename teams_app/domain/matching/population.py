@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import numpy as np
@@ -82,6 +82,24 @@ class Population:
     goal_names: list[str]
     dept_names: list[str]
     loc_names: list[str]
+    wanted_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))  # n x words
+    offered_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
+    goal_bits: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
+    excluded_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted i*n+j
+    met_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted i*n+j
+    met_penalty: np.ndarray = field(default_factory=lambda: np.zeros(0))
+
+    def __post_init__(self) -> None:
+        n = self.n
+        self.wanted_bits = _bitsets(self.wanted)
+        self.offered_bits = _bitsets(self.offered)
+        self.goal_bits = _bitsets(self.goals)
+        keys = [i * n + j for i, others in self.excluded.items() for j in others]
+        self.excluded_keys = np.array(sorted(keys), dtype=np.int64)
+        met = sorted((i * n + j, self.repeat_penalty(ago)) for i, others in self.met.items()
+                     for j, ago in others.items())
+        self.met_keys = np.array([k for k, _ in met], dtype=np.int64)
+        self.met_penalty = np.array([v for _, v in met], dtype=np.float64)
 
     @property
     def n(self) -> int:
@@ -246,6 +264,38 @@ class Population:
     def repeat_penalty(self, ago: int) -> float:
         return RECENT_REPEAT_PENALTY if ago <= self.program.policy.history_rounds else OLD_REPEAT_PENALTY
 
+    def pair_weights(self, i: np.ndarray, j: np.ndarray, *, adjusted: bool = True,
+                     mentee_rows: bool = False) -> np.ndarray:
+        """Element-wise scores of pairs (i[k], j[k]) as float64; -inf when infeasible. Same rules as
+        :meth:`score_block`, for scattered pairs (trios, local search, growing circles)."""
+        policy = self.program.policy
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        skills = (np.bitwise_count(self.wanted_bits[i] & self.offered_bits[j]).sum(axis=1, dtype=np.int64)
+                  + np.bitwise_count(self.offered_bits[i] & self.wanted_bits[j]).sum(axis=1, dtype=np.int64))
+        s = skills * policy.weight_skills
+        if policy.weight_shared_goals:
+            s = s + np.bitwise_count(self.goal_bits[i] & self.goal_bits[j]).sum(axis=1, dtype=np.int64) * (
+                policy.weight_shared_goals)
+        for codes, weight in ((self.dept, policy.weight_cross_department), (self.loc, policy.weight_cross_location)):
+            if weight:
+                a, b = codes[i], codes[j]
+                s = s + ((a != b) & (a >= 0) & (b >= 0)) * weight
+        if mentee_rows and policy.weight_seniority_gap:
+            gap = np.clip(self.seniority[j] - self.seniority[i], 0, len(SENIORITY_CURVE))
+            s = s + np.array([*SENIORITY_CURVE, 0.0])[gap] * policy.weight_seniority_gap
+        ok = self.compat[self.cls[i], self.cls[j]] & (i != j)
+        keys = i * self.n + j
+        if len(self.excluded_keys):
+            ok &= ~_contains(self.excluded_keys, keys)
+        s = np.where(ok, s, -np.inf)
+        if adjusted and len(self.met_keys):
+            pos = np.searchsorted(self.met_keys, keys)
+            pos = np.minimum(pos, len(self.met_keys) - 1)
+            hit = self.met_keys[pos] == keys
+            s = s - np.where(hit, self.met_penalty[pos], 0.0)
+        return np.asarray(s, dtype=np.float64)
+
     # -- one pair, with reasons -----------------------------------------------------------------------
     def pair_score(self, i: int, j: int, mentor: int | None = None) -> tuple[float, list[str]]:
         """The score of i and j and why, in plain words; ``mentor`` is i or j in a mentoring match."""
@@ -322,6 +372,22 @@ def _incidence(rows: list[list[int]], width: int) -> sp.csr_matrix:
     indices = np.array([k for r in rows for k in sorted(set(r))], dtype=np.int32)
     data = np.ones(len(indices), dtype=np.float32)
     return sp.csr_matrix((data, indices, indptr), shape=(len(rows), max(width, 0)))
+
+
+def _bitsets(matrix: sp.csr_matrix) -> np.ndarray:
+    """Each row's set of columns as packed 64-bit words, for fast intersections with popcount."""
+    n, width = matrix.shape
+    words = max(1, -(-width // 64))
+    bits = np.zeros((n, words), dtype=np.uint64)
+    rows = np.repeat(np.arange(n), np.diff(matrix.indptr))
+    cols = matrix.indices.astype(np.int64)
+    np.bitwise_or.at(bits, (rows, cols // 64), np.left_shift(np.uint64(1), (cols % 64).astype(np.uint64)))
+    return bits
+
+
+def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.asarray(sorted_keys[pos] == keys)
 
 
 def _shared(left: sp.csr_matrix, i: int, right: sp.csr_matrix, j: int) -> list[int]:

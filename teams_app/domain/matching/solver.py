@@ -39,7 +39,7 @@ def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, 
     """Each row's ``k`` best feasible columns: (row, col, adjusted weight) arrays and each row's best raw score.
 
     ``cols`` None means every person; returned column numbers are person indices either way. Small column
-    sets are ranked exactly; large ones go through :class:`_FastScorer`, which keeps the best of each
+    sets are ranked exactly; large ones go through :class:`BlockScorer`, which keeps the best of each
     random slice of columns (the true top ``k`` unless two of them share a slice).
     """
     col_ids = np.arange(pop.n, dtype=np.int64) if cols is None else np.asarray(cols, dtype=np.int64)
@@ -50,7 +50,7 @@ def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, 
         return empty, empty, np.zeros(0), best_raw
     if n_cols <= EXACT_COLUMNS or k * SLICE >= n_cols:
         return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw)
-    scorer = _FastScorer(pop, col_ids, mentee_rows)
+    scorer = BlockScorer(pop, col_ids, mentee_rows)
     return scorer.candidates(rows, k, best_raw)
 
 
@@ -88,7 +88,7 @@ def _penalise(pop: Population, s: np.ndarray, block: np.ndarray, col_pos: dict[i
                 s[r_pos, p] -= np.float32(pop.repeat_penalty(ago))
 
 
-class _FastScorer:
+class BlockScorer:
     """Scores row blocks against a large, fixed column set with as few full-size numpy passes as possible.
 
     Columns are sorted by "type" (class, department, location, and seniority for mentoring), so the dense
@@ -311,3 +311,81 @@ def assign_to_slots(row_nodes: np.ndarray, col_nodes: np.ndarray, capacity: np.n
         else:
             assigned.append((int(row_nodes[rp]), int(col_nodes[slot_owner[sc]])))
     return assigned, unassigned
+
+
+def improve_pairs(pop: Population, pairs: list[tuple[int, int]], alone: list[int], a: np.ndarray, b: np.ndarray,
+                  max_passes: int = 6) -> tuple[list[tuple[int, int]], list[int]]:
+    """Local search after the assignment: augment through a pair to pair up leftovers, then 2-opt swaps.
+
+    Augmenting: leftover u, pair (x, y), leftover v becomes (u, x), (y, v) when both are feasible. Swaps: for
+    every candidate edge (x, c) between two pairs (x, y), (c, d), replace them by (x, c), (y, d) when that
+    weighs more; improving swaps that touch disjoint pairs are applied together, pass after pass.
+    """
+    partner = np.full(pop.n, -1, dtype=np.int64)
+    for p, q in pairs:
+        partner[p], partner[q] = q, p
+    alone = _augment(pop, partner, alone, a, b)
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    for _ in range(max_passes):
+        ok = (partner[src] >= 0) & (partner[dst] >= 0) & (partner[src] != dst) & (src != dst)
+        x, c = src[ok], dst[ok]
+        if not len(x):
+            break
+        y, d = partner[x], partner[c]
+        gain = (_weights(pop, x, c) + _weights(pop, y, d)) - (_weights(pop, x, y) + _weights(pop, c, d))
+        better = np.flatnonzero(np.isfinite(gain) & (gain > 1e-6))
+        if not len(better):
+            break
+        touched = np.zeros(pop.n, dtype=bool)
+        applied = 0
+        for k in better[np.argsort(-gain[better], kind="stable")].tolist():
+            quad = (int(x[k]), int(y[k]), int(c[k]), int(d[k]))
+            if touched[list(quad)].any():
+                continue
+            touched[list(quad)] = True
+            xx, yy, cc, dd = quad
+            partner[xx], partner[cc], partner[yy], partner[dd] = cc, xx, dd, yy
+            applied += 1
+        if not applied:
+            break
+    out = sorted({(int(min(i, partner[i])), int(max(i, partner[i]))) for i in np.flatnonzero(partner >= 0)})
+    return out, alone
+
+
+def _weights(pop: Population, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    return with_priority(pop, x, y, pop.pair_weights(x, y))
+
+
+def _augment(pop: Population, partner: np.ndarray, alone: list[int], a: np.ndarray, b: np.ndarray) -> list[int]:
+    """Pair up leftovers u and v through a pair (x, y): (u, x) and (y, v), best total weight first."""
+    left = sorted(alone)
+    if len(left) < 2:
+        return left
+    src = np.concatenate([a, b])
+    dst = np.concatenate([b, a])
+    order = np.argsort(src, kind="stable")
+    src, dst = src[order], dst[order]
+    changed = True
+    while changed and len(left) >= 2:
+        changed = False
+        for u in list(left):
+            lo, hi = np.searchsorted(src, u), np.searchsorted(src, u, side="right")
+            xs = dst[lo:hi]
+            xs = xs[partner[xs] >= 0]
+            others = np.array([v for v in left if v != u], dtype=np.int64)
+            if not len(xs) or not len(others):
+                continue
+            ys = partner[xs]
+            first = _weights(pop, np.full(len(xs), u), xs) - _weights(pop, xs, ys)
+            second = _weights(pop, np.repeat(ys, len(others)), np.tile(others, len(xs))).reshape(len(xs), -1)
+            total = first[:, None] + second
+            if not np.isfinite(total).any():
+                continue
+            k, m = np.unravel_index(int(np.argmax(total)), total.shape)
+            x, y, v = int(xs[k]), int(ys[k]), int(others[m])
+            partner[u], partner[x], partner[y], partner[v] = x, u, v, y
+            left = [p for p in left if p not in (u, v)]
+            changed = True
+            break
+    return left
