@@ -74,12 +74,7 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
         members = list(seed)
         group_of[members] = len(groups)
         locked_mask[members] = False
-        while len(members) < targets[0]:
-            pick = _best_addition(pop, members, neighbours, group_of, locked_mask, credit)
-            if pick is None:
-                break
-            members.append(pick)
-            group_of[pick] = len(groups)
+        _grow(pop, members, targets[0], len(groups), neighbours, group_of, locked_mask, credit)
         groups.append(members)
         remaining -= len(members)
 
@@ -105,21 +100,56 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
     return _finish(pop, history, formed, unmatched, best_raw, bound, skipped)
 
 
-def _best_addition(pop: Population, members: list[int], neighbours: list[np.ndarray], group_of: np.ndarray,
-                   locked: np.ndarray, credit: np.ndarray) -> int | None:
-    """The unassigned person who adds the most to ``members`` and conflicts with none of them."""
-    listed = np.unique(np.concatenate([neighbours[m] for m in members]))
-    listed = listed[(group_of[listed] < 0) & ~locked[listed]]
+def _grow(pop: Population, members: list[int], target: int, label: int, neighbours: list[np.ndarray],
+          group_of: np.ndarray, locked: np.ndarray, credit: np.ndarray) -> None:
+    """Add the best-fitting unassigned person until ``target``: candidates are the members' best partners, each
+    with a running total of its scores with every member (-inf once it conflicts with one)."""
+    cand = np.zeros(0, dtype=np.int64)
+    total = np.zeros(0)
+    fresh = members
+    while True:
+        new = np.unique(np.concatenate([neighbours[m] for m in fresh]))
+        new = new[(group_of[new] < 0) & ~locked[new]]
+        new = np.setdiff1d(new, cand, assume_unique=True)
+        if len(new):
+            member_arr = np.array(members, dtype=np.int64)
+            w = pop.pair_weights(np.repeat(new, len(member_arr)), np.tile(member_arr, len(new)))
+            cand = np.concatenate([cand, new])
+            total = np.concatenate([total, w.reshape(len(new), len(member_arr)).sum(axis=1)])
+        if len(members) >= target:
+            return
+        score = total + PRIORITY_BONUS * credit[cand] if len(cand) else total
+        if len(cand) and np.isfinite(score).any():
+            k = int(np.argmax(score))
+        else:
+            pick = _scan_for_addition(pop, members, group_of, locked, credit)
+            if pick is None:
+                return
+            cand = np.append(cand, pick)
+            total = np.append(total, 0.0)
+            k = len(cand) - 1
+        pick = int(cand[k])
+        members.append(pick)
+        group_of[pick] = label
+        cand = np.delete(cand, k)
+        total = np.delete(total, k)
+        if len(cand):
+            total += pop.pair_weights(cand, np.full(len(cand), pick))
+        fresh = [pick]
+
+
+def _scan_for_addition(pop: Population, members: list[int], group_of: np.ndarray, locked: np.ndarray,
+                       credit: np.ndarray) -> int | None:
+    """Fallback when no listed candidate fits: look through unassigned people (up to FALLBACK_SCAN)."""
+    pool = np.flatnonzero((group_of < 0) & ~locked)[:FALLBACK_SCAN]
+    if not len(pool):
+        return None
     member_arr = np.array(members, dtype=np.int64)
-    for attempt in range(2):
-        pool = listed if attempt == 0 else np.flatnonzero((group_of < 0) & ~locked)[:FALLBACK_SCAN]
-        if not len(pool):
-            continue
-        weights = pop.pair_weights(np.repeat(pool, len(member_arr)), np.tile(member_arr, len(pool)))
-        total = weights.reshape(len(pool), len(member_arr)).sum(axis=1) + PRIORITY_BONUS * credit[pool]
-        if np.isfinite(total).any():
-            return int(pool[int(np.argmax(total))])
-    return None
+    w = pop.pair_weights(np.repeat(pool, len(member_arr)), np.tile(member_arr, len(pool)))
+    total = w.reshape(len(pool), len(member_arr)).sum(axis=1) + PRIORITY_BONUS * credit[pool]
+    if not np.isfinite(total).any():
+        return None
+    return int(pool[int(np.argmax(total))])
 
 
 def _group_with_room(pop: Population, person: int, groups: list[list[int]], hi: int) -> int | None:

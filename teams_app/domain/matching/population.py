@@ -36,6 +36,7 @@ NEG = np.float32(-np.inf)
 # History penalties, far above any realistic score so the solver only repeats a pair when it must:
 RECENT_REPEAT_PENALTY = 1e7  # met within the last K rounds
 OLD_REPEAT_PENALTY = 1e4  # met before that: still meet someone new first
+MAX_TYPES = 3_000  # above this many (class, department, location) types, score pairs without a lookup table
 SENIORITY_CURVE = (0.0, 1.0, 2.0, 1.0)  # mentor minus mentee seniority 0..3 -> multiplier; more -> 0
 
 
@@ -88,18 +89,61 @@ class Population:
     excluded_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted i*n+j
     met_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # sorted i*n+j
     met_penalty: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    manager_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         n = self.n
         self.wanted_bits = _bitsets(self.wanted)
         self.offered_bits = _bitsets(self.offered)
         self.goal_bits = _bitsets(self.goals)
-        keys = [i * n + j for i, others in self.excluded.items() for j in others]
+        # Manager/direct-report pairs are checked through each person's manager index; the rest by key.
+        self.manager_of = np.full(n, -1, dtype=np.int64)
+        by_email = {p.email.casefold(): i for i, p in enumerate(self.people) if p.email}
+        for i, p in enumerate(self.people):
+            boss = by_email.get(p.manager_email.casefold(), -1) if p.manager_email else -1
+            if boss != i:
+                self.manager_of[i] = boss
+        keys = [i * n + j for i, others in self.excluded.items() for j in others
+                if self.manager_of[i] != j and self.manager_of[j] != i]
         self.excluded_keys = np.array(sorted(keys), dtype=np.int64)
         met = sorted((i * n + j, self.repeat_penalty(ago)) for i, others in self.met.items()
                      for j, ago in others.items())
         self.met_keys = np.array([k for k, _ in met], dtype=np.int64)
         self.met_penalty = np.array([v for _, v in met], dtype=np.float64)
+        policy = self.program.policy
+        # One popcount pass scores skills both ways and goals: left [wanted|offered|goals] & right
+        # [offered|wanted|goals], each word weighted.
+        self.packed_left = np.hstack([self.wanted_bits, self.offered_bits, self.goal_bits])
+        self.packed_right = np.hstack([self.offered_bits, self.wanted_bits, self.goal_bits])
+        skill_words, goal_words = self.wanted_bits.shape[1], self.goal_bits.shape[1]
+        self.word_weight = np.array([policy.weight_skills] * (2 * skill_words) + [policy.weight_shared_goals] * goal_words,
+                                    dtype=np.float64)
+        self._tables: dict[bool, tuple[np.ndarray, np.ndarray] | None] = {}
+        self._sets: dict[int, tuple[frozenset[int], frozenset[int], frozenset[int]]] = {}
+
+    def type_table(self, mentee_rows: bool) -> tuple[np.ndarray, np.ndarray] | None:
+        """(type of each person, type x type table): feasibility (-inf), cross-department, cross-location and,
+        for mentoring, the seniority term, in one lookup. None when there are too many types for a table."""
+        if mentee_rows not in self._tables:
+            policy = self.program.policy
+            seniority = self.seniority if mentee_rows else np.zeros(self.n, dtype=np.int32)
+            keys = np.stack([self.cls, self.dept, self.loc, seniority], axis=1).astype(np.int64)
+            uniq, type_of = np.unique(keys, axis=0, return_inverse=True) if self.n else (keys, np.zeros(0, int))
+            if len(uniq) > MAX_TYPES:
+                self._tables[mentee_rows] = None
+            else:
+                table = np.where(self.compat[np.ix_(uniq[:, 0], uniq[:, 0])], 0.0, -np.inf)
+                for column, weight in ((1, policy.weight_cross_department), (2, policy.weight_cross_location)):
+                    if weight:
+                        known = uniq[:, column] >= 0
+                        differ = ((uniq[:, column][:, None] != uniq[:, column][None, :]) & known[:, None]
+                                  & known[None, :])
+                        table = table + differ * weight
+                if mentee_rows and policy.weight_seniority_gap:
+                    gap = np.clip(uniq[:, 3][None, :] - uniq[:, 3][:, None], 0, len(SENIORITY_CURVE))
+                    table = table + np.array([*SENIORITY_CURVE, 0.0])[gap] * policy.weight_seniority_gap
+                self._tables[mentee_rows] = (type_of.reshape(-1).astype(np.int64), table)
+        return self._tables[mentee_rows]
 
     @property
     def n(self) -> int:
@@ -268,15 +312,28 @@ class Population:
                      mentee_rows: bool = False) -> np.ndarray:
         """Element-wise scores of pairs (i[k], j[k]) as float64; -inf when infeasible. Same rules as
         :meth:`score_block`, for scattered pairs (trios, local search, growing circles)."""
-        policy = self.program.policy
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
-        skills = (np.bitwise_count(self.wanted_bits[i] & self.offered_bits[j]).sum(axis=1, dtype=np.int64)
-                  + np.bitwise_count(self.offered_bits[i] & self.wanted_bits[j]).sum(axis=1, dtype=np.int64))
-        s = skills * policy.weight_skills
-        if policy.weight_shared_goals:
-            s = s + np.bitwise_count(self.goal_bits[i] & self.goal_bits[j]).sum(axis=1, dtype=np.int64) * (
-                policy.weight_shared_goals)
+        s = np.bitwise_count(self.packed_left[i] & self.packed_right[j]) @ self.word_weight
+        lookup = self.type_table(mentee_rows)
+        if lookup is not None:
+            type_of, table = lookup
+            s += table[type_of[i], type_of[j]]
+        else:
+            s += self._dense_terms(i, j, mentee_rows)
+        s[(i == j) | (self.manager_of[i] == j) | (self.manager_of[j] == i)] = -np.inf
+        keys = i * self.n + j
+        if len(self.excluded_keys):
+            s[_contains(self.excluded_keys, keys)] = -np.inf
+        if adjusted and len(self.met_keys):
+            pos = np.minimum(np.searchsorted(self.met_keys, keys), len(self.met_keys) - 1)
+            hit = self.met_keys[pos] == keys
+            s -= np.where(hit, self.met_penalty[pos], 0.0)
+        return s
+
+    def _dense_terms(self, i: np.ndarray, j: np.ndarray, mentee_rows: bool) -> np.ndarray:
+        policy = self.program.policy
+        s = np.where(self.compat[self.cls[i], self.cls[j]], 0.0, -np.inf)
         for codes, weight in ((self.dept, policy.weight_cross_department), (self.loc, policy.weight_cross_location)):
             if weight:
                 a, b = codes[i], codes[j]
@@ -284,17 +341,14 @@ class Population:
         if mentee_rows and policy.weight_seniority_gap:
             gap = np.clip(self.seniority[j] - self.seniority[i], 0, len(SENIORITY_CURVE))
             s = s + np.array([*SENIORITY_CURVE, 0.0])[gap] * policy.weight_seniority_gap
-        ok = self.compat[self.cls[i], self.cls[j]] & (i != j)
-        keys = i * self.n + j
-        if len(self.excluded_keys):
-            ok &= ~_contains(self.excluded_keys, keys)
-        s = np.where(ok, s, -np.inf)
-        if adjusted and len(self.met_keys):
-            pos = np.searchsorted(self.met_keys, keys)
-            pos = np.minimum(pos, len(self.met_keys) - 1)
-            hit = self.met_keys[pos] == keys
-            s = s - np.where(hit, self.met_penalty[pos], 0.0)
         return np.asarray(s, dtype=np.float64)
+
+    def _person_sets(self, i: int) -> tuple[frozenset[int], frozenset[int], frozenset[int]]:
+        if i not in self._sets:
+            rows = (self.wanted, self.offered, self.goals)
+            self._sets[i] = tuple(  # type: ignore[assignment]
+                frozenset(m.indices[m.indptr[i]:m.indptr[i + 1]].tolist()) for m in rows)
+        return self._sets[i]
 
     # -- one pair, with reasons -----------------------------------------------------------------------
     def pair_score(self, i: int, j: int, mentor: int | None = None) -> tuple[float, list[str]]:
@@ -302,17 +356,19 @@ class Population:
         policy = self.program.policy
         a, b = self.people[i], self.people[j]
         score, reasons = 0.0, []
-        for giver, taker, gi, ti in ((b, a, j, i), (a, b, i, j)):
+        wanted_i, offered_i, goals_i = self._person_sets(i)
+        wanted_j, offered_j, goals_j = self._person_sets(j)
+        for giver, taker, given in ((b, a, offered_j & wanted_i), (a, b, offered_i & wanted_j)):
+            if not given:
+                continue
             own = {x.casefold(): x for x in giver.profile.skills_offered}  # the giver's own spelling
-            gets = [own.get(self.skill_names[k].casefold(), self.skill_names[k])
-                    for k in _shared(self.wanted, ti, self.offered, gi)]
-            if gets:
-                score += policy.weight_skills * len(gets)
-                reasons.append(f"{giver.display_name} offers {_fmt_list(gets)}, which {taker.display_name} wants")
-        own_goals = {g.casefold(): g for g in a.profile.goals}
-        shared_goals = [own_goals.get(self.goal_names[k].casefold(), self.goal_names[k])
-                        for k in _shared(self.goals, i, self.goals, j)]
-        if shared_goals and policy.weight_shared_goals:
+            gets = sorted(own.get(self.skill_names[k].casefold(), self.skill_names[k]) for k in given)
+            score += policy.weight_skills * len(gets)
+            reasons.append(f"{giver.display_name} offers {_fmt_list(gets)}, which {taker.display_name} wants")
+        shared = goals_i & goals_j
+        if shared and policy.weight_shared_goals:
+            own_goals = {g.casefold(): g for g in a.profile.goals}
+            shared_goals = sorted(own_goals.get(self.goal_names[k].casefold(), self.goal_names[k]) for k in shared)
             score += policy.weight_shared_goals * len(shared_goals)
             reasons.append(f"both want to work on {_fmt_list(shared_goals)}")
         if policy.weight_cross_department and self.dept[i] >= 0 and self.dept[j] >= 0 and self.dept[i] != self.dept[j]:

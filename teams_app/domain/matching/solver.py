@@ -35,12 +35,17 @@ NOISE_STRIDE = 97  # rows read the tie-breaking noise at shifted offsets
 
 
 def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, k: int, *,
-                    mentee_rows: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                    mentee_rows: bool = False, offset: np.ndarray | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``k`` best feasible columns: (row, col, adjusted weight) arrays and each row's best raw score.
 
     ``cols`` None means every person; returned column numbers are person indices either way. Small column
     sets are ranked exactly; large ones go through :class:`BlockScorer`, which keeps the best of each
     random slice of columns (the true top ``k`` unless two of them share a slice).
+
+    ``offset`` (per person) ranks columns by weight minus the column's offset instead of by weight. With
+    half of everyone's best score as the offset this finds "tight" pairs, good for both people, which a plain
+    top-k misses when many people compete for the same few partners.
     """
     col_ids = np.arange(pop.n, dtype=np.int64) if cols is None else np.asarray(cols, dtype=np.int64)
     n_cols = len(col_ids)
@@ -49,13 +54,14 @@ def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, 
     if n_cols == 0 or len(rows) == 0 or k <= 0:
         return empty, empty, np.zeros(0), best_raw
     if n_cols <= EXACT_COLUMNS or k * SLICE >= n_cols:
-        return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw)
+        return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw, offset)
     scorer = BlockScorer(pop, col_ids, mentee_rows)
-    return scorer.candidates(rows, k, best_raw)
+    return scorer.candidates(rows, k, best_raw, offset)
 
 
 def _exact_candidates(pop: Population, rows: np.ndarray, col_ids: np.ndarray, k: int, mentee_rows: bool,
-                      best_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                      best_raw: np.ndarray, offset: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n_cols = len(col_ids)
     step = max(1, BLOCK_CELLS // n_cols)
     col_pos = {int(c): p for p, c in enumerate(col_ids.tolist())}
@@ -65,9 +71,10 @@ def _exact_candidates(pop: Population, rows: np.ndarray, col_ids: np.ndarray, k:
         s = pop.score_block(block, col_ids, mentee_rows=mentee_rows, adjusted=False)
         best_raw[start:start + len(block)] = s.max(axis=1)
         _penalise(pop, s, block, col_pos)
+        key = s if offset is None else s - offset[col_ids][None, :].astype(np.float32)
         kk = min(k, n_cols)
         if kk < n_cols:
-            top = np.argpartition(-s, kk - 1, axis=1)[:, :kk]
+            top = np.argpartition(-key, kk - 1, axis=1)[:, :kk]
         else:
             top = np.broadcast_to(np.arange(n_cols), s.shape)
         vals = np.take_along_axis(s, top, axis=1)
@@ -152,11 +159,15 @@ class BlockScorer:
                     s[r_pos, p] = NEG
         return s
 
-    def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray
+    def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray, offset: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         out_r, out_c, out_w = [], [], []
         n_slices = self.width // SLICE
         kk = min(k, n_slices)
+        col_offset = None
+        if offset is not None:
+            col_offset = np.zeros(self.width, dtype=np.float32)
+            col_offset[:self.n_cols] = offset[self.cols]
         for start in range(0, len(rows), self.step):
             block = rows[start:start + self.step]
             s = self.scores(block)
@@ -165,13 +176,16 @@ class BlockScorer:
             noise = np.lib.stride_tricks.as_strided(
                 self.noise[(start % 7) * len(block):], shape=(len(block), self.width),
                 strides=(NOISE_STRIDE * self.noise.itemsize, self.noise.itemsize), writeable=False)
+            if col_offset is not None:
+                s -= col_offset
             s += noise
             sliced = s.reshape(len(block), n_slices, SLICE)
             inner = sliced.argmax(axis=2)  # best column of every slice
             slice_best = np.take_along_axis(sliced, inner[:, :, None], axis=2)[:, :, 0]
             top = np.argpartition(-slice_best, kk - 1, axis=1)[:, :kk]
             pos = top * SLICE + np.take_along_axis(inner, top, axis=1)
-            vals = np.take_along_axis(s, pos, axis=1) - np.take_along_axis(noise, pos, axis=1)
+            key = np.take_along_axis(s, pos, axis=1) - np.take_along_axis(noise, pos, axis=1)
+            vals = key if col_offset is None else key + col_offset[pos]
             keep = np.isfinite(vals)
             out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
             out_c.append(self.cols[pos[keep]])
@@ -195,14 +209,16 @@ def max_weight_pairs(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndar
     m = len(nodes)
     if m == 0:
         return [], []
-    pos = {int(x): p for p, x in enumerate(nodes.tolist())}
+    order = np.argsort(nodes, kind="stable")
+    sorted_nodes = nodes[order]
+    keys = np.zeros(0, dtype=np.int64)
     if len(a):
-        la = np.fromiter((pos[int(x)] for x in a), dtype=np.int64, count=len(a))
-        lb = np.fromiter((pos[int(x)] for x in b), dtype=np.int64, count=len(b))
+        la = order[np.searchsorted(sorted_nodes, a)]
+        lb = order[np.searchsorted(sorted_nodes, b)]
         lo, hi = np.minimum(la, lb), np.maximum(la, lb)
         keep = lo != hi
         lo, hi, ww = lo[keep], hi[keep], w[keep]
-        _, first = np.unique(lo * m + hi, return_index=True)  # both directions give the same weight
+        keys, first = np.unique(lo * m + hi, return_index=True)  # both directions give the same weight
         lo, hi, ww = lo[first], hi[first], ww[first]
     else:
         lo = hi = np.zeros(0, dtype=np.int64)
@@ -216,12 +232,10 @@ def max_weight_pairs(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndar
     data = np.concatenate([cost, cost, np.full(m, alone)])
     graph = sp.csr_matrix((data, (rows, cols)), shape=(m, m))
     _, perm = min_weight_full_bipartite_matching(graph)
-    weight = {}
-    for x, y, v in zip(lo.tolist(), hi.tolist(), ww.tolist(), strict=True):
-        weight[(x, y)] = v
 
     def edge(x: int, y: int) -> float:
-        return weight[(x, y) if x < y else (y, x)]
+        key = min(x, y) * m + max(x, y)
+        return float(ww[int(np.searchsorted(keys, key))])
 
     pairs: list[tuple[int, int]] = []
     alone_nodes: list[int] = []
@@ -325,15 +339,21 @@ def improve_pairs(pop: Population, pairs: list[tuple[int, int]], alone: list[int
     for p, q in pairs:
         partner[p], partner[q] = q, p
     alone = _augment(pop, partner, alone, a, b)
-    src = np.concatenate([a, b])
-    dst = np.concatenate([b, a])
+    keys = np.unique(np.minimum(a, b) * pop.n + np.maximum(a, b))
+    src, dst = keys // pop.n, keys % pop.n
+    w_edge = _weights(pop, src, dst)
     for _ in range(max_passes):
-        ok = (partner[src] >= 0) & (partner[dst] >= 0) & (partner[src] != dst) & (src != dst)
-        x, c = src[ok], dst[ok]
+        matched = np.flatnonzero(partner >= 0)
+        current = np.full(pop.n, -np.inf)
+        current[matched] = _weights(pop, matched, partner[matched])
+        ceiling = float(current[matched].max()) if len(matched) else 0.0  # no pair beats the best current one
+        ok = ((partner[src] >= 0) & (partner[dst] >= 0) & (partner[src] != dst)
+              & (w_edge + ceiling - current[src] - current[dst] > 1e-6))
+        x, c, w_xc = src[ok], dst[ok], w_edge[ok]
         if not len(x):
             break
         y, d = partner[x], partner[c]
-        gain = (_weights(pop, x, c) + _weights(pop, y, d)) - (_weights(pop, x, y) + _weights(pop, c, d))
+        gain = w_xc + _weights(pop, y, d) - current[x] - current[c]
         better = np.flatnonzero(np.isfinite(gain) & (gain > 1e-6))
         if not len(better):
             break
