@@ -116,8 +116,8 @@ class Population:
         self.packed_left = np.hstack([self.wanted_bits, self.offered_bits, self.goal_bits])
         self.packed_right = np.hstack([self.offered_bits, self.wanted_bits, self.goal_bits])
         skill_words, goal_words = self.wanted_bits.shape[1], self.goal_bits.shape[1]
-        self.word_weight = np.array([policy.weight_skills] * (2 * skill_words) + [policy.weight_shared_goals] * goal_words,
-                                    dtype=np.float64)
+        self.word_weight = np.array(
+            [policy.weight_skills] * (2 * skill_words) + [policy.weight_shared_goals] * goal_words, dtype=np.float64)
         self._tables: dict[bool, tuple[np.ndarray, np.ndarray] | None] = {}
         self._sets: dict[int, tuple[frozenset[int], frozenset[int], frozenset[int]]] = {}
 
