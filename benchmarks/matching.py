@@ -189,10 +189,10 @@ def random_shuffle_score(pop: Population, seed: int) -> tuple[float, int]:
     a, b = order[0:pop.n - 1:2], order[1:pop.n:2]
     raw = pop.pair_weights(a, b, adjusted=False)
     bad = ~np.isfinite(raw)
-    # A violating pair still "scores" what its profiles would give; count it, but report the violation.
-    unconstrained = Population(**{**pop.__dict__, "compat": np.ones_like(pop.compat), "excluded": {}})
-    score = unconstrained.pair_weights(a, b, adjusted=False)
-    return float(score.sum()), int(bad.sum())
+    # A violating pair still "scores" what its profiles would give (pair_score ignores the hard constraints);
+    # count it, and report the violation.
+    score = sum(pop.pair_score(int(x), int(y))[0] for x, y in zip(a, b, strict=True))
+    return float(score), int(bad.sum())
 
 
 def exact_optimum(pop: Population) -> tuple[float, float]:

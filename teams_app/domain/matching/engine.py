@@ -174,17 +174,23 @@ def _place_in_trios(pop: Population, groups: list[Formed], alone: list[int]) -> 
     for person in sorted(alone, key=lambda i: (-int(pop.priority[i]), i)):
         hosts = [k for k, g in enumerate(groups) if len(g.members) == 2]
         if not hosts:
-            unmatched.append((person, BYE_ODD))
+            unmatched.append((person, _bye_reason(pop, person)))
             continue
         host_arr = np.array([groups[k].members for k in hosts], dtype=np.int64)
         row = pop.score_block(np.array([person]), None, adjusted=True)[0].astype(np.float64)
         gain = row[host_arr[:, 0]] + row[host_arr[:, 1]] - 0.5 * (credit[host_arr[:, 0]] + credit[host_arr[:, 1]])
         if not np.isfinite(gain).any():
-            unmatched.append((person, BYE_NO_PARTNER))
+            unmatched.append((person, _bye_reason(pop, person)))
             continue
         best = int(np.argmax(np.where(np.isfinite(gain), gain, -np.inf)))
         groups[hosts[best]].members.append(person)
     return unmatched
+
+
+def _bye_reason(pop: Population, person: int) -> str:
+    """Nobody fits at all (language, working time, exclusions), or it is just the odd count."""
+    row = pop.pair_weights(np.full(pop.n, person), np.arange(pop.n), adjusted=False)
+    return BYE_ODD if np.isfinite(row).any() else BYE_NO_PARTNER
 
 
 # -- mentoring and buddies: one lead with up to c followers -------------------------------------------------

@@ -161,7 +161,7 @@ class BlockScorer:
 
     def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray, offset: np.ndarray | None = None
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        out_r, out_c, out_w = [], [], []
+        out_r, out_c = [], []
         n_slices = self.width // SLICE
         kk = min(k, n_slices)
         col_offset = None
@@ -189,9 +189,10 @@ class BlockScorer:
             keep = np.isfinite(vals)
             out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
             out_c.append(self.cols[pos[keep]])
-            out_w.append(vals[keep].astype(np.float64))
-        return (np.concatenate(out_r).astype(np.int64), np.concatenate(out_c).astype(np.int64),
-                np.concatenate(out_w), best_raw)
+        r = np.concatenate(out_r).astype(np.int64)
+        c = np.concatenate(out_c).astype(np.int64)
+        # Exact float64 weights (the float32 ranking carried tie-breaking noise).
+        return r, c, self.pop.pair_weights(r, c, mentee_rows=self.mentee_rows), best_raw
 
 
 def with_priority(pop: Population, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
