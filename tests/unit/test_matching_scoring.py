@@ -64,7 +64,7 @@ def test_history_penalty_applies_only_to_pairs_that_met() -> None:
 def test_fast_candidates_find_each_rows_best_partner() -> None:
     pop, _ = _population(ProgramKind.PEER_PAIRS, n=300, seed=3)
     everyone = np.arange(pop.n)
-    a, b, w, best = BlockScorer(pop, everyone, mentee_rows=False).candidates(everyone, 8, np.zeros(pop.n))
+    a, _, w, best = BlockScorer(pop, everyone, mentee_rows=False).candidates(everyone, 8, np.zeros(pop.n))
     exact_a, _, exact_w, exact_best = candidate_edges(pop, everyone, None, 8)
     assert np.array_equal(best, exact_best)
     for row in range(pop.n):
