@@ -81,6 +81,10 @@ class GraphSettings(BaseModel):
         default="https://graph.microsoft.com/v1.0", description="Graph base URL (national clouds, tests)."
     )
     authority_host: str = Field(default="", description="Entra authority host for national clouds.")
+    token_url: str = Field(
+        default="", description="Plain OAuth2 token endpoint instead of azure-identity (tests, private clouds)."
+    )
+    max_attempts: int = Field(default=5, ge=1, le=10, description="Attempts per Graph request (429/5xx).")
     organizer: str = Field(
         default="mentor", description="Who organises meetings: 'mentor', 'first' or a program mailbox address."
     )
@@ -126,12 +130,21 @@ class LrsSettings(BaseModel):
 
 class ManifestSettings(BaseModel):
     app_id: str = Field(default="", description="Teams app id (GUID) in the manifest.")
+    bot_id: str = Field(
+        default="", description="Bot id for the manifest; empty: PEERCOACH_BOT__APP_ID. Must equal it if set."
+    )
     domain: str = Field(default="", description="Public host name of the bot (validDomains).")
     version: str = Field(default="1.0.0", description="App package version.")
     developer_name: str = Field(default="Peercoach", description="Developer name shown in Teams.")
     website_url: str = Field(default="https://peercoach.example", description="Developer website.")
     privacy_url: str = Field(default="https://peercoach.example/privacy", description="Privacy statement.")
     terms_url: str = Field(default="https://peercoach.example/terms", description="Terms of use.")
+
+
+class AssessmentSettings(BaseModel):
+    rubrics_dir: Path | None = Field(
+        default=None, description="Folder of program rubrics (*.yaml, *.json); built-in rubrics otherwise."
+    )
 
 
 class SchedulerSettings(BaseModel):
@@ -158,6 +171,7 @@ class Settings(BaseSettings):
     lrs: LrsSettings = Field(default_factory=LrsSettings)
     manifest: ManifestSettings = Field(default_factory=ManifestSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    assessment: AssessmentSettings = Field(default_factory=AssessmentSettings)
 
     @field_validator("log_level")
     @classmethod

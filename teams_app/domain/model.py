@@ -165,9 +165,17 @@ class Program:
     named_feedback: bool = False  # partner feedback shown with names (otherwise anonymous)
     min_reviews: int = 3  # k: results released only after k reviews
     meeting_minutes: int = 30
+    buffer_minutes: int = 0  # free time each person keeps before and after the meeting
+    preferred_days: tuple[int, ...] = ()  # weekdays (Monday = 0) in each person's zone; () = any working day
+    preferred_hours: str = ""  # 'HH:MM-HH:MM' in each person's zone, tried first; '' = whole working day
     next_round_at: datetime | None = None
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
+
+    def __post_init__(self) -> None:
+        # Stored programs come back from JSON with a list here; keep it a tuple (hashable, comparable).
+        if not isinstance(self.preferred_days, tuple):
+            object.__setattr__(self, "preferred_days", tuple(self.preferred_days))
 
     @staticmethod
     def create(
@@ -206,6 +214,15 @@ class Program:
             raise InvalidInput("min_reviews", "must be between 1 and 20")
         if not 10 <= self.meeting_minutes <= 240:
             raise InvalidInput("meeting_minutes", "must be between 10 and 240")
+        if not 0 <= self.buffer_minutes <= 120:
+            raise InvalidInput("buffer_minutes", "must be between 0 and 120")
+        if any(not 0 <= d <= 6 for d in self.preferred_days):
+            raise InvalidInput("preferred_days", "weekdays are numbered 0 (Monday) to 6 (Sunday)")
+        if self.preferred_hours:
+            try:
+                WorkingHours.parse(self.preferred_hours)
+            except InvalidInput as exc:
+                raise InvalidInput("preferred_hours", exc.problem) from None
         return self
 
     def with_changes(self, **changes: object) -> Program:

@@ -116,7 +116,7 @@ class CoachingService:
 
     async def list_programs(self) -> list[Program]:
         async with self._uow() as uow:
-            return await uow.programs.list()
+            return await uow.programs.all()
 
     @staticmethod
     async def _program(uow: UnitOfWork, ref: str) -> Program:
@@ -385,6 +385,19 @@ class CoachingService:
             await self._bus.commit(uow)
 
     # -- meetings and check-ins -------------------------------------------------------------------
+    async def matches_to_book(self, limit: int = 500) -> list[tuple[Program, Round, Match, list[Participant]]]:
+        """Matches of open rounds without a meeting yet, with what the calendar needs to book them."""
+        async with self._uow() as uow:
+            out = []
+            for match in await uow.matches.unbooked(limit):
+                program = await uow.programs.get(match.program_id)
+                round_ = await uow.rounds.get(match.round_id)
+                people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+                if program is None or round_ is None or len(people) < len(match.members):
+                    continue  # someone was erased: the match is not booked
+                out.append((program, round_, match, [people[pid] for pid in match.participant_ids]))
+            return out
+
     async def record_meeting(self, meeting: Meeting) -> None:
         now = self._clock.now()
         async with self._uow() as uow:
@@ -476,6 +489,7 @@ class CoachingService:
             }
             latest = await uow.rounds.latest(program.id)
             matched = met = checked_in = scheduled = no_slot = 0
+            problems: list[str] = []
             if latest is not None:
                 for match in await uow.matches.for_round(latest.id):
                     matched += len(match.members)
@@ -484,17 +498,19 @@ class CoachingService:
                     met += sum(1 for c in check_ins if c.met)
                     meeting = await uow.meetings.get(match.id)
                     scheduled += bool(meeting and meeting.status is MeetingStatus.SCHEDULED)
-                    no_slot += bool(meeting and meeting.status in (MeetingStatus.NO_COMMON_SLOT,
-                                                                   MeetingStatus.FAILED))
+                    if meeting and meeting.status in (MeetingStatus.NO_COMMON_SLOT, MeetingStatus.FAILED):
+                        no_slot += 1
+                        problems.append(f"{meeting.status.value}: {meeting.detail}")
             return {"program": program.name, "round": latest.number if latest else 0, **counts,
                     "matched": matched, "met": met, "checked_in": checked_in,
-                    "meetings_scheduled": scheduled, "meetings_unscheduled": no_slot}
+                    "meetings_scheduled": scheduled, "meetings_unscheduled": no_slot,
+                    "meeting_problems": problems[:20]}
 
     async def export(self, program_ref: str | None = None) -> list[dict[str, Any]]:
         """One row per match member: program, round, match, person, role, score, reasons, check-in."""
         rows: list[dict[str, Any]] = []
         async with self._uow() as uow:
-            programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.list()
+            programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.all()
             for program in programs:
                 for round_ in await uow.rounds.for_program(program.id):
                     for match in await uow.matches.for_round(round_.id):

@@ -1,0 +1,219 @@
+"""The statement outbox: rows written in the caller's transaction, delivered later by the relay.
+
+``enqueue`` runs on the caller's ``AsyncConnection`` or ``AsyncSession`` and never commits: the
+statements become visible exactly when the change that caused them commits, and vanish with it on
+rollback. Each statement is serialized once here; the relay sends that stored text unchanged. The
+statement id is unique, so an event handled twice (a retried request) adds nothing the second time.
+
+Row life cycle: ``queued`` -> ``sent`` (LRS answered 200/204), or ``queued`` -> ``dead`` (the LRS refused
+it: 400/413/422 for the statement alone, or 409 conflict) with the LRS's reason. ``replay_dead`` puts
+dead rows back in the queue after the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeAlias
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from tincan import Statement
+
+from lrs_bridge.statements import SerializedStatement, serialize
+
+logger = logging.getLogger(__name__)
+
+metadata = MetaData()
+
+STATUS_QUEUED = "queued"
+STATUS_SENT = "sent"
+STATUS_DEAD = "dead"
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+outbox_table = Table(
+    "lrs_outbox",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("statement_id", String(36), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(8), nullable=False, default=STATUS_QUEUED),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claim_token", String(36), nullable=True),
+    Column("claimed_until", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    UniqueConstraint("statement_id", name="uq_lrs_outbox_statement_id"),
+    Index("ix_lrs_outbox_due", "status", "next_attempt_at", "id"),
+)
+
+_SQLITE_INSERT = sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
+_PG_INSERT = (
+    postgresql.insert(outbox_table)
+    .on_conflict_do_nothing(index_elements=["statement_id"])
+    .returning(outbox_table.c.id)
+)
+
+OutboxItem: TypeAlias = "Statement | SerializedStatement"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _to_serialized(item: OutboxItem) -> SerializedStatement:
+    if isinstance(item, SerializedStatement):
+        return item
+    if item.id is None:
+        raise ValueError("a statement needs its id before it is queued (uuid5 of the event key)")
+    return SerializedStatement(id=item.id, payload=serialize(item))
+
+
+async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[OutboxItem]) -> int:
+    """Queue statements inside the caller's open transaction; returns how many rows were new.
+
+    Accepts tincan ``Statement`` objects (serialized here, once) or :class:`SerializedStatement`.
+    Statements whose id is already in the outbox are skipped, whatever their state.
+    """
+    now = _now()
+    rows: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for item in statements:
+        ser = _to_serialized(item)
+        key = str(ser.id)
+        if key in seen:  # the same event twice in one call: keep the first
+            continue
+        seen.add(key)
+        rows.append({"statement_id": key, "payload": ser.payload, "status": STATUS_QUEUED,
+                     "created_at": now, "next_attempt_at": now, "attempts": 0})
+    if not rows:
+        return 0
+    dialect_name = conn.get_bind().dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
+    # INSERT ... ON CONFLICT (statement_id) DO NOTHING: a duplicate is skipped, not an error.
+    if dialect_name == "sqlite":
+        # sqlite3 reports inserted rows exactly (changes() per row); skipping RETURNING saves a fetch,
+        # i.e. one more hop to aiosqlite's thread, on the hot path of every business transaction.
+        result = await conn.execute(_SQLITE_INSERT, rows)
+        assert isinstance(result, CursorResult)  # DML always yields a CursorResult, session or not
+        inserted = int(result.rowcount)
+    elif dialect_name == "postgresql":
+        # asyncpg's executemany has no reliable rowcount: count the RETURNING rows instead.
+        result = await conn.execute(_PG_INSERT, rows)
+        inserted = len(result.all())
+    else:
+        raise NotImplementedError(f"lrs_bridge outbox supports sqlite and postgresql, not {dialect_name}")
+    logger.debug("queued %s of %s statements", inserted, len(rows))
+    return inserted
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    queued: int
+    delivered: int
+    dead: int
+    oldest_queued_age_s: float | None
+
+    def as_dict(self) -> dict[str, int | float | None]:
+        return {"queued": self.queued, "delivered": self.delivered, "dead": self.dead,
+                "oldest_queued_age_s": self.oldest_queued_age_s}
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes for what we stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+async def status(engine: AsyncEngine) -> OutboxStatus:
+    """Counts per state and the age of the oldest queued statement."""
+    async with engine.connect() as conn:
+        counts = dict(
+            (row.status, row.n)
+            for row in await conn.execute(
+                select(outbox_table.c.status, func.count().label("n")).group_by(outbox_table.c.status)
+            )
+        )
+        oldest = (await conn.execute(
+            select(func.min(outbox_table.c.created_at)).where(outbox_table.c.status == STATUS_QUEUED)
+        )).scalar_one_or_none()
+    age = (_now() - _aware(oldest)).total_seconds() if oldest is not None else None
+    return OutboxStatus(
+        queued=int(counts.get(STATUS_QUEUED, 0)),
+        delivered=int(counts.get(STATUS_SENT, 0)),
+        dead=int(counts.get(STATUS_DEAD, 0)),
+        oldest_queued_age_s=age,
+    )
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    statement_id: uuid.UUID
+    status_code: int | None
+    reason: str
+    payload: str
+
+
+async def dead_letters(engine: AsyncEngine, limit: int = 100) -> list[DeadLetter]:
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            select(outbox_table.c.statement_id, outbox_table.c.last_status, outbox_table.c.last_error,
+                   outbox_table.c.payload)
+            .where(outbox_table.c.status == STATUS_DEAD)
+            .order_by(outbox_table.c.id)
+            .limit(limit)
+        )
+        return [DeadLetter(uuid.UUID(r.statement_id), r.last_status, r.last_error or "", r.payload)
+                for r in rows]
+
+
+async def replay_dead(engine: AsyncEngine, statement_ids: Sequence[uuid.UUID] | None = None) -> int:
+    """Put dead statements (all, or the given ids) back in the queue; returns how many."""
+    stmt = (
+        update(outbox_table)
+        .where(outbox_table.c.status == STATUS_DEAD)
+        .values(status=STATUS_QUEUED, next_attempt_at=_now(), attempts=0, claim_token=None,
+                claimed_until=None)
+    )
+    if statement_ids is not None:
+        stmt = stmt.where(outbox_table.c.statement_id.in_([str(i) for i in statement_ids]))
+    async with engine.begin() as conn:
+        result = await conn.execute(stmt)
+    count = int(result.rowcount or 0)
+    logger.info("replaying %s dead statements", count)
+    return count
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    """Create the outbox tables (tests and quick starts; production uses the Alembic migration)."""
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+
+__all__ = [
+    "STATUS_DEAD", "STATUS_QUEUED", "STATUS_SENT", "DeadLetter", "OutboxItem", "OutboxStatus",
+    "create_tables", "dead_letters", "enqueue", "metadata", "outbox_table", "replay_dead",
+    "status",
+]

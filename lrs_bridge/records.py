@@ -1,0 +1,348 @@
+"""Learning records: plain, immutable descriptions of what happened in a peer-coaching program.
+
+A record carries everything needed to build one xAPI statement and nothing else: no I/O, no IRIs, no
+settings. ``lrs_bridge.statements`` turns records into tincan ``Statement`` objects. Each record has an
+``event_key``, a stable string chosen when the event happens (for example ``"checkin:8f1c"``); the
+statement id is ``uuid5(namespace, event_key)``, so producing the same event twice yields the same
+statement id and the outbox stores it once.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class RecordError(ValueError):
+    """A learning record is incomplete or contradicts itself."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise RecordError(message)
+
+
+@dataclass(frozen=True)
+class Person:
+    """Somebody taking part: identified by email, known to Teams by the AAD object id."""
+
+    email: str
+    name: str = ""
+    aad_object_id: str = ""
+
+    def __post_init__(self) -> None:
+        _require("@" in self.email and not self.email.startswith("mailto:"),
+                 f"person email must be a plain address, got {self.email!r}")
+
+
+@dataclass(frozen=True)
+class ProgramRef:
+    id: str
+    name: str
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "program id is empty")
+
+
+@dataclass(frozen=True)
+class CohortRef:
+    id: str
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "cohort id is empty")
+
+
+@dataclass(frozen=True)
+class RoundRef:
+    program_id: str
+    number: int
+
+    def __post_init__(self) -> None:
+        _require(self.number >= 1, f"round numbers start at 1, got {self.number}")
+
+
+@dataclass(frozen=True)
+class MeetingRef:
+    """A coaching session (booked in Outlook/Teams or agreed by the pair)."""
+
+    id: str
+    title: str = ""
+
+    def __post_init__(self) -> None:
+        _require(bool(self.id), "meeting id is empty")
+
+
+@dataclass(frozen=True)
+class AssessmentRef:
+    """A peer assessment (one review form of a rubric, for one person, in one round)."""
+
+    id: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class BadgeRef:
+    id: str
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ScoreValue:
+    """A raw score on a known scale; ``scaled`` maps it onto 0..1 the way LMS reports expect."""
+
+    raw: float
+    min: float
+    max: float
+
+    def __post_init__(self) -> None:
+        _require(all(math.isfinite(v) for v in (self.raw, self.min, self.max)), "score is not finite")
+        _require(self.min < self.max, f"score min {self.min} must be below max {self.max}")
+        _require(self.min <= self.raw <= self.max, f"score {self.raw} outside {self.min}..{self.max}")
+
+    @property
+    def scaled(self) -> float:
+        return round((self.raw - self.min) / (self.max - self.min), 4)
+
+
+class Role(StrEnum):
+    MENTOR = "mentor"
+    MENTEE = "mentee"
+    PEER = "peer"
+    FACILITATOR = "facilitator"
+    BUDDY = "buddy"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Record:
+    """Fields every record shares. ``registration`` is one UUID per round per match."""
+
+    event_key: str
+    timestamp: datetime
+    actor: Person
+    program: ProgramRef
+    cohort: CohortRef | None = None
+    round: RoundRef | None = None
+    registration: uuid.UUID | None = None
+    language: str = "en"
+
+    def __post_init__(self) -> None:
+        _require(bool(self.event_key.strip()), "event_key is empty")
+        _require(self.timestamp.tzinfo is not None and self.timestamp.utcoffset() is not None,
+                 f"timestamp of {self.event_key!r} has no time zone")
+        _require(bool(self.language), "language is empty")
+        if self.round is not None:
+            _require(self.round.program_id == self.program.id,
+                     f"round belongs to program {self.round.program_id!r}, record to {self.program.id!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Registered(Record):
+    """The person opted in to the program (verb: registered; object: the program)."""
+
+
+class LeaveKind(StrEnum):
+    LEFT = "left"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unregistered(Record):
+    """The person left or paused the program (verb: unregistered)."""
+
+    kind: LeaveKind = LeaveKind.LEFT
+    paused_until: date | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.paused_until is None or self.kind is LeaveKind.PAUSED,
+                 "paused_until only applies to a pause")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Matched(Record):
+    """The person was matched in a round; ``members`` is the whole match, the actor included."""
+
+    members: tuple[Person, ...]
+    role: Role | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.round is not None, "a match belongs to a round")
+        _require(len(self.members) >= 2, "a match has at least two members")
+        _require(self.actor in self.members, "the actor must be one of the match members")
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingScheduled(Record):
+    meeting: MeetingRef
+    start: datetime | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.start is None or self.start.tzinfo is not None, "meeting start has no time zone")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Attended(Record):
+    meeting: MeetingRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mentored(Record):
+    """The actor (mentor) mentored the mentee, optionally in a given meeting."""
+
+    mentee: Person
+    meeting: MeetingRef | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.mentee != self.actor, "nobody mentors themselves")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TalkedWith(Record):
+    """The actor met one peer (object: Agent) or several (object: Group)."""
+
+    peers: tuple[Person, ...]
+    meeting: MeetingRef | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(len(self.peers) >= 1, "talked with nobody")
+        _require(self.actor not in self.peers, "the actor is not their own peer")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reflected(Record):
+    """A check-in: did we meet, how useful (1-5), what I learned, next step."""
+
+    meeting: MeetingRef | None = None
+    met: bool = True
+    usefulness: int | None = None
+    learned: str = ""
+    next_step: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.usefulness is None or 1 <= self.usefulness <= 5,
+                 f"usefulness is 1..5, got {self.usefulness}")
+        _require(self.meeting is not None or self.round is not None,
+                 "a reflection is about a meeting or a round")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reviewed(Record):
+    """The actor reviewed a peer's work (assessment); score optional, reviewee kept for reports."""
+
+    assessment: AssessmentRef
+    reviewee: Person
+    score: ScoreValue | None = None
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.reviewee != self.actor, "self-assessment is not a peer review")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rated(Record):
+    """The actor rated a peer on one rubric criterion (or overall)."""
+
+    assessment: AssessmentRef
+    reviewee: Person
+    score: ScoreValue
+    criterion: str = ""
+
+
+class CompletedScope(StrEnum):
+    ROUND = "round"
+    PROGRAM = "program"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed(Record):
+    scope: CompletedScope
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.scope is CompletedScope.PROGRAM or self.round is not None,
+                 "completing a round needs the round")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Commented(Record):
+    """A comment on a meeting, an assessment, the round or the program (the first one given)."""
+
+    comment: str
+    meeting: MeetingRef | None = None
+    assessment: AssessmentRef | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(bool(self.comment.strip()), "empty comment")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Earned(Record):
+    badge: BadgeRef
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Voided(Record):
+    """Withdraws the statement of an earlier record, named by that record's event key."""
+
+    voided_event_key: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(bool(self.voided_event_key), "voided_event_key is empty")
+        _require(self.voided_event_key != self.event_key, "a record cannot void itself")
+
+
+LearningRecord = (
+    Registered | Unregistered | Matched | MeetingScheduled | Attended | Mentored | TalkedWith
+    | Reflected | Reviewed | Rated | Completed | Commented | Earned | Voided
+)
+
+ALL_RECORD_TYPES: tuple[type[Record], ...] = (
+    Registered, Unregistered, Matched, MeetingScheduled, Attended, Mentored, TalkedWith,
+    Reflected, Reviewed, Rated, Completed, Commented, Earned, Voided,
+)
+
+__all__ = [
+    "ALL_RECORD_TYPES",
+    "AssessmentRef",
+    "Attended",
+    "BadgeRef",
+    "CohortRef",
+    "Commented",
+    "Completed",
+    "CompletedScope",
+    "Earned",
+    "LearningRecord",
+    "LeaveKind",
+    "Matched",
+    "MeetingRef",
+    "MeetingScheduled",
+    "Mentored",
+    "Person",
+    "ProgramRef",
+    "Rated",
+    "Record",
+    "RecordError",
+    "Reflected",
+    "Registered",
+    "Reviewed",
+    "Role",
+    "RoundRef",
+    "ScoreValue",
+    "TalkedWith",
+    "Unregistered",
+    "Voided",
+]

@@ -1,0 +1,263 @@
+"""The relay: claims queued statements, POSTs them in batches, and records what the LRS said.
+
+Claiming is one short transaction: ``UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n)
+RETURNING ...`` sets a claim token and a lease, so several relays on PostgreSQL take disjoint batches
+and no row is POSTed by two relays at once. SQLite has no row locks; its single writer makes the same
+statement atomic, which is enough for the one relay we run there. The HTTP request happens outside
+any transaction, so the application's writers never wait for the LRS.
+
+Answers: 200/204 -> sent. 400/413/422 and 409 -> split the batch in halves until the refused statement
+stands alone, deliver the rest, dead-letter that one with the LRS's reason (409 means the LRS holds a
+different statement under the same id). 429, 5xx, timeouts, connection errors -> back off
+(exponential with jitter, honouring Retry-After) and retry the same bytes. A multi-statement batch
+that keeps failing with 5xx is split too, because some LRSs answer 500 for one poisoned member.
+If the relay dies after the POST but before recording the answer, the rows stay queued: the retry sends
+identical bytes, which an LRS accepts as a no-op (204), so the LRS holds exactly one copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from lrs_bridge.client import LrsClient, LrsConnectionError, PostResult
+from lrs_bridge.outbox import STATUS_DEAD, STATUS_QUEUED, STATUS_SENT, outbox_table
+
+logger = logging.getLogger(__name__)
+
+SPLIT_STATUSES = frozenset({400, 409, 413, 422})
+RETRY_STATUSES = frozenset({408, 425, 429})
+MAX_REASON = 2000
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    statement_id: str
+    payload: str
+    attempts: int
+
+
+@dataclass
+class RelayReport:
+    """What one ``run_once`` did."""
+
+    posts: int = 0
+    delivered: int = 0
+    dead: int = 0
+    deferred: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: RelayReport) -> None:
+        self.posts += other.posts
+        self.delivered += other.delivered
+        self.dead += other.dead
+        self.deferred += other.deferred
+        self.errors.extend(other.errors)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Relay:
+    """Delivers the outbox of one database to one LRS."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        client: LrsClient,
+        *,
+        batch_size: int = 200,
+        concurrency: int = 1,  # POSTs in flight from this relay (PostgreSQL; keep 1 on SQLite)
+        poll_interval_s: float = 1.0,
+        backoff_base_s: float = 1.0,
+        backoff_max_s: float = 300.0,
+        lease_s: float | None = None,
+        split_after_server_errors: int = 3,
+        relay_id: str | None = None,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if concurrency > 1 and engine.dialect.name == "sqlite":
+            # SQLite has one writer: parallel workers only wait in its busy handler (measured slower).
+            logger.warning("relay concurrency %s on SQLite: use 1 there; parallel relays need PostgreSQL",
+                           concurrency)
+        self.engine = engine
+        self.client = client
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.poll_interval_s = poll_interval_s
+        self.backoff_base_s = backoff_base_s
+        self.backoff_max_s = backoff_max_s
+        # A lease outlives any single POST, so a live relay never loses its rows to another relay.
+        self.lease_s = lease_s if lease_s is not None else max(60.0, client.timeout_s * 4)
+        self.split_after_server_errors = split_after_server_errors
+        self.relay_id = relay_id or uuid.uuid4().hex[:8]
+
+    # -- database steps ---------------------------------------------------------------------------
+
+    async def _claim(self) -> tuple[str, list[_Row]]:
+        now = _now()
+        token = str(uuid.uuid4())
+        t = outbox_table
+        due = (
+            select(t.c.id)
+            .where(
+                t.c.status == STATUS_QUEUED,
+                t.c.next_attempt_at <= now,
+                or_(t.c.claimed_until.is_(None), t.c.claimed_until < now),
+            )
+            .order_by(t.c.id)
+            .limit(self.batch_size)
+            .with_for_update(skip_locked=True)
+        )
+        stmt = (
+            update(t)
+            .where(t.c.id.in_(due.scalar_subquery()))
+            .values(claim_token=token, claimed_until=now + timedelta(seconds=self.lease_s))
+            .returning(t.c.id, t.c.statement_id, t.c.payload, t.c.attempts)
+        )
+        async with self.engine.begin() as conn:
+            rows = [_Row(r.id, r.statement_id, r.payload, r.attempts) for r in await conn.execute(stmt)]
+        rows.sort(key=lambda r: r.id)
+        return token, rows
+
+    async def _extend_lease(self, token: str, rows: Sequence[_Row]) -> None:
+        t = outbox_table
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(t)
+                .where(t.c.id.in_([r.id for r in rows]), t.c.claim_token == token)
+                .values(claimed_until=_now() + timedelta(seconds=self.lease_s))
+            )
+
+    async def _finish(self, token: str, rows: Sequence[_Row], **values: object) -> int:
+        t = outbox_table
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(t)
+                .where(and_(t.c.id.in_([r.id for r in rows]), t.c.claim_token == token))
+                .values(claim_token=None, claimed_until=None, **values)
+            )
+        changed = int(result.rowcount or 0)
+        if changed != len(rows):
+            # Our lease ran out and another relay took the rows; its answer will be the same.
+            logger.warning("relay %s: lease lost on %s of %s rows", self.relay_id, len(rows) - changed,
+                           len(rows))
+        return changed
+
+    async def _mark_sent(self, token: str, rows: Sequence[_Row], status: int) -> int:
+        return await self._finish(token, rows, status=STATUS_SENT, sent_at=_now(), last_status=status,
+                                  last_error=None)
+
+    async def _mark_dead(self, token: str, row: _Row, status: int | None, reason: str) -> int:
+        logger.error("relay %s: statement %s dead-lettered (%s): %s", self.relay_id, row.statement_id,
+                     status, reason[:300])
+        return await self._finish(token, [row], status=STATUS_DEAD, last_status=status,
+                                  last_error=reason[:MAX_REASON], attempts=row.attempts + 1)
+
+    def backoff_s(self, attempts: int, retry_after_s: float | None = None) -> float:
+        """Exponential backoff with full jitter, at least Retry-After when the LRS gave one."""
+        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** min(attempts, 30)))
+        delay = random.uniform(ceiling / 2, ceiling)
+        if retry_after_s is not None:
+            delay = max(delay, min(retry_after_s, self.backoff_max_s))
+        return delay
+
+    async def _defer(self, token: str, rows: Sequence[_Row], status: int | None, reason: str,
+                     retry_after_s: float | None) -> int:
+        attempts = max(r.attempts for r in rows) + 1
+        delay = self.backoff_s(attempts - 1, retry_after_s)
+        logger.warning("relay %s: %s statements deferred %.1fs after attempt %s (%s): %s", self.relay_id,
+                       len(rows), delay, attempts, status, reason[:300])
+        return await self._finish(token, rows, attempts=attempts, last_status=status,
+                                  last_error=reason[:MAX_REASON],
+                                  next_attempt_at=_now() + timedelta(seconds=delay))
+
+    # -- delivery ---------------------------------------------------------------------------------
+
+    async def _deliver(self, token: str, rows: Sequence[_Row], report: RelayReport) -> None:
+        report.posts += 1
+        try:
+            result: PostResult = await self.client.post_statements([r.payload for r in rows])
+        except LrsConnectionError as exc:
+            report.deferred += await self._defer(token, rows, None, str(exc), None)
+            report.errors.append(str(exc))
+            return
+        if result.ok:
+            report.delivered += await self._mark_sent(token, rows, result.status)
+            return
+        reason = result.body or f"HTTP {result.status}"
+        status = result.status
+        persistent_5xx = status >= 500 and min(r.attempts for r in rows) + 1 >= self.split_after_server_errors
+        if len(rows) > 1 and (status in SPLIT_STATUSES or persistent_5xx):
+            # Bisect: the LRS refused the batch as a whole; find the member(s) it objects to.
+            half = len(rows) // 2
+            logger.info("relay %s: LRS answered %s for %s statements; splitting", self.relay_id, status,
+                        len(rows))
+            for part in (rows[:half], rows[half:]):
+                await self._extend_lease(token, part)
+                await self._deliver(token, part, report)
+            return
+        if status in SPLIT_STATUSES:
+            report.dead += await self._mark_dead(token, rows[0], status, reason)
+            return
+        if status in (401, 403):
+            reason = f"the LRS refused our credentials ({status}); check the LRS username/password: {reason}"
+        elif status not in RETRY_STATUSES and status < 500:
+            reason = f"unexpected answer {status} (check the LRS endpoint): {reason}"
+        report.errors.append(reason)
+        report.deferred += await self._defer(token, rows, status, reason, result.retry_after_s)
+
+    async def _worker(self, report: RelayReport) -> None:
+        while True:
+            token, rows = await self._claim()
+            if not rows:
+                return
+            part = RelayReport()
+            await self._deliver(token, rows, part)
+            report.add(part)
+            if part.delivered == 0 and part.dead == 0:
+                return  # the LRS is failing: stop this round, the rows are deferred
+
+    async def run_once(self) -> RelayReport:
+        """Deliver everything due now (until the queue is empty or the LRS fails); report the counts."""
+        report = RelayReport()
+        await asyncio.gather(*(self._worker(report) for _ in range(self.concurrency)))
+        if report.posts:
+            logger.info("relay %s: %s posts, %s delivered, %s dead, %s deferred", self.relay_id,
+                        report.posts, report.delivered, report.dead, report.deferred)
+        return report
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Run until ``stop_event`` is set; database or LRS failures are logged, never fatal."""
+        logger.info("relay %s started (batch %s)", self.relay_id, self.batch_size)
+        while not stop_event.is_set():
+            try:
+                report = await self.run_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a database hiccup must not kill the relay inside `serve`
+                logger.exception("relay %s: delivery round failed", self.relay_id)
+                report = RelayReport()
+            if report.posts and not report.errors:
+                continue  # more may have arrived while we were busy
+            try:
+                await asyncio.wait_for(stop_event.wait(), timeout=self.poll_interval_s)
+            except TimeoutError:
+                pass
+        logger.info("relay %s stopped", self.relay_id)
+
+
+__all__ = ["STATUS_DEAD", "Relay", "RelayReport"]

@@ -1,0 +1,13 @@
+"""SQL persistence: tables, repositories, the unit of work and migrations."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+
+def all_metadata() -> list[sa.MetaData]:
+    """The MetaData of every table the application's migrations manage."""
+    import teams_app.adapters.db.assessment_repo  # noqa: F401 - registers the assessment tables on metadata
+    from teams_app.adapters.db.tables import metadata
+
+    return [metadata]

@@ -1,0 +1,100 @@
+"""The SQL unit of work (one AsyncConnection, one transaction) and engine creation."""
+
+from __future__ import annotations
+
+import logging
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from teams_app.adapters.db.repositories import (
+    SqlCheckInRepository,
+    SqlEnrollmentRepository,
+    SqlMatchRepository,
+    SqlMeetingRepository,
+    SqlPairRuleRepository,
+    SqlParticipantRepository,
+    SqlProgramRepository,
+    SqlRoundRepository,
+)
+from teams_app.domain.events import Event
+from teams_app.service import ports
+
+logger = logging.getLogger(__name__)
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    """An async engine; SQLite gets foreign keys on and a busy timeout so concurrent writers wait."""
+    kwargs: dict[str, Any] = {"echo": echo}
+    if url.startswith("sqlite"):
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_async_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cursor = dbapi_conn.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+    return engine
+
+
+class SqlUnitOfWork:
+    """Repositories over one connection in one transaction; ``connection`` is for outbox writers."""
+
+    programs: ports.ProgramRepository
+    participants: ports.ParticipantRepository
+    enrollments: ports.EnrollmentRepository
+    rounds: ports.RoundRepository
+    matches: ports.MatchRepository
+    meetings: ports.MeetingRepository
+    check_ins: ports.CheckInRepository
+    pair_rules: ports.PairRuleRepository
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.events: list[Event] = []
+        self.flushed: list[Event] = []
+        self.connection: AsyncConnection
+
+    async def __aenter__(self) -> Self:
+        self.connection = await self._engine.connect()
+        await self.connection.begin()
+        conn = self.connection
+        self.programs = SqlProgramRepository(conn)
+        self.participants = SqlParticipantRepository(conn)
+        self.enrollments = SqlEnrollmentRepository(conn)
+        self.rounds = SqlRoundRepository(conn)
+        self.matches = SqlMatchRepository(conn)
+        self.meetings = SqlMeetingRepository(conn)
+        self.check_ins = SqlCheckInRepository(conn)
+        self.pair_rules = SqlPairRuleRepository(conn)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if self.connection.in_transaction():
+                await self.connection.rollback()  # anything not committed explicitly is discarded
+        finally:
+            self.events.clear()
+            self.flushed.clear()
+            await self.connection.close()
+
+    async def commit(self) -> None:
+        await self.connection.commit()
+
+    async def rollback(self) -> None:
+        await self.connection.rollback()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    def __call__(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine)

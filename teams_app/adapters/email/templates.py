@@ -1,0 +1,228 @@
+"""Email templates: ``render_email(kind, payload, locale) -> (subject, html, text)``.
+
+Kinds and the payload keys they use (``*`` = required):
+
+- ``intro``: name*, program*, partners* (list of names), meeting_start (aware datetime), join_url,
+  no_slot_detail (why no meeting was booked), time_zone (IANA, for showing times)
+- ``reminder``: name*, program*, partners*, meeting_start*, join_url, time_zone
+- ``check_in``: name*, program*, partners*
+- ``assessment``: name*, program*, due (date)
+- ``manager_digest``: name* (the manager), program*, people* (list of {name, meetings, check_ins})
+
+Every kind needs ``bot_app_id`` (chat with the bot: ``https://teams.microsoft.com/l/chat/0/0?users=28:<id>``)
+or ``teams_app_id`` (the app deep link): each email ends with a button that brings the person back to the
+bot in Teams, where the actual step (check-in, assessment, rescheduling) happens.
+
+Strings exist in English and German; other locales fall back to English text while dates are still
+formatted for the requested locale by Babel.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("intro", "reminder", "check_in", "assessment", "manager_digest")
+
+CATALOG: dict[str, dict[str, str]] = {
+    "en": {
+        "greeting": "Hi {name},",
+        "intro.subject": "{program}: meet {partners}",
+        "intro.body": "You have been matched with {partners} for the next round of {program}.",
+        "intro.booked": "We booked a Teams meeting for you: {when}.",
+        "intro.no_slot": "We could not book a meeting for you: {detail}",
+        "reminder.subject": "{program}: your conversation with {partners} is coming up",
+        "reminder.body": "A reminder: you meet {partners} on {when}.",
+        "check_in.subject": "{program}: how did it go with {partners}?",
+        "check_in.body": ("Did you meet {partners}? Two minutes in Teams tell us how it went and what you "
+                          "will try next."),
+        "assessment.subject": "{program}: a short peer assessment",
+        "assessment.body": "Please rate the coaching skills you noticed in your partners this round.",
+        "assessment.due": "It closes on {due}.",
+        "manager_digest.subject": "{program}: how your team is doing",
+        "manager_digest.body": "Here is a summary of your team's participation in {program}.",
+        "manager_digest.row": "{name}: {meetings} meetings, {check_ins} check-ins",
+        "join": "Join the Teams meeting",
+        "open_bot": "Open peercoach in Teams",
+        "footer": "You get this email because you take part in {program}. Reply to the bot in Teams to pause or leave.",
+    },
+    "de": {
+        "greeting": "Hallo {name},",
+        "intro.subject": "{program}: Ihr Gespräch mit {partners}",
+        "intro.body": "Für die nächste Runde von {program} wurden Sie mit {partners} zusammengebracht.",
+        "intro.booked": "Wir haben ein Teams-Meeting gebucht: {when}.",
+        "intro.no_slot": "Wir konnten kein Meeting buchen: {detail}",
+        "reminder.subject": "{program}: bald treffen Sie {partners}",
+        "reminder.body": "Zur Erinnerung: Sie treffen {partners} am {when}.",
+        "check_in.subject": "{program}: Wie war das Gespräch mit {partners}?",
+        "check_in.body": "Haben Sie {partners} getroffen? Erzählen Sie es uns in zwei Minuten in Teams.",
+        "assessment.subject": "{program}: eine kurze Peer-Einschätzung",
+        "assessment.body": "Bitte bewerten Sie die Coaching-Fähigkeiten Ihrer Partner in dieser Runde.",
+        "assessment.due": "Sie endet am {due}.",
+        "manager_digest.subject": "{program}: So läuft es in Ihrem Team",
+        "manager_digest.body": "Eine Übersicht über die Teilnahme Ihres Teams an {program}.",
+        "manager_digest.row": "{name}: {meetings} Treffen, {check_ins} Check-ins",
+        "join": "Am Teams-Meeting teilnehmen",
+        "open_bot": "peercoach in Teams öffnen",
+        "footer": ("Sie erhalten diese E-Mail, weil Sie an {program} teilnehmen. Pausieren oder beenden im Bot "
+                   "in Teams."),
+    },
+}
+
+
+def teams_chat_link(bot_app_id: str) -> str:
+    """Opens the 1:1 chat with the bot."""
+    return f"https://teams.microsoft.com/l/chat/0/0?users=28:{quote(bot_app_id, safe='-')}"
+
+
+def teams_app_link(teams_app_id: str) -> str:
+    """Opens the Teams app (manifest id)."""
+    return f"https://teams.microsoft.com/l/app/{quote(teams_app_id, safe='-')}"
+
+
+class _Renderer:
+    def __init__(self, payload: Mapping[str, Any], locale: str) -> None:
+        self.payload = payload
+        self.locale = _babel_locale(locale)
+        self.strings = {**CATALOG["en"], **CATALOG.get(self.locale.language, {})}
+        self.paragraphs: list[str] = []  # plain text; escaped for HTML at the end
+        self.rows: list[str] = []
+        self.actions: list[tuple[str, str]] = []
+
+    def need(self, key: str) -> Any:
+        value = self.payload.get(key)
+        if value in (None, "", [], ()):
+            raise ValueError(f"email payload is missing '{key}'")
+        return value
+
+    def t(self, key: str, **values: Any) -> str:
+        return self.strings[key].format(**values)
+
+    def names(self, key: str = "partners") -> str:
+        value = self.need(key)
+        names = [value] if isinstance(value, str) else [str(v) for v in value]
+        if len(names) == 1:
+            return names[0]
+        joiner = " und " if self.locale.language == "de" else " and "
+        return ", ".join(names[:-1]) + joiner + names[-1]
+
+    def when(self, moment: datetime) -> str:
+        if moment.tzinfo is None:
+            raise ValueError("meeting_start must be timezone-aware")
+        zone = ZoneInfo(str(self.payload.get("time_zone") or "UTC"))
+        text = format_datetime(moment.astimezone(zone), "EEEE d MMMM y, HH:mm", locale=self.locale)
+        return f"{text} ({zone.key})"
+
+    def day(self, value: date) -> str:
+        return format_date(value, "long", locale=self.locale)
+
+
+def _babel_locale(locale: str) -> Locale:
+    try:
+        return Locale.parse((locale or "en").replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        logger.info("unknown locale %s, using English", locale)
+        return Locale.parse("en")
+
+
+def _intro(r: _Renderer) -> str:
+    program, partners = r.need("program"), r.names()
+    r.paragraphs.append(r.t("intro.body", program=program, partners=partners))
+    start = r.payload.get("meeting_start")
+    if isinstance(start, datetime):
+        r.paragraphs.append(r.t("intro.booked", when=r.when(start)))
+        if r.payload.get("join_url"):
+            r.actions.append((r.t("join"), str(r.payload["join_url"])))
+    elif r.payload.get("no_slot_detail"):
+        r.paragraphs.append(r.t("intro.no_slot", detail=r.payload["no_slot_detail"]))
+    return r.t("intro.subject", program=program, partners=partners)
+
+
+def _reminder(r: _Renderer) -> str:
+    program, partners = r.need("program"), r.names()
+    start = r.need("meeting_start")
+    if not isinstance(start, datetime):
+        raise ValueError("meeting_start must be a datetime")
+    r.paragraphs.append(r.t("reminder.body", partners=partners, when=r.when(start)))
+    if r.payload.get("join_url"):
+        r.actions.append((r.t("join"), str(r.payload["join_url"])))
+    return r.t("reminder.subject", program=program, partners=partners)
+
+
+def _check_in(r: _Renderer) -> str:
+    program, partners = r.need("program"), r.names()
+    r.paragraphs.append(r.t("check_in.body", partners=partners))
+    return r.t("check_in.subject", program=program, partners=partners)
+
+
+def _assessment(r: _Renderer) -> str:
+    program = r.need("program")
+    r.paragraphs.append(r.t("assessment.body"))
+    due = r.payload.get("due")
+    if isinstance(due, date):
+        r.paragraphs.append(r.t("assessment.due", due=r.day(due)))
+    return r.t("assessment.subject", program=program)
+
+
+def _manager_digest(r: _Renderer) -> str:
+    program = r.need("program")
+    people: Sequence[Mapping[str, Any]] = r.need("people")
+    r.paragraphs.append(r.t("manager_digest.body", program=program))
+    for person in people:
+        r.rows.append(r.t("manager_digest.row", name=person.get("name", "?"), meetings=int(person.get("meetings", 0)),
+                          check_ins=int(person.get("check_ins", 0))))
+    return r.t("manager_digest.subject", program=program)
+
+
+_KINDS: dict[str, Callable[[_Renderer], str]] = {
+    "intro": _intro, "reminder": _reminder, "check_in": _check_in, "assessment": _assessment,
+    "manager_digest": _manager_digest,
+}
+
+
+def render_email(kind: str, payload: Mapping[str, Any], locale: str = "en") -> tuple[str, str, str]:
+    """(subject, html, text) for one email; raises ValueError naming a missing payload key."""
+    build = _KINDS.get(kind)
+    if build is None:
+        raise ValueError(f"unknown email kind '{kind}': use one of {', '.join(KINDS)}")
+    r = _Renderer(payload, locale)
+    if payload.get("bot_app_id"):
+        bot_link = teams_chat_link(str(payload["bot_app_id"]))
+    elif payload.get("teams_app_id"):
+        bot_link = teams_app_link(str(payload["teams_app_id"]))
+    else:
+        raise ValueError("email payload is missing 'bot_app_id' or 'teams_app_id' (the link back to the bot)")
+    greeting = r.t("greeting", name=r.need("name"))
+    subject = build(r)
+    r.actions.append((r.t("open_bot"), bot_link))
+    footer = r.t("footer", program=r.need("program"))
+
+    text_parts = [greeting, *r.paragraphs]
+    if r.rows:
+        text_parts.append("\n".join(f"- {row}" for row in r.rows))
+    text_parts.extend(f"{label}: {url}" for label, url in r.actions)
+    text_parts.append(f"-- \n{footer}")
+    text = "\n\n".join(text_parts) + "\n"
+
+    esc = html.escape
+    body = [f"<p>{esc(greeting)}</p>", *(f"<p>{esc(p)}</p>" for p in r.paragraphs)]
+    if r.rows:
+        body.append("<ul>" + "".join(f"<li>{esc(row)}</li>" for row in r.rows) + "</ul>")
+    body.extend(
+        f'<p><a href="{esc(url, quote=True)}" style="display:inline-block;padding:8px 16px;background:#5b5fc7;'
+        f'color:#ffffff;text-decoration:none;border-radius:4px">{esc(label)}</a></p>' for label, url in r.actions)
+    body.append(f'<p style="color:#616161;font-size:12px">{esc(footer)}</p>')
+    html_doc = (f'<!DOCTYPE html><html lang="{esc(r.locale.language)}"><head><meta charset="utf-8">'
+                f"<title>{esc(subject)}</title></head>"
+                f'<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif">{"".join(body)}</body></html>')
+    return subject, html_doc, text

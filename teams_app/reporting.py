@@ -1,0 +1,237 @@
+"""The manager report: xAPI statements read back from the LRS -> a CSV and a one-page HTML with charts.
+
+It reads what the LMS receives (not our database), so an admin can check the records, and a manager gets
+a view beside the LMS: participation over time, meetings held, usefulness, skills practised, departments.
+Charts are drawn with matplotlib (Agg, no display) and embedded in the page as PNG data URIs.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+VERB_REGISTERED = "http://adlnet.gov/expapi/verbs/registered"
+VERB_UNREGISTERED = "http://id.tincanapi.com/verb/unregistered"
+VERB_ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
+VERB_TALKED_WITH = "http://id.tincanapi.com/verb/talked-with"
+VERB_MENTORED = "http://id.tincanapi.com/verb/mentored"
+VERB_REVIEWED = "http://id.tincanapi.com/verb/reviewed"
+VERB_RATED = "http://id.tincanapi.com/verb/rated"
+VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
+VERB_VOIDED = "http://adlnet.gov/expapi/verbs/voided"
+REFLECTION_EXT = "http://id.tincanapi.com/extension/reflection"
+
+CSV_FIELDS = ("timestamp", "verb", "actor", "object", "round", "registration", "score_raw", "score_scaled",
+              "department")
+
+
+def actor_key(actor: Mapping[str, Any]) -> str:
+    """How the statement names its actor: mbox address, hashed mbox, or account name."""
+    if actor.get("mbox"):
+        return str(actor["mbox"]).removeprefix("mailto:").lower()
+    if actor.get("mbox_sha1sum"):
+        return str(actor["mbox_sha1sum"])
+    account = actor.get("account") or {}
+    return str(account.get("name", "")) or str(actor.get("name", "unknown"))
+
+
+def _verb_name(verb_iri: str) -> str:
+    return verb_iri.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _timestamp(statement: Mapping[str, Any]) -> datetime:
+    return datetime.fromisoformat(str(statement.get("timestamp") or statement.get("stored")).replace("Z", "+00:00"))
+
+
+def _round_of(statement: Mapping[str, Any]) -> str:
+    parents = ((statement.get("context") or {}).get("contextActivities") or {}).get("parent") or []
+    for parent in parents:
+        ident = str(parent.get("id", ""))
+        if "/rounds/" in ident:
+            return ident.rsplit("/rounds/", 1)[1]
+    return ""
+
+
+def _extension_values(statement: Mapping[str, Any], suffix: str) -> list[str]:
+    found: list[str] = []
+    for part in ("context", "result"):
+        extensions = (statement.get(part) or {}).get("extensions") or {}
+        for iri, value in extensions.items():
+            if iri.endswith(suffix):
+                found.extend(str(v) for v in (value if isinstance(value, list) else [value]))
+    return found
+
+
+@dataclass
+class Report:
+    program: str
+    since: date | None
+    statements: int = 0
+    voided: int = 0
+    people: int = 0
+    by_verb: Counter[str] = field(default_factory=Counter)
+    active_by_week: dict[date, int] = field(default_factory=dict)
+    meetings_by_round: dict[str, int] = field(default_factory=dict)
+    usefulness: Counter[int] = field(default_factory=Counter)
+    skills: Counter[str] = field(default_factory=Counter)
+    departments: Counter[str] = field(default_factory=Counter)
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def average_usefulness(self) -> float | None:
+        total = sum(self.usefulness.values())
+        return round(sum(k * v for k, v in self.usefulness.items()) / total, 2) if total else None
+
+
+def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since: date | None = None,
+                 departments: Mapping[str, str] | None = None) -> Report:
+    """Aggregate statements. Voided statements (and the voiding ones) are left out, as the LMS does."""
+    all_statements = list(statements)
+    voided_ids = {str((s.get("object") or {}).get("id")) for s in all_statements
+                  if (s.get("verb") or {}).get("id") == VERB_VOIDED}
+    report = Report(program, since)
+    report.voided = len(voided_ids)
+    departments = departments or {}
+    weekly: dict[date, set[str]] = defaultdict(set)
+    meetings: dict[str, set[str]] = defaultdict(set)
+    people: set[str] = set()
+    for statement in all_statements:
+        verb = str((statement.get("verb") or {}).get("id", ""))
+        if verb == VERB_VOIDED or str(statement.get("id")) in voided_ids:
+            continue
+        when = _timestamp(statement)
+        if since and when.date() < since:
+            continue
+        who = actor_key(statement.get("actor") or {})
+        department = departments.get(who, "unknown")
+        report.statements += 1
+        report.by_verb[_verb_name(verb)] += 1
+        people.add(who)
+        weekly[when.date() - timedelta(days=when.weekday())].add(who)
+        round_label = _round_of(statement)
+        registration = str((statement.get("context") or {}).get("registration", ""))
+        if verb in (VERB_ATTENDED, VERB_TALKED_WITH, VERB_MENTORED):
+            meetings[round_label or "?"].add(registration or str(statement.get("id")))
+        score = (statement.get("result") or {}).get("score") or {}
+        if REFLECTION_EXT in ((statement.get("context") or {}).get("extensions") or {}) or verb.endswith("/reflected"):
+            if isinstance(score.get("raw"), int | float):
+                report.usefulness[int(score["raw"])] += 1
+        for skill in _extension_values(statement, "/extensions/skills"):
+            report.skills[skill] += 1
+        if verb == VERB_REGISTERED:
+            report.departments[department] += 1
+        report.rows.append({
+            "timestamp": when.isoformat(), "verb": _verb_name(verb), "actor": who,
+            "object": str((statement.get("object") or {}).get("id", "")), "round": round_label,
+            "registration": registration, "score_raw": score.get("raw", ""), "score_scaled": score.get("scaled", ""),
+            "department": department,
+        })
+    report.people = len(people)
+    report.active_by_week = {week: len(who) for week, who in sorted(weekly.items())}
+    report.meetings_by_round = {label: len(ids) for label, ids in sorted(meetings.items(),
+                                                                          key=lambda kv: (len(kv[0]), kv[0]))}
+    report.rows.sort(key=lambda r: r["timestamp"])
+    return report
+
+
+def write_csv(report: Report, path: Path) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(report.rows)
+
+
+def _chart(kind: str, labels: list[str], values: list[float], title: str, xlabel: str, ylabel: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on servers; set here so importing this module stays side-effect free
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
+    if not values:
+        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", fontsize=12, color="#666")
+        ax.set_axis_off()
+    elif kind == "line":
+        ax.plot(labels, values, marker="o", color="#5b5fc7")
+        ax.set_ylim(bottom=0)
+    elif kind == "barh":
+        ax.barh(labels[::-1], values[::-1], color="#5b5fc7")
+    else:
+        ax.bar(labels, values, color="#5b5fc7")
+    ax.set_title(title, fontsize=11)
+    (ax.xaxis if kind == "barh" else ax.yaxis).set_major_locator(MaxNLocator(integer=True))  # counts are whole
+    if values:
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.tick_params(axis="x", labelrotation=30 if kind == "line" else 0, labelsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def render_html(report: Report) -> str:
+    weeks = [w.isoformat() for w in report.active_by_week]
+    charts = [
+        _chart("line", weeks, [float(v) for v in report.active_by_week.values()],
+               "Participation over time", "week starting", "people active"),
+        _chart("bar", [f"round {r}" for r in report.meetings_by_round], [float(v) for v in
+                                                                        report.meetings_by_round.values()],
+               "Meetings held", "round", "meetings"),
+        _chart("bar", [str(k) for k in range(1, 6)], [float(report.usefulness.get(k, 0)) for k in range(1, 6)]
+               if report.usefulness else [], "How useful were the sessions?", "usefulness (1-5)", "check-ins"),
+        _chart("barh", [s for s, _ in report.skills.most_common(10)], [float(n) for _, n in
+                                                                       report.skills.most_common(10)],
+               "Skills practised", "matches", ""),
+        _chart("barh", [d for d, _ in report.departments.most_common(10)],
+               [float(n) for _, n in report.departments.most_common(10)], "Participants by department",
+               "people", ""),
+    ]
+    esc = html.escape
+    summary = [("Statements", report.statements), ("People", report.people),
+               ("Meetings", sum(report.meetings_by_round.values())),
+               ("Average usefulness", report.average_usefulness if report.average_usefulness is not None else "-"),
+               ("Voided", report.voided)]
+    verbs = "".join(f"<tr><td>{esc(v)}</td><td>{n}</td></tr>" for v, n in report.by_verb.most_common())
+    cards = "".join(f'<div class="kpi"><b>{esc(str(value))}</b><span>{esc(label)}</span></div>'
+                    for label, value in summary)
+    images = "".join(f'<img alt="chart" src="{src}">' for src in charts)
+    since = f" since {report.since.isoformat()}" if report.since else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>peercoach report: {esc(report.program)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body {{ font-family: "Segoe UI", system-ui, sans-serif; margin: 2rem auto; max-width: 1000px; color: #242424; }}
+h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .sub {{ color: #616161; margin-top: 0; }}
+.kpis {{ display: flex; gap: 1rem; flex-wrap: wrap; margin: 1rem 0; }}
+.kpi {{ background: #f5f5ff; border-radius: 8px; padding: .8rem 1.2rem; min-width: 120px; }}
+.kpi b {{ display: block; font-size: 1.4rem; }} .kpi span {{ color: #616161; font-size: .85rem; }}
+.charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 1rem; }}
+img {{ width: 100%; border: 1px solid #e0e0e0; border-radius: 8px; }}
+table {{ border-collapse: collapse; margin-top: 1rem; }}
+td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; }}
+</style></head><body>
+<h1>Peer coaching: {esc(report.program)}</h1>
+<p class="sub">From the learning record store{esc(since)}. Voided records are left out, as in the LMS.</p>
+<div class="kpis">{cards}</div>
+<div class="charts">{images}</div>
+<h2>Statements by verb</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>
+</body></html>
+"""
+
+
+def write_html(report: Report, path: Path) -> None:
+    path.write_text(render_html(report), encoding="utf-8")

@@ -1,0 +1,576 @@
+"""Peer-assessment use cases: open and allocate, submit/edit/withdraw, remind, release, feedback, admin.
+
+Persistence goes through :class:`AssessmentRepository` and :class:`ReviewRepository`, reached as
+``uow.assessments`` and ``uow.reviews`` on an :class:`AssessmentUnitOfWork` (the core ``UnitOfWork`` plus those
+two). Events are recorded on the unit of work and committed through the message bus like every other use case,
+so the LRS outbox rows (reviewed/rated/voided) share the transaction.
+
+Anonymity: :meth:`AssessmentService.feedback_view` returns a :class:`FeedbackView`, which has no field that can
+hold a reviewer's id, and names only when the assessment is named. :meth:`admin_view` shows reviewer names only
+when the assessment was opened with ``admin_sees_names``; otherwise stable pseudonyms ("Reviewer 3").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from teams_app.domain import assessment_events as aev
+from teams_app.domain.assessment import (
+    AggregateReport,
+    Allocation,
+    AllocationMode,
+    Assessment,
+    AssessmentStatus,
+    AuditEntry,
+    CarelessFlag,
+    FeedbackView,
+    LatePolicy,
+    PersonResult,
+    Review,
+    ReviewKind,
+    ReviewStatus,
+    Rubric,
+    aggregate,
+    allocate_reviewers,
+    build_feedback,
+    builtin_rubric,
+    release_decision,
+    reminders_due,
+    require_reviewer,
+)
+from teams_app.domain.errors import InvalidInput, InvalidTransition, NotFound
+from teams_app.domain.model import Participant, Program, Round, stable_id
+from teams_app.service.messagebus import MessageBus
+from teams_app.service.ports import Clock, UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+
+class AssessmentRepository(Protocol):
+    async def add(self, assessment: Assessment) -> None: ...
+    async def update(self, assessment: Assessment) -> None: ...
+    async def get(self, assessment_id: str) -> Assessment | None: ...
+    async def for_program(self, program_id: str) -> list[Assessment]: ...
+    async def open(self) -> list[Assessment]:
+        """Open assessments, claimed for this transaction where the store can lock (skip those already held)."""
+        ...
+    async def add_audit(self, entry: AuditEntry) -> None: ...
+    async def audit(self, assessment_id: str) -> list[AuditEntry]:
+        """Oldest first."""
+        ...
+    async def save_results(self, assessment_id: str, results: Sequence[PersonResult]) -> None: ...
+    async def results(self, assessment_id: str) -> dict[str, PersonResult]: ...
+
+
+class ReviewRepository(Protocol):
+    async def add_many(self, reviews: Sequence[Review]) -> None: ...
+    async def update(self, review: Review) -> None: ...
+    async def get(self, review_id: str) -> Review | None: ...
+    async def for_assessment(self, assessment_id: str) -> list[Review]: ...
+    async def for_reviewer(self, reviewer_id: str) -> list[Review]: ...
+    async def for_reviewee(self, assessment_id: str, reviewee_id: str) -> list[Review]: ...
+
+
+class AssessmentUnitOfWork(UnitOfWork, Protocol):
+    assessments: AssessmentRepository
+    reviews: ReviewRepository
+
+
+AssessmentUowFactory = Callable[[], AssessmentUnitOfWork]
+
+
+@dataclass(frozen=True)
+class OpenedAssessment:
+    assessment: Assessment
+    allocation: Allocation
+    reviews: list[Review]
+
+
+@dataclass(frozen=True)
+class ReviewTask:
+    """A review someone has to write, with what the rubric card needs."""
+
+    assessment: Assessment
+    review: Review
+    reviewee_name: str
+
+
+@dataclass(frozen=True)
+class ReleaseSummary:
+    assessment: Assessment
+    released: list[str]  # reviewee ids
+    withheld: list[str]
+    flags: list[CarelessFlag]
+
+
+@dataclass(frozen=True)
+class AdminReviewRow:
+    review_id: str
+    reviewer: str  # name if the assessment allows admins to see names, else a stable pseudonym
+    reviewee: str
+    kind: str
+    status: str
+    late: bool
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdminPersonRow:
+    reviewee: str
+    n_reviews: int
+    releasable: bool
+    score_scaled: float | None
+    criteria: dict[str, dict[str, float | None]]
+
+
+@dataclass(frozen=True)
+class AdminFlagRow:
+    reviewer: str
+    kind: str
+    detail: str
+    review_id: str
+
+
+@dataclass(frozen=True)
+class AdminView:
+    assessment: Assessment
+    pending: int
+    submitted: int
+    late: int
+    people: list[AdminPersonRow]
+    reviews: list[AdminReviewRow]
+    flags: list[AdminFlagRow]
+    audit: list[AuditEntry]
+
+
+class OverrideAction:
+    EXTEND_DEADLINE = "extend_deadline"
+    ALLOW_LATE = "allow_late"
+    EXCLUDE_REVIEW = "exclude_review"
+    REINSTATE_REVIEW = "reinstate_review"
+    RELEASE_EARLY = "release_early"
+    ALL = (EXTEND_DEADLINE, ALLOW_LATE, EXCLUDE_REVIEW, REINSTATE_REVIEW, RELEASE_EARLY)
+
+
+class AssessmentService:
+    def __init__(self, uow_factory: AssessmentUowFactory, bus: MessageBus, clock: Clock,
+                 rubrics: Mapping[str, Rubric] | None = None) -> None:
+        self._uow = uow_factory
+        self._bus = bus
+        self._clock = clock
+        self._rubrics = dict(rubrics or {})  # program rubrics loaded from YAML/JSON, by id
+
+    def rubric(self, rubric_id: str) -> Rubric:
+        return self._rubrics.get(rubric_id) or builtin_rubric(rubric_id)
+
+    # -- opening and allocation -------------------------------------------------------------------
+    async def open_assessment(
+        self,
+        program_ref: str,
+        *,
+        deadline: datetime,
+        round_id: str | None = None,
+        mode: AllocationMode | str | None = None,
+        rubric_id: str | None = None,
+        reviewers_per_person: int = 3,
+        self_assessment: bool = False,
+        late_policy: LatePolicy | str = LatePolicy.REJECT,
+        grace_hours: int = 0,
+        reminder_hours: Sequence[int] = (48, 24),
+        admin_sees_names: bool = False,
+        seed: int | None = None,
+    ) -> OpenedAssessment:
+        """Open an assessment for a round and allocate its reviewers in one transaction."""
+        now = self._clock.now()
+        try:
+            policy = LatePolicy(late_policy)
+        except ValueError:
+            raise InvalidInput("late_policy", f"must be one of {', '.join(p.value for p in LatePolicy)}") from None
+        async with self._uow() as uow:
+            program = await _program(uow, program_ref)
+            round_ = await self._round(uow, program, round_id)
+            chosen_mode = AllocationMode(mode) if mode else (
+                AllocationMode.CIRCLE if program.kind.is_group else AllocationMode.PARTNERS)
+            rubric = self.rubric(rubric_id or program.rubric)
+            assessment_id = stable_id(program.id, round_.id, "assessment", rubric.id)
+            if await uow.assessments.get(assessment_id) is not None:
+                raise InvalidTransition(f"an assessment with rubric '{rubric.id}' is already open for round "
+                                        f"{round_.number}")
+            if seed is None:
+                seed = int(assessment_id.replace("-", "")[:8], 16)
+            assessment = Assessment(
+                assessment_id, program.id, round_.id, rubric, chosen_mode, now, deadline, seed,
+                reviewers_per_person=reviewers_per_person, self_assessment=self_assessment,
+                min_reviews=program.min_reviews,
+                named_feedback=program.named_feedback and chosen_mode is not AllocationMode.PEERS,
+                admin_sees_names=admin_sees_names, late_policy=policy, grace_hours=grace_hours,
+                reminder_hours=tuple(sorted(set(reminder_hours), reverse=True)),
+            ).validated()
+            matches = await uow.matches.for_round(round_.id)
+            if chosen_mode is AllocationMode.PEERS:
+                today = now.date()
+                ids = [e.participant_id for e in await uow.enrollments.for_program(program.id) if e.is_active_on(today)]
+            else:
+                ids = sorted({pid for m in matches for pid in m.participant_ids})
+            people = await uow.participants.get_many(ids)
+            allocation = allocate_reviewers(people, chosen_mode, seed=seed, matches=matches,
+                                            per_person=reviewers_per_person, self_assessment=self_assessment)
+            reviews = [Review.for_assignment(assessment.id, a) for a in allocation.assignments]
+            if not any(r.kind is ReviewKind.PEER for r in reviews):
+                raise InvalidTransition(
+                    f"nobody to review in round {round_.number}: "
+                    + ("no active participants" if chosen_mode is AllocationMode.PEERS else "the round has no matches"))
+            await uow.assessments.add(assessment)
+            await uow.reviews.add_many(reviews)
+            uow.events.append(aev.AssessmentOpened(f"assessment-opened/{assessment.id}", now, program.id,
+                                                   assessment.id, round_.id, deadline, len(reviews)))
+            for review in reviews:
+                uow.events.append(aev.ReviewAssigned(
+                    f"assessment-assigned/{review.id}", now, program.id, assessment.id, review.id,
+                    review.reviewer_id, review.reviewee_id, review.kind is ReviewKind.SELF, deadline))
+            await self._bus.commit(uow)
+        logger.info("opened assessment %s for round %s: %s reviews, %s unfilled", assessment.id, round_.number,
+                    len(reviews), len(allocation.unfilled))
+        return OpenedAssessment(assessment, allocation, reviews)
+
+    @staticmethod
+    async def _round(uow: AssessmentUnitOfWork, program: Program, round_id: str | None) -> Round:
+        round_ = await uow.rounds.get(round_id) if round_id else await uow.rounds.latest(program.id)
+        if round_ is None or round_.program_id != program.id:
+            raise NotFound("round", round_id or f"latest of {program.name}")
+        return round_
+
+    # -- reviewers --------------------------------------------------------------------------------
+    async def my_reviews(self, reviewer_id: str) -> list[ReviewTask]:
+        """Reviews still to write (or still editable) in open assessments, for the reviewer's cards."""
+        async with self._uow() as uow:
+            tasks: list[ReviewTask] = []
+            assessments: dict[str, Assessment | None] = {}
+            for review in await uow.reviews.for_reviewer(reviewer_id):
+                if review.assessment_id not in assessments:
+                    assessments[review.assessment_id] = await uow.assessments.get(review.assessment_id)
+                assessment = assessments[review.assessment_id]
+                if assessment is None or assessment.status is not AssessmentStatus.OPEN:
+                    continue
+                if review.status is ReviewStatus.EXCLUDED:
+                    continue
+                reviewee = await uow.participants.get(review.reviewee_id)
+                tasks.append(ReviewTask(assessment, review, reviewee.display_name if reviewee else ""))
+            return tasks
+
+    async def get_task(self, review_id: str, reviewer_id: str) -> ReviewTask:
+        async with self._uow() as uow:
+            review, assessment = await self._review(uow, review_id)
+            require_reviewer(review, reviewer_id)
+            reviewee = await uow.participants.get(review.reviewee_id)
+            return ReviewTask(assessment, review, reviewee.display_name if reviewee else "")
+
+    async def submit_review(self, review_id: str, reviewer_id: str, ratings: Mapping[str, object],
+                            comments: Mapping[str, object] | None = None, comment: object = "") -> Review:
+        """Submit, or edit before the deadline. Bad input raises InvalidInputs naming each field."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            review, assessment = await self._review(uow, review_id)
+            require_reviewer(review, reviewer_id)
+            review.check_window(assessment, now)  # a closed window is the first thing to tell
+            submission = assessment.rubric.validate_submission(ratings, comments, comment)
+            updated = review.submit(assessment, submission, now)
+            await uow.reviews.update(updated)
+            replaces = review.statement_key if review.status is ReviewStatus.SUBMITTED else ""
+            uow.events.append(_submitted_event(assessment, updated, now, replaces))
+            await self._bus.commit(uow)
+        return updated
+
+    async def withdraw_review(self, review_id: str, reviewer_id: str) -> Review:
+        now = self._clock.now()
+        async with self._uow() as uow:
+            review, assessment = await self._review(uow, review_id)
+            require_reviewer(review, reviewer_id)
+            withdrawn = review.withdraw(assessment)
+            await uow.reviews.update(withdrawn)
+            uow.events.append(aev.ReviewWithdrawn(
+                f"assessment-withdrawn/{review.id}/v{review.version}", now, assessment.program_id, assessment.id,
+                review.id, review.reviewer_id, review.statement_key))
+            await self._bus.commit(uow)
+        return withdrawn
+
+    @staticmethod
+    async def _review(uow: AssessmentUnitOfWork, review_id: str) -> tuple[Review, Assessment]:
+        review = await uow.reviews.get(review_id)
+        if review is None:
+            raise NotFound("review", review_id)
+        assessment = await uow.assessments.get(review.assessment_id)
+        if assessment is None:
+            raise NotFound("assessment", review.assessment_id)
+        return review, assessment
+
+    async def participant(self, participant_id: str) -> Participant | None:
+        async with self._uow() as uow:
+            return await uow.participants.get(participant_id)
+
+    async def program(self, program_id: str) -> Program | None:
+        async with self._uow() as uow:
+            return await uow.programs.get(program_id)
+
+    async def recognition(self, reviewer_id: str, program_id: str) -> int:
+        """Peer reviews this person has submitted in the program (the count on the thank-you card)."""
+        async with self._uow() as uow:
+            return await _recognition(uow, reviewer_id, program_id)
+
+    # -- scheduler --------------------------------------------------------------------------------
+    async def send_reminders(self) -> list[aev.ReviewReminderDue]:
+        """Record a reminder for every pending review whose next reminder moment passed (idempotent)."""
+        now = self._clock.now()
+        sent: list[aev.ReviewReminderDue] = []
+        async with self._uow() as uow:
+            for assessment in await uow.assessments.open():
+                due = reminders_due(assessment, await uow.reviews.for_assessment(assessment.id), now)
+                for review, number in due:
+                    await uow.reviews.update(replace(review, reminders_sent=number))
+                    event = aev.ReviewReminderDue(
+                        f"assessment-reminder/{review.id}/{number}", now, assessment.program_id, assessment.id,
+                        review.id, review.reviewer_id, assessment.deadline, number)
+                    uow.events.append(event)
+                    sent.append(event)
+            await self._bus.commit(uow)
+        return sent
+
+    async def release_due(self) -> list[ReleaseSummary]:
+        """Release every assessment whose deadline (plus grace) passed; 'accept' policies wait for an admin."""
+        now = self._clock.now()
+        summaries: list[ReleaseSummary] = []
+        async with self._uow() as uow:
+            for assessment in await uow.assessments.open():
+                if assessment.late_policy is LatePolicy.ACCEPT or now < assessment.closes_at:
+                    continue
+                summaries.append(await self._release(uow, assessment, now, early=False))
+            await self._bus.commit(uow)
+        return summaries
+
+    async def release_results(self, assessment_id: str) -> ReleaseSummary:
+        """Release after the deadline (early release is an admin override)."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            assessment = await _assessment(uow, assessment_id)
+            summary = await self._release(uow, assessment, now, early=False)
+            await self._bus.commit(uow)
+        return summary
+
+    async def _release(self, uow: AssessmentUnitOfWork, assessment: Assessment, now: datetime, *,
+                       early: bool) -> ReleaseSummary:
+        released_assessment = assessment.release(now, early=early)
+        reviews = await uow.reviews.for_assessment(assessment.id)
+        report = aggregate(assessment.rubric, reviews)
+        await uow.assessments.update(released_assessment)
+        await uow.assessments.save_results(assessment.id, list(report.results.values()))
+        released: list[str] = []
+        withheld: list[str] = []
+        reviewees = sorted({r.reviewee_id for r in reviews})
+        for reviewee in reviewees:
+            result = report.results.get(reviewee)
+            decision = release_decision(assessment, result.n_reviews if result else 0)
+            if decision.released and result is not None and result.score is not None:
+                released.append(reviewee)
+                uow.events.append(aev.FeedbackReleased(
+                    f"assessment-released/{assessment.id}/{reviewee}", now, assessment.program_id, assessment.id,
+                    assessment.round_id, reviewee, result.n_reviews, result.score.raw, result.score.min,
+                    result.score.max, _criterion_ratings(assessment.rubric, result)))
+            else:
+                withheld.append(reviewee)
+                uow.events.append(aev.FeedbackWithheld(
+                    f"assessment-withheld/{assessment.id}/{reviewee}", now, assessment.program_id, assessment.id,
+                    reviewee, decision.n_reviews, decision.needed))
+        written: dict[str, int] = defaultdict(int)
+        for review in reviews:
+            if review.counted and review.kind is ReviewKind.PEER:
+                written[review.reviewer_id] += 1
+        for reviewer, count in sorted(written.items()):
+            total = await _recognition(uow, reviewer, assessment.program_id)
+            uow.events.append(aev.ReviewerThanked(
+                f"assessment-thanks/{assessment.id}/{reviewer}", now, assessment.program_id, assessment.id,
+                reviewer, count, total))
+        for index, flag in enumerate(report.flags):
+            uow.events.append(aev.CarelessReviewFlagged(
+                f"assessment-flag/{assessment.id}/{index}", now, assessment.program_id, assessment.id,
+                flag.reviewer_id, flag.kind.value, flag.detail, flag.review_id))
+        logger.info("released assessment %s: %s released, %s withheld, %s flags", assessment.id, len(released),
+                    len(withheld), len(report.flags))
+        return ReleaseSummary(released_assessment, released, withheld, list(report.flags))
+
+    # -- what people see --------------------------------------------------------------------------
+    async def feedback_view(self, assessment_id: str, participant_id: str) -> FeedbackView:
+        """The assessed person's own feedback; reviewer identities only when the feedback is named."""
+        async with self._uow() as uow:
+            assessment = await _assessment(uow, assessment_id)
+            program = await uow.programs.get(assessment.program_id)
+            reviews = [r for r in await uow.reviews.for_reviewee(assessment.id, participant_id) if r.counted]
+            result: PersonResult | None = None
+            if assessment.status is AssessmentStatus.RELEASED:
+                result = (await uow.assessments.results(assessment.id)).get(participant_id)
+            names: dict[str, str] = {}
+            if assessment.named_feedback:
+                names = {p.id: p.display_name for p in await uow.participants.get_many(
+                    sorted({r.reviewer_id for r in reviews}))}
+            view = build_feedback(assessment, result, reviews, framework=program.framework if program else None,
+                                  reviewer_names=names)
+            return replace(view, reviewee_id=participant_id)
+
+    async def my_feedback(self, participant_id: str) -> list[FeedbackView]:
+        """Released feedback of every assessment the person was assessed in, newest first."""
+        async with self._uow() as uow:
+            assessment_ids: list[str] = []
+            for enrollment in await uow.enrollments.for_participant(participant_id):
+                for assessment in await uow.assessments.for_program(enrollment.program_id):
+                    if assessment.status is AssessmentStatus.RELEASED:
+                        assessment_ids.append(assessment.id)
+        return [await self.feedback_view(aid, participant_id) for aid in reversed(assessment_ids)]
+
+    async def admin_view(self, assessment_id: str) -> AdminView:
+        async with self._uow() as uow:
+            assessment = await _assessment(uow, assessment_id)
+            reviews = await uow.reviews.for_assessment(assessment.id)
+            people_ids = sorted({r.reviewer_id for r in reviews} | {r.reviewee_id for r in reviews})
+            people = {p.id: p for p in await uow.participants.get_many(people_ids)}
+            label = _reviewer_labels(assessment, reviews, people)
+            report: AggregateReport = aggregate(assessment.rubric, reviews)
+            person_rows: list[AdminPersonRow] = []
+            for reviewee in sorted({r.reviewee_id for r in reviews}, key=lambda p: _name(people, p)):
+                result = report.results.get(reviewee)
+                n = result.n_reviews if result else 0
+                person_rows.append(AdminPersonRow(
+                    _name(people, reviewee), n, release_decision(assessment, n).released,
+                    result.score.scaled if result and result.score else None,
+                    {c.criterion_id: {"mean": c.mean, "median": c.median, "calibrated": c.calibrated,
+                                      "uncertainty": c.uncertainty, "self": c.self_level}
+                     for c in (result.criteria if result else ())}))
+            review_rows = [
+                AdminReviewRow(r.id, label[r.reviewer_id], _name(people, r.reviewee_id), r.kind.value, r.status.value,
+                               r.late, r.submitted_at)
+                for r in sorted(reviews, key=lambda r: (_name(people, r.reviewee_id), label[r.reviewer_id]))
+            ]
+            flags = [AdminFlagRow(label.get(f.reviewer_id, "?"), f.kind.value, f.detail, f.review_id)
+                     for f in report.flags]
+            return AdminView(
+                assessment,
+                pending=sum(1 for r in reviews if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
+                submitted=sum(1 for r in reviews if r.counted),
+                late=sum(1 for r in reviews if r.counted and r.late),
+                people=person_rows, reviews=review_rows, flags=flags,
+                audit=await uow.assessments.audit(assessment.id),
+            )
+
+    # -- admin overrides --------------------------------------------------------------------------
+    async def admin_override(self, assessment_id: str, actor: str, action: str, reason: str, *,
+                             review_id: str = "", deadline: datetime | None = None,
+                             until: datetime | None = None) -> AuditEntry:
+        """Change what the rules would otherwise decide; every override is kept in the audit trail."""
+        if action not in OverrideAction.ALL:
+            raise InvalidInput("action", f"must be one of {', '.join(OverrideAction.ALL)}")
+        now = self._clock.now()
+        async with self._uow() as uow:
+            assessment = await _assessment(uow, assessment_id)
+            details: dict[str, str] = {}
+            target = ""
+            entry = AuditEntry.create(assessment.id, actor, action, reason, now, review_id)  # validates early
+            if action == OverrideAction.EXTEND_DEADLINE:
+                if deadline is None:
+                    raise InvalidInput("deadline", "give the new deadline")
+                await uow.assessments.update(assessment.extend_deadline(deadline, now))
+                details = {"from": assessment.deadline.isoformat(), "to": deadline.isoformat()}
+            elif action == OverrideAction.RELEASE_EARLY:
+                await self._release(uow, assessment, now, early=True)
+            else:
+                review = await uow.reviews.get(review_id) if review_id else None
+                if review is None or review.assessment_id != assessment.id:
+                    raise NotFound("review", review_id or "(none given)")
+                target = review.id
+                assessment.require_open()
+                if action == OverrideAction.ALLOW_LATE:
+                    if until is None or until <= now:
+                        raise InvalidInput("until", "give a moment in the future")
+                    await uow.reviews.update(replace(review, allow_late_until=until))
+                    details = {"until": until.isoformat()}
+                elif action == OverrideAction.EXCLUDE_REVIEW:
+                    excluded = review.exclude(reason.strip())
+                    await uow.reviews.update(excluded)
+                    details = {"previous_status": review.status.value}
+                    if review.status is ReviewStatus.SUBMITTED:
+                        uow.events.append(aev.ReviewWithdrawn(
+                            f"assessment-excluded/{review.id}/v{review.version}", now, assessment.program_id,
+                            assessment.id, review.id, review.reviewer_id, review.statement_key, by_admin=True))
+                else:  # reinstate
+                    reinstated = review.reinstate()
+                    if reinstated.status is ReviewStatus.SUBMITTED:
+                        # The old statement was voided: record the same content under a new version.
+                        reinstated = replace(reinstated, version=reinstated.version + 1)
+                        uow.events.append(_submitted_event(assessment, reinstated, now, ""))
+                    await uow.reviews.update(reinstated)
+            entry = replace(entry, target=target, details=details)
+            await uow.assessments.add_audit(entry)
+            uow.events.append(aev.AssessmentOverridden(f"assessment-override/{entry.id}", now,
+                                                       assessment.program_id, assessment.id, entry.id, action,
+                                                       actor))
+            await self._bus.commit(uow)
+        logger.info("admin override %s on assessment %s (target %s)", action, assessment_id, target or "-")
+        return entry
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+async def _program(uow: AssessmentUnitOfWork, ref: str) -> Program:
+    program = await uow.programs.get(ref) or await uow.programs.get_by_name(ref)
+    if program is None:
+        raise NotFound("program", ref)
+    return program
+
+
+async def _assessment(uow: AssessmentUnitOfWork, assessment_id: str) -> Assessment:
+    assessment = await uow.assessments.get(assessment_id)
+    if assessment is None:
+        raise NotFound("assessment", assessment_id)
+    return assessment
+
+
+async def _recognition(uow: AssessmentUnitOfWork, reviewer_id: str, program_id: str) -> int:
+    in_program = {a.id for a in await uow.assessments.for_program(program_id)}
+    return sum(1 for r in await uow.reviews.for_reviewer(reviewer_id)
+               if r.assessment_id in in_program and r.counted and r.kind is ReviewKind.PEER)
+
+
+def _criterion_ratings(rubric: Rubric, result: PersonResult) -> tuple[aev.CriterionRating, ...]:
+    out: list[aev.CriterionRating] = []
+    for criterion in rubric.criteria:
+        cr = result.criterion(criterion.id)
+        estimate = cr.calibrated if cr.calibrated is not None else cr.mean
+        if estimate is not None:
+            out.append(aev.CriterionRating(criterion.id, estimate, criterion.min_level, criterion.max_level))
+    return tuple(out)
+
+
+def _submitted_event(assessment: Assessment, review: Review, now: datetime, replaces: str) -> aev.ReviewSubmitted:
+    rubric = assessment.rubric
+    score = rubric.score(review.ratings)
+    ratings = tuple(aev.CriterionRating(c.id, review.ratings[c.id], c.min_level, c.max_level) for c in rubric.criteria)
+    return aev.ReviewSubmitted(
+        review.statement_key, now, assessment.program_id, assessment.id, assessment.round_id, review.id,
+        review.reviewer_id, review.reviewee_id, review.kind is ReviewKind.SELF, review.version, ratings,
+        score.raw, score.min, score.max, review.comment, review.late, replaces)
+
+
+def _name(people: Mapping[str, Participant], pid: str) -> str:
+    person = people.get(pid)
+    return person.display_name if person else pid
+
+
+def _reviewer_labels(assessment: Assessment, reviews: Sequence[Review],
+                     people: Mapping[str, Participant]) -> dict[str, str]:
+    reviewers = sorted({r.reviewer_id for r in reviews})
+    if assessment.admin_sees_names or assessment.named_feedback:
+        return {pid: _name(people, pid) for pid in reviewers}
+    # Pseudonyms stable within the assessment, ordered by a hash so they do not follow names or ids.
+    ordered = sorted(reviewers, key=lambda pid: stable_id(assessment.id, "pseudonym", pid))
+    return {pid: f"Reviewer {i + 1}" for i, pid in enumerate(ordered)}

@@ -1,0 +1,236 @@
+"""Records -> statements: ids, actor identification, context shape, scores, language maps, strict validity."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from ralph.models.xapi.base.statements import BaseXapiStatement
+
+from lrs_bridge.records import (
+    ALL_RECORD_TYPES,
+    Matched,
+    Person,
+    ProgramRef,
+    Rated,
+    Record,
+    RecordError,
+    Reflected,
+    Registered,
+    RoundRef,
+    ScoreValue,
+    TalkedWith,
+    Voided,
+)
+from lrs_bridge.statements import ActorIdentification, StatementBuilder, serialize
+from lrs_bridge.vocabulary import PROFILE_VERSION_IRI, STATEMENT_NAMESPACE, ActivityTypes, Extensions, Verbs
+from tests.lrs_bridge.conftest import ALICE, BOB, CARA, PROGRAM, ROUND, sample_records
+
+BASE = "https://coach.example.org/xapi"
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def builder(mode: str = "mbox") -> StatementBuilder:
+    return StatementBuilder(activity_base_iri=BASE, actor_identification=mode,
+                            account_homepage="https://login.microsoftonline.com/tenant-1", platform="Teams")
+
+
+def as_json(b: StatementBuilder, record: Record) -> dict:
+    return json.loads(b.build_serialized(record).payload)
+
+
+def test_sample_records_cover_every_record_type() -> None:
+    assert {type(r) for r in sample_records()} == set(ALL_RECORD_TYPES)
+
+
+@pytest.mark.parametrize("agent_objects", [True, False])
+@pytest.mark.parametrize("mode", ["mbox", "mbox_sha1sum", "account"])
+def test_every_statement_kind_passes_ralph_strict_model(mode: str, agent_objects: bool) -> None:
+    b = builder(mode)
+    b.agent_objects = agent_objects
+    for record in sample_records():
+        payload = as_json(b, record)
+        BaseXapiStatement.model_validate(payload)  # raises on any violation
+
+
+def test_statement_id_is_uuid5_of_event_key_and_stable() -> None:
+    record = sample_records("fixed")[0]
+    first = builder().build_serialized(record)
+    second = builder().build_serialized(record)
+    assert first.id == uuid.uuid5(STATEMENT_NAMESPACE, "fixed:registered")
+    assert first == second  # same bytes every time: retries are byte-identical
+
+
+def test_serialization_is_compact_sorted_and_utf8() -> None:
+    record = Registered(event_key="k", timestamp=datetime(2026, 1, 1, tzinfo=UTC),
+                        actor=Person("zoe@example.org", "Zoë Ångström"), program=ProgramRef("p", "Prögram"))
+    text = builder().build_serialized(record).payload
+    assert "Zoë Ångström" in text and ", " not in text and ": " not in text
+    assert text == json.dumps(json.loads(text), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def test_actor_identification_modes() -> None:
+    record = sample_records()[0]
+    assert as_json(builder("mbox"), record)["actor"] == {
+        "mbox": "mailto:alice@example.org", "name": "Alice Adams", "objectType": "Agent"}
+    sha = hashlib.sha1(b"mailto:alice@example.org").hexdigest()
+    assert as_json(builder("mbox_sha1sum"), record)["actor"]["mbox_sha1sum"] == sha
+    account = as_json(builder("account"), record)["actor"]["account"]
+    assert account == {"homePage": "https://login.microsoftonline.com/tenant-1", "name": "aad-alice"}
+
+
+def test_account_mode_falls_back_to_email_without_aad_id() -> None:
+    assert builder("account").agent(CARA).account.name == "cara@example.org"
+
+
+def test_account_mode_needs_homepage() -> None:
+    with pytest.raises(ValueError, match="account_homepage"):
+        StatementBuilder(activity_base_iri=BASE, actor_identification=ActorIdentification.ACCOUNT)
+
+
+def test_builder_rejects_bad_settings() -> None:
+    with pytest.raises(ValueError, match="activity_base_iri"):
+        StatementBuilder(activity_base_iri="coach.example.org")
+    with pytest.raises(ValueError):
+        StatementBuilder(activity_base_iri=BASE, actor_identification="openid")
+
+
+def test_matched_has_round_object_team_group_and_registration() -> None:
+    reg = uuid.uuid4()
+    matched = next(r for r in sample_records(registration=reg) if isinstance(r, Matched))
+    st = as_json(builder(), matched)
+    assert st["verb"]["id"] == Verbs.MATCHED
+    assert st["object"]["id"] == f"{BASE}/programs/pairs-2026/rounds/3"
+    assert st["object"]["definition"]["type"] == ActivityTypes.ROUND
+    ctx = st["context"]
+    assert ctx["registration"] == str(reg)
+    assert ctx["team"]["objectType"] == "Group"
+    assert [m["mbox"] for m in ctx["team"]["member"]] == [
+        "mailto:alice@example.org", "mailto:bob@example.org", "mailto:cara@example.org"]
+    assert ctx["extensions"] == {Extensions.ROLE: "facilitator"}
+    assert "parent" not in ctx["contextActivities"]  # the round is the object itself
+    assert [a["id"] for a in ctx["contextActivities"]["grouping"]] == [
+        f"{BASE}/programs/pairs-2026", f"{BASE}/programs/pairs-2026/cohorts/spring"]
+    assert [a["id"] for a in ctx["contextActivities"]["category"]] == [PROFILE_VERSION_IRI]
+    assert ctx["platform"] == "Teams"
+
+
+def test_context_activities_parent_round_grouping_program_and_cohort() -> None:
+    attended = sample_records()[4]
+    ctx = as_json(builder(), attended)["context"]["contextActivities"]
+    assert [a["id"] for a in ctx["parent"]] == [f"{BASE}/programs/pairs-2026/rounds/3"]
+    assert [a["definition"]["type"] for a in ctx["grouping"]] == [ActivityTypes.PROGRAM, ActivityTypes.COHORT]
+    assert ctx["category"][0]["definition"]["type"] == ActivityTypes.PROFILE
+
+
+def test_reflection_carries_usefulness_score_learned_and_next_step() -> None:
+    reflected = next(r for r in sample_records() if isinstance(r, Reflected))
+    st = as_json(builder(), reflected)
+    assert st["verb"]["id"] == Verbs.REFLECTED
+    assert st["verb"]["display"] == {"en": "reflected on"}
+    assert st["result"]["score"] == {"raw": 4.0, "min": 1.0, "max": 5.0, "scaled": 0.75}
+    assert st["result"]["response"] == "Try GROW with my team."
+    assert st["result"]["extensions"] == {Extensions.MET: True}
+    assert st["context"]["extensions"][Extensions.REFLECTION] == "Ask before advising."
+    assert st["context"]["language"] == "en-GB"
+    assert st["object"]["definition"]["name"] == {"en-GB": "Coaching session"}
+
+
+def test_rating_score_is_scaled_and_language_map_localised() -> None:
+    rated = next(r for r in sample_records() if isinstance(r, Rated))
+    st = as_json(builder(), rated)
+    assert st["result"]["score"] == {"raw": 3.0, "min": 0.0, "max": 4.0, "scaled": 0.75}
+    assert st["verb"]["display"] == {"en": "rated", "de-DE": "bewertete"}
+    assert st["context"]["extensions"][Extensions.REVIEWEE]["mbox"] == "mailto:alice@example.org"
+    assert st["result"]["extensions"] == {Extensions.CRITERION: "listening"}
+
+
+def test_talked_with_one_peer_is_agent_several_are_group() -> None:
+    one, many = [r for r in sample_records() if isinstance(r, TalkedWith)]
+    assert as_json(builder(), one)["object"]["objectType"] == "Agent"
+    group = as_json(builder(), many)
+    assert group["object"]["objectType"] == "Group" and len(group["object"]["member"]) == 2
+    assert group["context"]["contextActivities"]["other"][0]["definition"]["type"] == ActivityTypes.MEETING
+
+
+def test_without_agent_objects_the_session_is_the_object_and_people_are_partners() -> None:
+    b = StatementBuilder(activity_base_iri=BASE, agent_objects=False)
+    one, many = [r for r in sample_records() if isinstance(r, TalkedWith)]
+    st = as_json(b, one)  # no meeting: the round is the object
+    assert st["object"]["id"] == f"{BASE}/programs/pairs-2026/rounds/3"
+    assert "parent" not in st["context"]["contextActivities"]
+    assert st["context"]["extensions"][Extensions.PARTNERS] == [
+        {"mbox": "mailto:bob@example.org", "name": "Bob Brown", "objectType": "Agent"}]
+    st = as_json(b, many)
+    assert st["object"]["id"] == f"{BASE}/meetings/mtg-42"
+    assert len(st["context"]["extensions"][Extensions.PARTNERS]) == 2
+    assert st["context"]["platform"] == "Microsoft Teams"
+
+
+def test_voided_points_at_statement_of_voided_event() -> None:
+    voided = next(r for r in sample_records("v") if isinstance(r, Voided))
+    st = as_json(builder(), voided)
+    voided_id = str(uuid.uuid5(STATEMENT_NAMESPACE, "v:commented"))
+    assert st["object"] == {"objectType": "StatementRef", "id": voided_id}
+    assert st["verb"]["id"] == Verbs.VOIDED
+
+
+def test_timestamp_keeps_time_zone() -> None:
+    ts = datetime(2026, 6, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+    record = Registered(event_key="tz", timestamp=ts, actor=ALICE, program=PROGRAM)
+    assert as_json(builder(), record)["timestamp"] == "2026-06-01T10:00:00+02:00"
+
+
+def test_activity_ids_escape_unsafe_characters() -> None:
+    record = Registered(event_key="x", timestamp=datetime(2026, 1, 1, tzinfo=UTC), actor=ALICE,
+                        program=ProgramRef("sales team/emea 1", "Sales"))
+    assert as_json(builder(), record)["object"]["id"] == f"{BASE}/programs/sales%20team%2Femea%201"
+
+
+def test_unknown_record_type_is_refused() -> None:
+    record = Record(event_key="k", timestamp=datetime(2026, 1, 1, tzinfo=UTC), actor=ALICE, program=PROGRAM)
+    with pytest.raises(RecordError, match="no statement mapping"):
+        builder().build(record)
+
+
+def test_serialize_uses_xapi_1_0_3() -> None:
+    st = builder().build(sample_records()[0])
+    assert json.loads(serialize(st))["version"] == "1.0.3"
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        (lambda: Registered(event_key="k", timestamp=datetime(2026, 1, 1), actor=ALICE, program=PROGRAM),
+         "no time zone"),
+        (lambda: Registered(event_key=" ", timestamp=T0, actor=ALICE,
+                            program=PROGRAM), "event_key"),
+        (lambda: Person("mailto:a@b.c"), "plain address"),
+        (lambda: Person("nobody"), "plain address"),
+        (lambda: ScoreValue(raw=6, min=1, max=5), "outside"),
+        (lambda: ScoreValue(raw=1, min=5, max=1), "below max"),
+        (lambda: ScoreValue(raw=float("nan"), min=1, max=5), "not finite"),
+        (lambda: RoundRef("p", 0), "start at 1"),
+        (lambda: Matched(event_key="m", timestamp=T0, actor=ALICE, program=PROGRAM,
+                         round=ROUND, members=(BOB, CARA)), "actor must be one"),
+        (lambda: Matched(event_key="m", timestamp=T0, actor=ALICE, program=PROGRAM,
+                         members=(ALICE, BOB)), "belongs to a round"),
+        (lambda: Matched(event_key="m", timestamp=T0, actor=ALICE,
+                         program=ProgramRef("other", "O"), round=ROUND, members=(ALICE, BOB)),
+         "round belongs"),
+        (lambda: Reflected(event_key="r", timestamp=T0, actor=ALICE, program=PROGRAM,
+                           round=ROUND, usefulness=6), "usefulness"),
+        (lambda: Reflected(event_key="r", timestamp=T0, actor=ALICE,
+                           program=PROGRAM), "meeting or a round"),
+        (lambda: TalkedWith(event_key="t", timestamp=T0, actor=ALICE,
+                            program=PROGRAM, peers=(ALICE,)), "own peer"),
+        (lambda: Voided(event_key="v", timestamp=T0, actor=ALICE, program=PROGRAM,
+                        voided_event_key="v"), "cannot void itself"),
+    ],
+)
+def test_invalid_records_are_refused_with_a_clear_message(factory: object, message: str) -> None:
+    with pytest.raises(RecordError, match=message):
+        factory()  # type: ignore[operator]
