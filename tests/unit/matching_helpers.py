@@ -48,10 +48,7 @@ def check_plan(plan: MatchPlan, prog: Program, people: list[Candidate], history:
             lead_role = Role.MENTOR if prog.kind is ProgramKind.MENTORING else Role.BUDDY
             assert roles.count(lead_role) == 1
             assert len(ids) - 1 <= prog.policy.mentor_capacity
-            lead = ids[roles.index(lead_role)]
-            pairs = [(lead, other) for other in ids if other != lead]
-        else:
-            pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]
+        pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]  # a match is one meeting
         for a, b in pairs:
             assert hard_conflict(by_id[a], by_id[b], prog, history, TODAY) is None, (a, b)
         assert match.reasons and all(isinstance(r, str) and r for r in match.reasons)

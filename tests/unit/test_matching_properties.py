@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from teams_app.domain.matching import Candidate, MatchHistory, hard_conflict, plan_matches
-from teams_app.domain.matching.engine import BYE_NO_BUDDY, BYE_NO_MENTOR
+from teams_app.domain.matching.engine import BYE_NO_BUDDY, BYE_NO_MENTEE, BYE_NO_MENTOR, BYE_NO_NEW_HIRE
 from teams_app.domain.model import Participant, ProgramKind, Role
 from tests.unit.matching_helpers import TODAY, check_plan, person, program
 
@@ -71,11 +71,12 @@ def test_no_violation_and_nobody_placeable_is_left_out(case, seed: int) -> None:
     else:
         lead_role = Role.MENTOR if kind is ProgramKind.MENTORING else Role.BUDDY
         follower_role = Role.MENTEE if kind is ProgramKind.MENTORING else Role.NEW_HIRE
-        free_leads = [next(m.participant_id for m in match.members if m.role is lead_role)
-                      for match in plan.matches if len(match.members) - 1 < prog.policy.mentor_capacity]
+        free_groups = [[m.participant_id for m in match.members] for match in plan.matches
+                       if len(match.members) - 1 < prog.policy.mentor_capacity]
+        free_groups += [[pid] for pid, reason in plan.unmatched if reason in (BYE_NO_MENTEE, BYE_NO_NEW_HIRE)]
         waiting = [pid for pid, reason in plan.unmatched if reason in (BYE_NO_MENTOR, BYE_NO_BUDDY)]
         assert all(pid not in {m.participant_id for g in plan.matches for m in g.members} for pid in waiting)
         for pid in waiting:  # mentees / new hires left without a lead: no lead with room fits them
-            assert not any(fits(pid, lead) for lead in free_leads), pid
+            assert not any(all(fits(pid, m) for m in g) for g in free_groups), pid
         assert all(m.role is follower_role for g in plan.matches for m in g.members if m.role is not lead_role)
     assert plan_matches(prog, people, history, seed, TODAY) == plan  # deterministic

@@ -110,12 +110,12 @@ def quality_report(pop: Population, formed: Sequence[Formed], matches: Sequence[
     repeats = repeats_any = violations = cross = 0
     for group in formed:
         members = group.members
-        pairs = [(x, y) for p, x in enumerate(members) for y in members[p + 1:]]
+        everyone = [(x, y) for p, x in enumerate(members) for y in members[p + 1:]]
+        violations += sum(1 for x, y in everyone if not pop.feasible(x, y))  # a match is one meeting
+        pairs = everyone
         if pop.program.kind in (ProgramKind.MENTORING, ProgramKind.BUDDY) and group.lead is not None:
             pairs = [(group.lead, x) for x in members if x != group.lead]
         for x, y in pairs:
-            if not pop.feasible(x, y):
-                violations += 1
             if pop.recent(x, y) is not None:
                 repeats += 1
             if y in pop.met.get(x, {}):

@@ -28,13 +28,14 @@ FALLBACK_SCAN = 4_000  # when no listed candidate fits, scan at most this many u
 
 
 def group_sizes(n: int, lo: int, hi: int) -> list[int]:
-    """The fewest groups of at most ``hi`` people, as even as possible, unless that leaves one under ``lo``."""
+    """The fewest groups of ``lo``..``hi`` people, as even as possible; when ``n`` cannot be split that way
+    (5 people in groups of 3-4), as many full groups as fit (the rest wait for the next round)."""
     if n < lo:
         return []
-    count = math.ceil(n / hi)
-    if n // count < lo:
-        count = n // lo
-    return [n // count + (1 if g < n % count else 0) for g in range(count)]
+    for count in range(math.ceil(n / hi), n // lo + 1):
+        if lo * count <= n <= hi * count:
+            return [n // count + (1 if g < n % count else 0) for g in range(count)]
+    return [hi] * (n // hi) or [min(n, hi)]
 
 
 def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
