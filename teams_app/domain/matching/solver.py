@@ -35,7 +35,7 @@ NOISE_STRIDE = 97  # rows read the tie-breaking noise at shifted offsets
 
 
 def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, k: int, *,
-                    mentee_rows: bool = False, offset: np.ndarray | None = None
+                    mentee_rows: bool = False, offset: np.ndarray | None = None, k_offset: int = 0
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``k`` best feasible columns: (row, col, adjusted weight) arrays and each row's best raw score.
 
@@ -45,7 +45,9 @@ def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, 
 
     ``offset`` (per person) ranks columns by weight minus the column's offset instead of by weight. With
     half of everyone's best score as the offset this finds "tight" pairs, good for both people, which a plain
-    top-k misses when many people compete for the same few partners.
+    top-k misses when many people compete for the same few partners. With ``k_offset`` the fast path returns
+    both rankings from one pass (``k`` by weight, ``k_offset`` by weight minus offset); the exact path
+    makes two.
     """
     col_ids = np.arange(pop.n, dtype=np.int64) if cols is None else np.asarray(cols, dtype=np.int64)
     n_cols = len(col_ids)
@@ -53,10 +55,14 @@ def candidate_edges(pop: Population, rows: np.ndarray, cols: np.ndarray | None, 
     empty = np.zeros(0, dtype=np.int64)
     if n_cols == 0 or len(rows) == 0 or k <= 0:
         return empty, empty, np.zeros(0), best_raw
-    if n_cols <= EXACT_COLUMNS or k * SLICE >= n_cols:
-        return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw, offset)
+    if n_cols <= EXACT_COLUMNS or max(k, k_offset) * SLICE >= n_cols:
+        if offset is None or not k_offset:
+            return _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw, offset)
+        a, b, w, best = _exact_candidates(pop, rows, col_ids, k, mentee_rows, best_raw, None)
+        a2, b2, w2, _ = _exact_candidates(pop, rows, col_ids, k_offset, mentee_rows, best_raw.copy(), offset)
+        return np.concatenate([a, a2]), np.concatenate([b, b2]), np.concatenate([w, w2]), best
     scorer = BlockScorer(pop, col_ids, mentee_rows)
-    return scorer.candidates(rows, k, best_raw, offset)
+    return scorer.candidates(rows, k, best_raw, offset, k_offset)
 
 
 def _exact_candidates(pop: Population, rows: np.ndarray, col_ids: np.ndarray, k: int, mentee_rows: bool,
@@ -159,15 +165,19 @@ class BlockScorer:
                     s[r_pos, p] = NEG
         return s
 
-    def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray, offset: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def candidates(self, rows: np.ndarray, k: int, best_raw: np.ndarray, offset: np.ndarray | None = None,
+                   k_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Top ``k`` by weight, or by weight minus ``offset`` when no ``k_offset``; with ``k_offset`` both
+        rankings come from the same pass (``k`` by weight plus ``k_offset`` by weight minus offset)."""
         out_r, out_c = [], []
         n_slices = self.width // SLICE
-        kk = min(k, n_slices)
         col_offset = None
         if offset is not None:
             col_offset = np.zeros(self.width, dtype=np.float32)
             col_offset[:self.n_cols] = offset[self.cols]
+        rankings: list[tuple[int, bool]] = [(k, offset is not None and not k_offset)]
+        if offset is not None and k_offset:
+            rankings.append((k_offset, True))
         for start in range(0, len(rows), self.step):
             block = rows[start:start + self.step]
             s = self.scores(block)
@@ -176,19 +186,21 @@ class BlockScorer:
             noise = np.lib.stride_tricks.as_strided(
                 self.noise[(start % 7) * len(block):], shape=(len(block), self.width),
                 strides=(NOISE_STRIDE * self.noise.itemsize, self.noise.itemsize), writeable=False)
-            if col_offset is not None:
-                s -= col_offset
             s += noise
-            sliced = s.reshape(len(block), n_slices, SLICE)
-            inner = sliced.argmax(axis=2)  # best column of every slice
-            slice_best = np.take_along_axis(sliced, inner[:, :, None], axis=2)[:, :, 0]
-            top = np.argpartition(-slice_best, kk - 1, axis=1)[:, :kk]
-            pos = top * SLICE + np.take_along_axis(inner, top, axis=1)
-            key = np.take_along_axis(s, pos, axis=1) - np.take_along_axis(noise, pos, axis=1)
-            vals = key if col_offset is None else key + col_offset[pos]
-            keep = np.isfinite(vals)
-            out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
-            out_c.append(self.cols[pos[keep]])
+            shifted = False
+            for count, use_offset in rankings:
+                if use_offset and not shifted and col_offset is not None:
+                    s -= col_offset
+                    shifted = True
+                kk = min(count, n_slices)
+                sliced = s.reshape(len(block), n_slices, SLICE)
+                inner = sliced.argmax(axis=2)  # best column of every slice
+                slice_best = np.take_along_axis(sliced, inner[:, :, None], axis=2)[:, :, 0]
+                top = np.argpartition(-slice_best, kk - 1, axis=1)[:, :kk]
+                pos = top * SLICE + np.take_along_axis(inner, top, axis=1)
+                keep = np.isfinite(np.take_along_axis(slice_best, top, axis=1))
+                out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
+                out_c.append(self.cols[pos[keep]])
         r = np.concatenate(out_r).astype(np.int64)
         c = np.concatenate(out_c).astype(np.int64)
         # Exact float64 weights (the float32 ranking carried tie-breaking noise).
