@@ -195,6 +195,20 @@ def random_shuffle_score(pop: Population, seed: int) -> tuple[float, int]:
     return float(score), int(bad.sum())
 
 
+def random_groups_score(pop: Population, sizes: list[int], seed: int) -> tuple[float, int]:
+    """Baseline for circles: shuffle and cut into groups of the same sizes. Returns (score, violating pairs)."""
+    order = np.random.default_rng(seed).permutation(pop.n).tolist()
+    score, bad, start = 0.0, 0, 0
+    for size in sizes:
+        group = order[start:start + size]
+        start += size
+        for i, x in enumerate(group):
+            for y in group[i + 1:]:
+                score += pop.pair_score(x, y)[0]
+                bad += not pop.feasible(x, y)
+    return score, bad
+
+
 def exact_optimum(pop: Population) -> tuple[float, float]:
     """Maximum-weight matching on the complete graph of feasible pairs (rustworkx blossom). Returns (score, s)."""
     import rustworkx as rx
@@ -371,6 +385,11 @@ def main(argv: list[str] | None = None) -> int:
     row("circles 4-8", 10_000, circles_s, None, plan.quality["total_score"], "own vertex bound",
         plan.quality["fraction_of_bound"], viol,
         f"{plan.quality['matches']:.0f} circles, byes {plan.quality['byes']:.0f}")
+
+    circle_pop = Population.build(circles, people, history, TODAY)
+    random_circles, random_bad = random_groups_score(circle_pop, [len(m.members) for m in plan.matches], seed)
+    row("random circles", 10_000, None, None, random_circles, "engine's circles",
+        random_circles / plan.quality["total_score"], random_bad, "same sizes, ignores every constraint")
 
     # Mentoring with capacity 3, N=10,000 (not a target; shows the capacity path scales).
     mentoring = program(ProgramKind.MENTORING, mentor_capacity=3)
