@@ -16,6 +16,8 @@ Exact maximum-weight matching on a complete graph is far too slow at 10,000 peop
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +32,7 @@ PRIORITY_SHARE = 0.2  # each level of fairness credit (max 3) makes a person's e
 PRIORITY_BONUS = 1.0  # ... plus a flat bonus, so the odd one out is someone without credit
 SLOT_STEP = 0.05  # a mentor's second, third... mentee costs a little more: spread the load
 EXACT_COLUMNS = 1_500  # up to this many columns, rank every candidate exactly
+THREADS = min(2, os.cpu_count() or 1)  # score row blocks on two cores (more adds memory, not speed here)
 SLICE = 32  # the fast path keeps the best column of each slice of 32
 NOISE_STRIDE = 97  # rows read the tie-breaking noise at shifted offsets
 
@@ -169,7 +172,6 @@ class BlockScorer:
                    k_offset: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Top ``k`` by weight, or by weight minus ``offset`` when no ``k_offset``; with ``k_offset`` both
         rankings come from the same pass (``k`` by weight plus ``k_offset`` by weight minus offset)."""
-        out_r, out_c = [], []
         n_slices = self.width // SLICE
         col_offset = None
         if offset is not None:
@@ -178,7 +180,8 @@ class BlockScorer:
         rankings: list[tuple[int, bool]] = [(k, offset is not None and not k_offset)]
         if offset is not None and k_offset:
             rankings.append((k_offset, True))
-        for start in range(0, len(rows), self.step):
+
+        def one_block(start: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
             block = rows[start:start + self.step]
             s = self.scores(block)
             best_raw[start:start + len(block)] = s.max(axis=1)
@@ -188,6 +191,7 @@ class BlockScorer:
                 strides=(NOISE_STRIDE * self.noise.itemsize, self.noise.itemsize), writeable=False)
             s += noise
             shifted = False
+            found_r, found_c = [], []
             for count, use_offset in rankings:
                 if use_offset and not shifted and col_offset is not None:
                     s -= col_offset
@@ -199,8 +203,19 @@ class BlockScorer:
                 top = np.argpartition(-slice_best, kk - 1, axis=1)[:, :kk]
                 pos = top * SLICE + np.take_along_axis(inner, top, axis=1)
                 keep = np.isfinite(np.take_along_axis(slice_best, top, axis=1))
-                out_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
-                out_c.append(self.cols[pos[keep]])
+                found_r.append(np.broadcast_to(block[:, None], pos.shape)[keep])
+                found_c.append(self.cols[pos[keep]])
+            return found_r, found_c
+
+        starts = list(range(0, len(rows), self.step))
+        if len(starts) > 1 and THREADS > 1:
+            # numpy and scipy release the GIL in these kernels; map keeps block order, so results are identical.
+            with ThreadPoolExecutor(max_workers=THREADS) as pool:
+                results = list(pool.map(one_block, starts))
+        else:
+            results = [one_block(start) for start in starts]
+        out_r = [x for found_r, _ in results for x in found_r]
+        out_c = [x for _, found_c in results for x in found_c]
         r = np.concatenate(out_r).astype(np.int64)
         c = np.concatenate(out_c).astype(np.int64)
         # Exact float64 weights (the float32 ranking carried tie-breaking noise).
