@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from teams_app.domain.matching import MatchHistory, hard_conflict
+from teams_app.domain.matching import MatchHistory, hard_conflict, population, solver
 from teams_app.domain.matching.population import Population
 from teams_app.domain.matching.solver import BlockScorer, candidate_edges
 from teams_app.domain.model import ProgramKind
@@ -50,6 +50,22 @@ def test_all_scorers_agree_with_the_scalar_score_and_hard_conflict() -> None:
                     continue
                 expected = pop.pair_score(a, b, mentor=b if mentoring else None)[0]
                 assert block[a, b] == pairwise[a, b] == fast[a, b] == expected, (a, b)
+
+
+def test_scorers_agree_without_type_tables_when_there_are_too_many_types(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(solver, "MAX_TYPES", 2)
+    monkeypatch.setattr(population, "MAX_TYPES", 2)
+    pop, _ = _population(ProgramKind.MENTORING, n=40, seed=11)
+    assert pop.type_table(True) is None
+    everyone = np.arange(pop.n)
+    block = pop.score_block(everyone, None, mentee_rows=True, adjusted=False)
+    scorer = BlockScorer(pop, everyone, mentee_rows=True)
+    assert scorer.split_terms
+    fast = np.empty_like(block)
+    fast[:, scorer.cols] = scorer.scores(everyone)[:, :pop.n]
+    i, j = np.meshgrid(everyone, everyone, indexing="ij")
+    pairwise = pop.pair_weights(i.ravel(), j.ravel(), mentee_rows=True, adjusted=False).reshape(block.shape)
+    assert np.array_equal(block, fast) and np.array_equal(block, pairwise.astype(np.float32))
 
 
 def test_history_penalty_applies_only_to_pairs_that_met() -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from teams_app.domain.matching.population import NEG, SENIORITY_CURVE, Population
+from teams_app.domain.matching.population import MAX_TYPES, NEG, SENIORITY_CURVE, Population
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +119,12 @@ class BlockScorer:
         seniority = pop.seniority if mentee_rows else np.zeros(pop.n, dtype=np.int32)
         keys = np.stack([pop.cls, pop.dept, pop.loc, seniority], axis=1).astype(np.int64)
         uniq, type_of = np.unique(keys, axis=0, return_inverse=True)
+        # Many departments x locations would make the type table huge: then types are (class, seniority) only
+        # and the department/location terms are added block by block.
+        self.split_terms = len(uniq) > MAX_TYPES
+        if self.split_terms:
+            keys[:, 1:3] = -1
+            uniq, type_of = np.unique(keys, axis=0, return_inverse=True)
         self.type_of = type_of.reshape(-1)
         order = np.argsort(self.type_of[col_ids], kind="stable")
         self.cols = col_ids[order]
@@ -139,6 +145,8 @@ class BlockScorer:
             curve = np.array([*SENIORITY_CURVE, 0.0], dtype=np.float32) * np.float32(policy.weight_seniority_gap)
             base += curve[np.clip(gap, 0, len(SENIORITY_CURVE))]
         self.base = np.concatenate([base, np.full((len(uniq), 1), NEG, dtype=np.float32)], axis=1)
+        self.col_terms = [(pop.dept[self.cols], pop.dept, np.float32(policy.weight_cross_department)),
+                          (pop.loc[self.cols], pop.loc, np.float32(policy.weight_cross_location))]
         self.offered_t = pop.offered_t[:, self.cols] * np.float32(policy.weight_skills)
         self.wanted_t = pop.wanted_t[:, self.cols] * np.float32(policy.weight_skills)
         self.goals_t = (pop.goals_t[:, self.cols] * np.float32(policy.weight_shared_goals)
@@ -159,6 +167,13 @@ class BlockScorer:
         view = s[:, :self.n_cols]
         view += pop.wanted[block] @ self.offered_t
         view += pop.offered[block] @ self.wanted_t
+        if self.split_terms:
+            for col_codes, codes, weight in self.col_terms:
+                if weight:
+                    row_codes = codes[block]
+                    differ = (row_codes[:, None] != col_codes[None, :]) & (row_codes >= 0)[:, None]
+                    differ &= (col_codes >= 0)[None, :]
+                    view += differ * weight
         if self.goals_t is not None:
             view += pop.goals[block] @ self.goals_t
         for r_pos, i in enumerate(block.tolist()):
