@@ -234,7 +234,7 @@ def exact_optimum(pop: Population) -> tuple[float, float]:
     return total, time.perf_counter() - start
 
 
-def lp_upper_bound(pop: Population, rounds: int = 3) -> tuple[float, float]:
+def lp_upper_bound(pop: Population, rounds: int = 6) -> tuple[float, float]:
     """A proven upper bound on any matching's score: a feasible dual of the fractional matching LP.
 
     Solve the LP on candidate pairs, price all n^2 pairs block by block, raise the duals of rows whose pairs are
