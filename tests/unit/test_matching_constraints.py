@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from teams_app.domain.matching import MatchHistory, hard_conflict, overlap_hours, plan_matches
 from tests.unit.matching_helpers import TODAY, candidates, check_plan, groups_of, person, program
 
@@ -129,3 +131,17 @@ def test_best_pairs_are_chosen_over_a_greedy_first_pick() -> None:
     assert groups_of(plan) == {frozenset(("a", "b")), frozenset(("c", "d"))}
     assert plan.quality["total_score"] == 6 + 5
     assert plan.quality["matches"] == 2
+
+
+def test_language_and_manager_rules_ignore_letter_case() -> None:
+    prog = program()
+    built = person("up")
+    upper = replace(built, profile=replace(built.profile, languages=("EN",)))  # as stored, not via Profile.build
+    lower = person("low", langs=("en",))
+    assert upper.profile.languages == ("EN",)
+    assert hard_conflict(upper, lower, prog, MatchHistory(), TODAY) is None
+    boss = person("boss")
+    report = person("rep", manager="Boss@Example.org")
+    assert hard_conflict(report, boss, prog, MatchHistory(), TODAY) == "manager and direct report"
+    plan = plan_matches(prog, candidates(boss, report, person("x"), person("y")), MatchHistory(), 1, TODAY)
+    assert frozenset(("boss", "rep")) not in groups_of(plan)

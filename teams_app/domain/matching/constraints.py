@@ -69,10 +69,15 @@ def hard_conflict(a: Participant, b: Participant, program: Program, history: Mat
         return "same person"
     if frozenset((a.id, b.id)) in history.blocked:
         return "blocked"
-    if (a.manager_email and a.manager_email == b.email) or (b.manager_email and b.manager_email == a.email):
+    if _reports_to(a, b) or _reports_to(b, a):
         return "manager and direct report"
-    if program.policy.require_shared_language and not set(a.profile.languages) & set(b.profile.languages):
+    if program.policy.require_shared_language and not (
+            {lang.casefold() for lang in a.profile.languages} & {lang.casefold() for lang in b.profile.languages}):
         return "no shared language"
     if overlap_hours(a, b, day) + EPSILON_HOURS < program.policy.min_overlap_hours:
         return "too little shared working time"
     return None
+
+
+def _reports_to(person: Participant, boss: Participant) -> bool:
+    return bool(person.manager_email) and person.manager_email.casefold() == boss.email.casefold()
