@@ -91,7 +91,7 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
     for person in sorted(leftovers, key=lambda i: (-int(credit[i]), i)):
         target = _group_with_room(pop, person, groups, hi)
         if target is None:
-            unmatched.append((person, BYE_NO_PARTNER))
+            unmatched.append((person, _bye_reason(pop, person)))
         else:
             groups[target].append(person)
             group_of[person] = target
@@ -155,6 +155,14 @@ def _scan_for_addition(pop: Population, members: list[int], group_of: np.ndarray
     if not np.isfinite(total).any():
         return None
     return int(pool[int(np.argmax(total))])
+
+
+BYE_GROUPS_FULL = "every group you could join is full this round; you have priority next round"
+
+
+def _bye_reason(pop: Population, person: int) -> str:
+    row = pop.pair_weights(np.full(pop.n, person), np.arange(pop.n), adjusted=False)
+    return BYE_GROUPS_FULL if np.isfinite(row).any() else BYE_NO_PARTNER
 
 
 def _locked_people(locked: list[tuple[int, int]], n: int) -> np.ndarray:
