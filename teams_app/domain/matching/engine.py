@@ -106,7 +106,7 @@ def forced_pairs(pop: Population, history: MatchHistory) -> tuple[list[tuple[int
     return out, skipped
 
 
-def _finish(pop: Population, history: MatchHistory, formed: list[Formed], unmatched: list[tuple[int, str]],
+def finish_plan(pop: Population, history: MatchHistory, formed: list[Formed], unmatched: list[tuple[int, str]],
             best_raw: dict[int, float], upper_bound: float, forced_skipped: int) -> MatchPlan:
     matches = []
     per_person: dict[int, float] = {}
@@ -159,7 +159,7 @@ def _plan_pairs(pop: Population, history: MatchHistory) -> MatchPlan:
     # Upper bound for this shape of plan: everyone's best partner, once per partner they have (2 in a trio).
     bound = sum(max(best_raw.get(i, 0.0), 0.0) * (len(g.members) - 1) for g in groups for i in g.members
                 if math.isfinite(best_raw.get(i, 0.0))) / 2
-    return _finish(pop, history, groups, unmatched, best_raw, bound, skipped)
+    return finish_plan(pop, history, groups, unmatched, best_raw, bound, skipped)
 
 
 def _chunks(pop: Population, pool: np.ndarray) -> list[np.ndarray]:
@@ -305,7 +305,7 @@ def _plan_lead_and_followers(pop: Population, history: MatchHistory, leads: list
         for follower in group.members[1:]:
             best_raw.setdefault(follower, pop.pair_score(group.lead or follower, follower)[0])
     bound = sum(max(v, 0.0) for v in best_raw.values() if math.isfinite(v))  # each follower's best lead
-    return _finish(pop, history, formed, unmatched, best_raw, bound, skipped)
+    return finish_plan(pop, history, formed, unmatched, best_raw, bound, skipped)
 
 
 def _split_compatible(pop: Population, lead: int, followers: list[int], locked: set[int]

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from teams_app.domain.matching.engine import BYE_NO_PARTNER, _finish, forced_pairs
+from teams_app.domain.matching.engine import BYE_NO_PARTNER, finish_plan, forced_pairs
 from teams_app.domain.matching.explain import Formed
 from teams_app.domain.matching.population import Population
 from teams_app.domain.matching.solver import PRIORITY_BONUS, candidate_edges
@@ -47,7 +47,7 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
     sizes = group_sizes(n, lo, hi)
     if not sizes:
         too_few = [(i, f"a group needs at least {lo} people; you have priority next round") for i in range(n)]
-        return _finish(pop, history, [], too_few, {}, 0.0, 0)
+        return finish_plan(pop, history, [], too_few, {}, 0.0, 0)
     locked, skipped = forced_pairs(pop, history)
     everyone = np.arange(n, dtype=np.int64)
     a, b, w, best = candidate_edges(pop, everyone, None, GROUP_CANDIDATES)
@@ -102,7 +102,7 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
     bound = sum(max(best_raw[i], 0.0) * (len(g.members) - 1) for g in formed for i in g.members) / 2
     if skipped:
         logger.info("%s admin locks could not be honoured", skipped)
-    return _finish(pop, history, formed, unmatched, best_raw, bound, skipped)
+    return finish_plan(pop, history, formed, unmatched, best_raw, bound, skipped)
 
 
 def _grow(pop: Population, members: list[int], target: int, label: int, neighbours: list[np.ndarray],
