@@ -126,6 +126,7 @@ class MatchingPolicy:
     weight_cross_location: float = 1.0
     weight_seniority_gap: float = 1.0
     weight_shared_goals: float = 1.0
+    new_hire_days: int = 90  # buddy programs: someone who started within this many days is a new hire
 
     def validate(self) -> MatchingPolicy:
         problems: list[InvalidInput] = []
@@ -137,6 +138,8 @@ class MatchingPolicy:
             problems.append(InvalidInput("group_min/group_max", "need 3 <= group_min <= group_max <= 8"))
         if not 1 <= self.mentor_capacity <= 10:
             problems.append(InvalidInput("mentor_capacity", "must be between 1 and 10"))
+        if not 1 <= self.new_hire_days <= 730:
+            problems.append(InvalidInput("new_hire_days", "must be between 1 and 730"))
         for name in ("weight_skills", "weight_cross_department", "weight_cross_location",
                      "weight_seniority_gap", "weight_shared_goals"):
             if not 0 <= getattr(self, name) <= 100:

@@ -351,13 +351,12 @@ class CoachingService:
         for match in matches:
             await uow.matches.add(match)
             uow.events.append(ev.MatchCreated(f"matched/{match.id}", now, program.id, round_.id, match.id))
-        # Fairness: a trio or no match this round earns priority next round; a normal pair spends it.
-        in_trio = {m.participant_id for match in matches if len(match.members) > 2 and not program.kind.is_group
-                   for m in match.members}
-        unmatched_ids = {pid for pid, _ in plan.unmatched}
+        # Fairness: a trio, no match or a weak match this round earns priority next round (the engine says
+        # who: plan.needs_priority); a normal match spends it.
+        deserving = set(plan.needs_priority)
         for enrollment in enrollments:
             pid = enrollment.participant_id
-            priority = enrollment.priority + 1 if pid in in_trio | unmatched_ids else 0
+            priority = enrollment.priority + 1 if pid in deserving else 0
             status = enrollment.status
             paused_until = enrollment.paused_until
             if status is EnrollmentStatus.PAUSED:  # the pause has ended: they are active again
