@@ -127,8 +127,8 @@ class LrsSettings(BaseModel):
         description="Use Agent/Group objects for mentored/talked-with (false for LRSs that refuse them, e.g. ralph).",
     )
     system_email: str = Field(
-        default="peercoach@peercoach.invalid",
-        description="Actor of statements peercoach makes itself (voiding on erasure, released aggregates).",
+        default="peercoach@peercoach.example",
+        description="Actor of statements peercoach makes itself (erasure voiding, released aggregates); an address the LRS accepts.",
     )
 
     @property

@@ -303,15 +303,20 @@ class XapiRecorder:
         await self._write(uow, [(reviewee.id, record)])
 
     async def on_reviewer_thanked(self, event: ae.ReviewerThanked, uow: UnitOfWork) -> None:
-        if event.reviews_in_program not in BADGE_MILESTONES:
+        """A recognition for each milestone this thank-you crosses (reviews are counted per program)."""
+        before = event.reviews_in_program - event.reviews_in_assessment
+        crossed = [m for m in BADGE_MILESTONES if before < m <= event.reviews_in_program]
+        if not crossed:
             return
         program = await uow.programs.get(event.program_id)
         reviewer = await uow.participants.get(event.reviewer_id)
         if program is None or reviewer is None:
             return
-        n = event.reviews_in_program
-        badge = r.BadgeRef(f"{program.id}/peer-reviewer-{n}", f"Peer reviewer ({n})",
-                           f"Wrote {n} peer review{'s' if n > 1 else ''} in {program.name}")
-        await self._write(uow, [(reviewer.id, r.Earned(
-            event_key=f"earned/{program.id}/{reviewer.id}/reviewer-{n}", timestamp=event.at, badge=badge,
-            reason="peer reviews written", **self._common(program, reviewer)))])
+        items: list[tuple[str, r.Record]] = []
+        for n in crossed:
+            badge = r.BadgeRef(f"{program.id}/peer-reviewer-{n}", f"Peer reviewer ({n})",
+                               f"Wrote {n} peer review{'s' if n > 1 else ''} in {program.name}")
+            items.append((reviewer.id, r.Earned(
+                event_key=f"earned/{program.id}/{reviewer.id}/reviewer-{n}", timestamp=event.at, badge=badge,
+                reason="peer reviews written", **self._common(program, reviewer))))
+        await self._write(uow, items)

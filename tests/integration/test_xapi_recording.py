@@ -37,7 +37,7 @@ def make_service(engine: AsyncEngine, clock: FixedClock) -> CoachingService:
     bus = MessageBus()
     # ralph 5.1 refuses Agent/Group statement objects, so the LRS-facing tests use activity objects.
     builder = StatementBuilder(activity_base_iri=BASE, agent_objects=False)
-    XapiRecorder(builder, "system@peercoach.invalid").register(bus)
+    XapiRecorder(builder, "system@peercoach.example").register(bus)
     return CoachingService(SqlUnitOfWorkFactory(engine), bus, clock)
 
 
