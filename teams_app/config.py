@@ -128,7 +128,7 @@ class LrsSettings(BaseModel):
     )
     system_email: str = Field(
         default="peercoach@peercoach.example",
-        description="Actor of statements peercoach makes itself (erasure voiding, released aggregates); an address the LRS accepts.",
+        description="Actor of statements peercoach makes itself (erasure, aggregates); the LRS must accept it.",
     )
 
     @property
