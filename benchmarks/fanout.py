@@ -49,8 +49,8 @@ from teams_app.config import Settings
 from teams_app.domain.model import Participant, Profile, stable_id
 from teams_app.entrypoints.web import create_web_app
 from teams_app.service.use_cases import ParticipantInput
+from teams_app.simulation.connector import Limit, LocalConnector
 from tests.bot.conftest import FakeMailer
-from tests.fixtures.connector import Limit, LocalConnector
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 BOT = {"id": "28:peercoach-bot", "name": "peercoach"}

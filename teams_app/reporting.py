@@ -170,6 +170,7 @@ def _chart(kind: str, labels: list[str], values: list[float], title: str, xlabel
     import matplotlib
 
     matplotlib.use("Agg")  # no display on servers; set here so importing this module stays side-effect free
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # its INFO notes on category labels are noise
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 
@@ -26,3 +27,20 @@ class FixedClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment
+
+
+class RunningClock:
+    """Real time passing from a chosen start, movable forward (simulations: retry delays still elapse)."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("RunningClock needs an aware datetime")
+        self._start = start
+        self._t0 = time.monotonic()
+        self._offset = timedelta()
+
+    def now(self) -> datetime:
+        return self._start + self._offset + timedelta(seconds=time.monotonic() - self._t0)
+
+    def advance(self, delta: timedelta) -> None:
+        self._offset += delta

@@ -326,7 +326,7 @@ def config_cmd(markdown: bool) -> None:
 def _register_groups() -> None:
     """Command groups that live in their own modules."""
     from teams_app.entrypoints.assessment import assessment
-    from teams_app.entrypoints.cli_dev import dev, report
+    from teams_app.entrypoints.cli_dev import dev, report, simulate
     from teams_app.entrypoints.cli_graph import graph
     from teams_app.entrypoints.cli_lrs import lrs
     from teams_app.entrypoints.cli_manifest import manifest
@@ -336,6 +336,7 @@ def _register_groups() -> None:
     main.add_command(lrs)
     main.add_command(dev)
     main.add_command(report)
+    main.add_command(simulate)
     main.add_command(assessment)
 
 

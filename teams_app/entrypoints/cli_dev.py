@@ -97,8 +97,8 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
             local.stop()
 
 
-def report_settings(settings: Settings) -> Settings:
-    """The configured LRS, or the one the dev stack started (with its saved credentials)."""
+def dev_lrs_settings(settings: Settings) -> Settings | None:
+    """The configured LRS, or the one the dev stack started (with its saved credentials), or None."""
     if settings.lrs.configured:
         return settings
     if DEV_LRS_FILE.exists():
@@ -106,7 +106,14 @@ def report_settings(settings: Settings) -> Settings:
         credentials = json.loads((DEV_LRS_FILE.parent / saved["credentials"]).read_text())
         click.echo(f"using the dev stack's LRS at {saved['endpoint']}", err=True)
         return with_lrs(settings, saved["endpoint"], credentials["username"], credentials["password"])
-    raise click.ClickException("no LRS configured: set PEERCOACH_LRS__ENDPOINT (or run `peercoach dev` first)")
+    return None
+
+
+def report_settings(settings: Settings) -> Settings:
+    found = dev_lrs_settings(settings)
+    if found is None:
+        raise click.ClickException("no LRS configured: set PEERCOACH_LRS__ENDPOINT (or run `peercoach dev` first)")
+    return found
 
 
 async def fetch_statements(settings: Settings, program_id: str, program_name: str,
@@ -154,3 +161,43 @@ async def report(app: Application, program_ref: str, since: datetime | None, out
     await asyncio.to_thread(write_html, result, out_dir / "report.html")
     click.echo(f"{result.statements} statements from {result.people} people; wrote {out_dir / 'report.csv'} and "
                f"{out_dir / 'report.html'}")
+
+
+@click.command()
+@click.option("--participants", type=click.IntRange(2, 20_000), default=200, show_default=True)
+@click.option("--rounds", type=click.IntRange(1, 52), default=3, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same people and choices.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=STATE_DIR / "simulation", show_default=True, help="Folder for its database and report.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.pass_context
+def simulate(ctx: click.Context, participants: int, rounds: int, seed: int, out_dir: Path, as_json: bool) -> None:
+    """Run a whole program with generated people through the real bot, Graph and email adapters.
+
+    Teams, Graph and SMTP are local stand-ins; simulated time moves a week per round. Nothing touches your
+    real database. Statements go to the configured LRS (or the dev stack's), and a report shows what the
+    LMS will receive.
+    """
+    from teams_app.simulation.rollout import Simulation
+
+    settings = settings_from(ctx)
+    settings = dev_lrs_settings(settings) or settings
+    for noisy in ("aiohttp.access", "mail.log"):  # thousands of local requests and SMTP dialogues
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+    def say(line: str) -> None:
+        if not as_json:
+            click.echo(line)
+
+    simulation = Simulation(settings, participants, rounds, seed, out_dir.resolve(), say=say)
+    summary = asyncio.run(simulation.run())
+    if as_json:
+        click.echo(json.dumps(summary, indent=2))
+        return
+    click.echo(f"emails sent: {summary['emails']} ({summary['reached_by_email_only']} people reached by email only)")
+    click.echo(f"Teams messages: {summary['teams_messages']} (+{summary['teams_card_updates']} card updates); "
+               f"Graph events: {summary['graph_events']}")
+    click.echo(f"statements: {sum(summary['statements'].values())} "
+               f"({', '.join(f'{k} {v}' for k, v in sorted(summary['statements'].items()))})")
+    click.echo(f"average usefulness {summary['average_usefulness']}; report: {summary['report']}; "
+               f"{summary['elapsed_s']} s")

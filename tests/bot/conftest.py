@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import itertools
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,28 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from teams_app.adapters.bot.install import BOT_KEY, bot_installer
 from teams_app.adapters.bot.sender import OutboxSender
+from teams_app.adapters.clock import RunningClock
 from teams_app.bootstrap import Application, bootstrap
 from teams_app.config import Settings
 from teams_app.entrypoints.web import create_web_app
-from tests.fixtures.connector import LocalConnector
+from teams_app.simulation.connector import LocalConnector
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 BOT_ID = "28:peercoach-bot"
-
-
-class RunningClock:
-    """Real time passing from a fixed start (so retry delays elapse), movable forward by tests."""
-
-    def __init__(self, start: datetime) -> None:
-        self._start = start
-        self._t0 = time.monotonic()
-        self._offset = timedelta()
-
-    def now(self) -> datetime:
-        return self._start + self._offset + timedelta(seconds=time.monotonic() - self._t0)
-
-    def advance(self, delta: timedelta) -> None:
-        self._offset += delta
 
 
 @dataclass

@@ -11,8 +11,8 @@ from botframework.connector.auth import AppCredentials, ServiceClientCredentials
 
 from teams_app.adapters.bot.hosting import BotConfigurationError, authentication
 from teams_app.config import SettingsError, load_settings
+from teams_app.simulation.connector import OpenIdServer
 from tests.bot.conftest import TENANT, BotHarness, make_user, start_harness, teams_activity
-from tests.fixtures.connector import OpenIdServer
 
 APP_ID = "0f1e2d3c-4b5a-6978-8695-a4b3c2d1e0f9"
 OUTBOUND_TOKEN = "local-outbound-token"  # what the bot presents to the connector

@@ -28,10 +28,10 @@ from teams_app.domain.model import MatchingPolicy
 from teams_app.entrypoints.web import create_web_app
 from teams_app.reporting import mentions_activity
 from teams_app.service.workers import book_open_matches
+from teams_app.simulation.connector import LocalConnector
 from teams_app.simulation.graph_server import GraphServer
 from tests.bot.conftest import BotHarness, FakeMailer, RunningClock, card_action, make_user, teams_activity
 from tests.bot.test_conversation import card_of, join, verbs
-from tests.fixtures.connector import LocalConnector
 from tests.fixtures.ralph_lrs import RalphLrs
 
 
