@@ -165,10 +165,12 @@ class Unregistered(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Matched(Record):
-    """The person was matched in a round; ``members`` is the whole match, the actor included."""
+    """The person was matched in a round; ``members`` is the whole match, the actor included. ``skills`` are
+    the skills the actor gives or gets in this match (what one offers and another wants)."""
 
     members: tuple[Person, ...]
     role: Role | None = None
+    skills: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -242,6 +242,8 @@ class StatementBuilder:
             team = Group(member=[self.agent(p) for p in record.members])
             if record.role is not None:
                 ctx_ext[Extensions.ROLE] = record.role.value
+            if record.skills:
+                ctx_ext[Extensions.SKILLS] = list(record.skills)
         elif isinstance(record, MeetingScheduled):
             verb, obj = Verbs.SCHEDULED, self.meeting_activity(record.meeting, lang)
             if record.start is not None:

@@ -73,6 +73,7 @@ class Extensions:
     REVIEWEE: Final = f"{PROFILE_IRI}/extensions/reviewee"
     MEETING_START: Final = f"{PROFILE_IRI}/extensions/meeting-start"
     PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"
+    SKILLS: Final = f"{PROFILE_IRI}/extensions/skills"
     REFLECTION: Final = "http://id.tincanapi.com/extension/reflection"
     # Result extensions.
     MET: Final = f"{PROFILE_IRI}/extensions/met"

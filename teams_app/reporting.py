@@ -91,6 +91,7 @@ def _extension_values(statement: Mapping[str, Any], suffix: str) -> list[str]:
 class Report:
     program: str
     since: date | None
+    source: str = "the learning record store"
     statements: int = 0
     voided: int = 0
     people: int = 0
@@ -109,12 +110,12 @@ class Report:
 
 
 def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since: date | None = None,
-                 departments: Mapping[str, str] | None = None) -> Report:
+                 departments: Mapping[str, str] | None = None, source: str = "the learning record store") -> Report:
     """Aggregate statements. Voided statements (and the voiding ones) are left out, as the LMS does."""
     all_statements = list(statements)
     voided_ids = {str((s.get("object") or {}).get("id")) for s in all_statements
                   if (s.get("verb") or {}).get("id") == VERB_VOIDED}
-    report = Report(program, since)
+    report = Report(program, since, source)
     report.voided = len(voided_ids)
     departments = departments or {}
     weekly: dict[date, set[str]] = defaultdict(set)
@@ -240,7 +241,7 @@ table {{ border-collapse: collapse; margin-top: 1rem; }}
 td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; }}
 </style></head><body>
 <h1>Peer coaching: {esc(report.program)}</h1>
-<p class="sub">From the learning record store{esc(since)}. Voided records are left out, as in the LMS.</p>
+<p class="sub">From {esc(report.source)}{esc(since)}. Voided records are left out, as in the LMS.</p>
 <div class="kpis">{cards}</div>
 <div class="charts">{images}</div>
 <h2>Statements by verb</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>

@@ -42,6 +42,21 @@ def person(p: Participant) -> r.Person:
     return r.Person(email=p.email, name=p.display_name, aad_object_id=p.aad_object_id)
 
 
+def exchanged_skills(person: Participant, others: Sequence[Participant]) -> tuple[str, ...]:
+    """Skills ``person`` gets from or gives to the others in the match (offered by one, wanted by another)."""
+    wanted = {s.casefold(): s for s in person.profile.skills_wanted}
+    offered = {s.casefold(): s for s in person.profile.skills_offered}
+    found: dict[str, str] = {}
+    for other in others:
+        for skill in other.profile.skills_offered:
+            if skill.casefold() in wanted:
+                found.setdefault(skill.casefold(), wanted[skill.casefold()])
+        for skill in other.profile.skills_wanted:
+            if skill.casefold() in offered:
+                found.setdefault(skill.casefold(), offered[skill.casefold()])
+    return tuple(sorted(found.values(), key=str.casefold))
+
+
 class XapiRecorder:
     def __init__(self, builder: StatementBuilder, system_email: str) -> None:
         self.builder = builder
@@ -169,8 +184,10 @@ class XapiRecorder:
             if who is None:
                 continue
             role = r.Role(member.role.value) if member.role.value in r.Role._value2member_map_ else None
+            others = [p for pid, p in people.items() if pid != who.id]
             items.append((who.id, r.Matched(event_key=f"{event.key}/{who.id}", timestamp=event.at, members=members,
-                                            role=role, **self._common(program, who, round_, match))))
+                                            role=role, skills=exchanged_skills(who, others),
+                                            **self._common(program, who, round_, match))))
         await self._write(uow, items)
 
     async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:

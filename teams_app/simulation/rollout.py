@@ -196,7 +196,8 @@ class Simulation:
             delivered = await self._deliver(app)
             statements = await self._statements(app)
             report = build_report(statements, program.name, departments={
-                p.email: p.profile["department"] for p in people})
+                p.email: p.profile["department"] for p in people},
+                source="the simulation's statements (what the LMS will receive)")
             (self.workdir / "report").mkdir(exist_ok=True)
             write_csv(report, self.workdir / "report" / "report.csv")
             write_html(report, self.workdir / "report" / "report.html")
