@@ -67,8 +67,7 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
     from aiohttp import web
 
     from teams_app.devstack import start_local_lrs
-    from teams_app.entrypoints.cli import installers
-    from teams_app.entrypoints.web import create_web_app
+    from teams_app.entrypoints.cli import build_web_app
 
     settings = settings_from(ctx)
     local = None
@@ -83,7 +82,7 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
         DEV_LRS_FILE.write_text(json.dumps({"endpoint": local.endpoint, "credentials": "credentials.json"}))
     try:
         app = bootstrap(settings)
-        web_app = create_web_app(app, installers=installers())
+        web_app = build_web_app(app)
         click.echo(f"peercoach {__version__} (dev mode, no authentication; database {settings.db.url})")
         click.echo(f"bot endpoint:  http://127.0.0.1:{port}/api/messages")
         if local is not None:
