@@ -37,7 +37,8 @@ from lrs_bridge.outbox import create_tables, enqueue, status  # noqa: E402
 from lrs_bridge.records import Attended, MeetingRef, Person, ProgramRef, RoundRef  # noqa: E402
 from lrs_bridge.relay import Relay  # noqa: E402
 from lrs_bridge.statements import StatementBuilder  # noqa: E402
-from tests.fixtures.ralph_lrs import RalphLrs, start_ralph  # noqa: E402
+from teams_app.devstack import LocalLrs as RalphLrs  # noqa: E402
+from teams_app.devstack import start_local_lrs as start_ralph  # noqa: E402
 
 logger = logging.getLogger("benchmarks.lrs_delivery")
 
