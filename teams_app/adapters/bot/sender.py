@@ -22,7 +22,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Protocol
 
 from teams_app.adapters.bot.cards import attachment, message_card, notification_text, render_email
@@ -464,20 +464,3 @@ def sender_worker(sender: OutboxSender) -> Callable[[asyncio.Event], Any]:
     return run
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After is seconds or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    from email.utils import parsedate_to_datetime
-
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    base = now or datetime.now(when.tzinfo)
-    return max(0.0, (when - base).total_seconds())

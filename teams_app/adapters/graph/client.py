@@ -19,11 +19,9 @@ decodes JSON response bodies as bytes; the envelope still goes through the SDK's
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import logging
 import random
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -51,6 +49,7 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
 from teams_app.adapters.graph.credentials import CredentialError, graph_scope
+from teams_app.adapters.http import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -90,23 +89,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int, retry_after: str | None, rng: random.Random) -> float:
         """Seconds to wait before attempt ``attempt + 1``: Retry-After when given, else full jitter."""
-        if retry_after:
-            seconds = _retry_after_seconds(retry_after)
-            if seconds is not None:
-                return min(max(seconds, 0.0), self.max_retry_after_s)
+        seconds = parse_retry_after(retry_after)
+        if seconds is not None:
+            return min(seconds, self.max_retry_after_s)
         return rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
-
-
-def _retry_after_seconds(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment.timestamp() - time.time()
 
 
 class MailboxLimiter:
