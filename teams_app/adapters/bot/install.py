@@ -26,6 +26,7 @@ from teams_app.adapters.bot.notifications import (
 from teams_app.adapters.bot.sender import EmailRenderer, OutboxSender, Transport, default_email_renderer
 from teams_app.adapters.bot.store import ConversationStore, InboundDedup, Outbox
 from teams_app.bootstrap import Application
+from teams_app.i18n import translator
 from teams_app.service.ports import Clock, Mailer
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,9 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         async def on_error(context: Any, error: Exception) -> None:
             logger.error("bot turn failed: %s", type(error).__name__, exc_info=error)
             try:
-                await context.send_activity("Sorry, something went wrong on my side. Please try again.")
+                # the activity's locale, as for every other reply; this handler runs outside the bot's own code
+                _ = translator(getattr(context.activity, "locale", None) or app.settings.default_locale)
+                await context.send_activity(_("Sorry, something went wrong on my side. Please try again."))
             except Exception:
                 logger.debug("could not tell the user about the failure", exc_info=True)
 

@@ -13,8 +13,9 @@ Every kind needs ``bot_app_id`` (chat with the bot: ``https://teams.microsoft.co
 or ``teams_app_id`` (the app deep link): each email ends with a button that brings the person back to the
 bot in Teams, where the actual step (check-in, assessment, rescheduling) happens.
 
-Strings exist in English and German; other locales fall back to English text while dates are still
-formatted for the requested locale by Babel.
+Strings are gettext msgids (marked with ``N_``, translated through :func:`teams_app.i18n.translator`), so they
+live in the same catalog as the bot's; locales without a catalog fall back to English text while dates and
+name lists are still formatted for the requested locale by Babel.
 """
 
 from __future__ import annotations
@@ -29,54 +30,36 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
+from babel.lists import format_list
+
+from teams_app.i18n import N_, translator
 
 logger = logging.getLogger(__name__)
 
 KINDS = ("intro", "reminder", "check_in", "assessment", "manager_digest")
 
-CATALOG: dict[str, dict[str, str]] = {
-    "en": {
-        "greeting": "Hi {name},",
-        "intro.subject": "{program}: meet {partners}",
-        "intro.body": "You have been matched with {partners} for the next round of {program}.",
-        "intro.booked": "We booked a Teams meeting for you: {when}.",
-        "intro.no_slot": "We could not book a meeting for you: {detail}",
-        "reminder.subject": "{program}: your conversation with {partners} is coming up",
-        "reminder.body": "A reminder: you meet {partners} on {when}.",
-        "check_in.subject": "{program}: how did it go with {partners}?",
-        "check_in.body": ("Did you meet {partners}? Two minutes in Teams tell us how it went and what you "
-                          "will try next."),
-        "assessment.subject": "{program}: a short peer assessment",
-        "assessment.body": "Please rate the coaching skills you noticed in your partners this round.",
-        "assessment.due": "It closes on {due}.",
-        "manager_digest.subject": "{program}: how your team is doing",
-        "manager_digest.body": "Here is a summary of your team's participation in {program}.",
-        "manager_digest.row": "{name}: {meetings} meetings, {check_ins} check-ins",
-        "join": "Join the Teams meeting",
-        "open_bot": "Open peercoach in Teams",
-        "footer": "You get this email because you take part in {program}. Reply to the bot in Teams to pause or leave.",
-    },
-    "de": {
-        "greeting": "Hallo {name},",
-        "intro.subject": "{program}: Ihr Gespräch mit {partners}",
-        "intro.body": "Für die nächste Runde von {program} wurden Sie mit {partners} zusammengebracht.",
-        "intro.booked": "Wir haben ein Teams-Meeting gebucht: {when}.",
-        "intro.no_slot": "Wir konnten kein Meeting buchen: {detail}",
-        "reminder.subject": "{program}: bald treffen Sie {partners}",
-        "reminder.body": "Zur Erinnerung: Sie treffen {partners} am {when}.",
-        "check_in.subject": "{program}: Wie war das Gespräch mit {partners}?",
-        "check_in.body": "Haben Sie {partners} getroffen? Erzählen Sie es uns in zwei Minuten in Teams.",
-        "assessment.subject": "{program}: eine kurze Peer-Einschätzung",
-        "assessment.body": "Bitte bewerten Sie die Coaching-Fähigkeiten Ihrer Partner in dieser Runde.",
-        "assessment.due": "Sie endet am {due}.",
-        "manager_digest.subject": "{program}: So läuft es in Ihrem Team",
-        "manager_digest.body": "Eine Übersicht über die Teilnahme Ihres Teams an {program}.",
-        "manager_digest.row": "{name}: {meetings} Treffen, {check_ins} Check-ins",
-        "join": "Am Teams-Meeting teilnehmen",
-        "open_bot": "peercoach in Teams öffnen",
-        "footer": ("Sie erhalten diese E-Mail, weil Sie an {program} teilnehmen. Pausieren oder beenden im Bot "
-                   "in Teams."),
-    },
+# key -> English msgid; German (and any other language) lives in teams_app/locales/<lang>/LC_MESSAGES/peercoach.po
+STRINGS: dict[str, str] = {
+    "greeting": N_("Hi {name},"),
+    "intro.subject": N_("{program}: meet {partners}"),
+    "intro.body": N_("You have been matched with {partners} for the next round of {program}."),
+    "intro.booked": N_("We booked a Teams meeting for you: {when}."),
+    "intro.no_slot": N_("We could not book a meeting for you: {detail}"),
+    "reminder.subject": N_("{program}: your conversation with {partners} is coming up"),
+    "reminder.body": N_("A reminder: you meet {partners} on {when}."),
+    "check_in.subject": N_("{program}: how did it go with {partners}?"),
+    "check_in.body": N_("Did you meet {partners}? Two minutes in Teams tell us how it went and what you "
+                        "will try next."),
+    "assessment.subject": N_("{program}: a short peer assessment"),
+    "assessment.body": N_("Please rate the coaching skills you noticed in your partners this round."),
+    "assessment.due": N_("It closes on {due}."),
+    "manager_digest.subject": N_("{program}: how your team is doing"),
+    "manager_digest.body": N_("Here is a summary of your team's participation in {program}."),
+    "manager_digest.row": N_("{name}: {meetings} meetings, {check_ins} check-ins"),
+    "join": N_("Join the Teams meeting"),
+    "open_bot": N_("Open peercoach in Teams"),
+    "footer": N_("You get this email because you take part in {program}. Reply to the bot in Teams to pause or "
+                 "leave."),
 }
 
 
@@ -94,7 +77,7 @@ class _Renderer:
     def __init__(self, payload: Mapping[str, Any], locale: str) -> None:
         self.payload = payload
         self.locale = _babel_locale(locale)
-        self.strings = {**CATALOG["en"], **CATALOG.get(self.locale.language, {})}
+        self._ = translator(locale)
         self.paragraphs: list[str] = []  # plain text; escaped for HTML at the end
         self.rows: list[str] = []
         self.actions: list[tuple[str, str]] = []
@@ -106,15 +89,12 @@ class _Renderer:
         return value
 
     def t(self, key: str, **values: Any) -> str:
-        return self.strings[key].format(**values)
+        return self._(STRINGS[key]).format(**values)
 
     def names(self, key: str = "partners") -> str:
         value = self.need(key)
         names = [value] if isinstance(value, str) else [str(v) for v in value]
-        if len(names) == 1:
-            return names[0]
-        joiner = " und " if self.locale.language == "de" else " and "
-        return ", ".join(names[:-1]) + joiner + names[-1]
+        return format_list(names, locale=self.locale)
 
     def when(self, moment: datetime) -> str:
         if moment.tzinfo is None:
