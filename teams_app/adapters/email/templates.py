@@ -29,7 +29,7 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_time
 from babel.lists import format_list
 
 from teams_app.i18n import N_, translator
@@ -100,7 +100,9 @@ class _Renderer:
         if moment.tzinfo is None:
             raise ValueError("meeting_start must be timezone-aware")
         zone = ZoneInfo(str(self.payload.get("time_zone") or "UTC"))
-        text = format_datetime(moment.astimezone(zone), "EEEE d MMMM y, HH:mm", locale=self.locale)
+        local = moment.astimezone(zone)
+        # Each locale's own full date and short time ("Monday, March 30, 2026 2:30 PM", "Montag, 30. März 2026 14:30").
+        text = f"{format_date(local, 'full', locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
         return f"{text} ({zone.key})"
 
     def day(self, value: date) -> str:
