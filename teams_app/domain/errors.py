@@ -52,8 +52,3 @@ class InvalidTransition(DomainError):
 
 class NotAllowed(DomainError):
     """The person may not do this (e.g. an admin command from a non-admin)."""
-
-
-class RoundAlreadyRunning(DomainError):
-    def __init__(self, program: str, number: int) -> None:
-        super().__init__(f"round {number} of '{program}' has already been run")

@@ -18,7 +18,6 @@ from teams_app.domain.errors import (
     AlreadyEnrolled,
     ConsentRequired,
     InvalidInput,
-    InvalidInputs,
     InvalidTransition,
     NotEnrolled,
     NotFound,
@@ -555,14 +554,3 @@ class CoachingService:
                                 else check_in.usefulness,
                             })
         return rows
-
-
-def collect_problems(errors: Sequence[Exception]) -> list[InvalidInput]:
-    """Flatten InvalidInput/InvalidInputs into a list, for per-field reporting."""
-    out: list[InvalidInput] = []
-    for error in errors:
-        if isinstance(error, InvalidInputs):
-            out.extend(error.problems)
-        elif isinstance(error, InvalidInput):
-            out.append(error)
-    return out

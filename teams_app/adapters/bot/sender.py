@@ -455,12 +455,3 @@ class OutboxSender:
             return
         self.stats.sent += 1
         self._record(Outcome(row.id, SENT, at=self._clock.now()))
-
-
-def sender_worker(sender: OutboxSender) -> Callable[[asyncio.Event], Any]:
-    async def run(stop: asyncio.Event) -> None:
-        await sender.run(stop)
-
-    return run
-
-

@@ -107,14 +107,6 @@ class ConversationStore:
             rows = (await conn.execute(query)).all()
         return {row.aad_object_id: _ref(row) for row in rows}  # ordered by time: the newest wins
 
-    async def channels(self, tenant_id: str = "") -> list[ConversationRef]:
-        """Team channels the bot is installed in (for round announcements)."""
-        query = sa.select(bot_conversations).where(bot_conversations.c.conversation_type == "channel")
-        if tenant_id:
-            query = query.where(bot_conversations.c.tenant_id == tenant_id)
-        async with self._engine.connect() as conn:
-            return [_ref(r) for r in (await conn.execute(query)).all()]
-
     async def get(self, ref_id: str) -> ConversationRef | None:
         async with self._engine.connect() as conn:
             row = (await conn.execute(sa.select(bot_conversations).where(bot_conversations.c.id == ref_id))).first()

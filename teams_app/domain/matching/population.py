@@ -444,9 +444,3 @@ def _bitsets(matrix: sp.csr_matrix) -> np.ndarray:
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
     pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
     return np.asarray(sorted_keys[pos] == keys)
-
-
-def _shared(left: sp.csr_matrix, i: int, right: sp.csr_matrix, j: int) -> list[int]:
-    a = left.indices[left.indptr[i]:left.indptr[i + 1]]
-    b = set(right.indices[right.indptr[j]:right.indptr[j + 1]].tolist())
-    return [int(k) for k in a if int(k) in b]
