@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lrs_bridge import records as r
@@ -88,12 +89,10 @@ class XapiRecorder:
         await enqueue(conn, [s for _, _, s in built])
         rows = [{"statement_id": str(s.id), "participant_id": pid, "event_key": record.event_key[:400]}
                 for pid, record, s in built if pid]
-        if rows:
-            known = set((await conn.execute(sa.select(t.xapi_statements.c.statement_id).where(
-                t.xapi_statements.c.statement_id.in_([row["statement_id"] for row in rows])))).scalars())
-            fresh = [row for row in rows if row["statement_id"] not in known]
-            if fresh:
-                await conn.execute(t.xapi_statements.insert(), fresh)
+        if rows:  # a retried event indexes nothing twice
+            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+            await conn.execute(insert(t.xapi_statements).on_conflict_do_nothing(index_elements=["statement_id"]),
+                               rows)
 
     @staticmethod
     def _common(program: Program, participant: Participant, round_: Round | None = None,

@@ -258,9 +258,16 @@ class SqlRoundRepository(_Repo):
 
 
 class SqlMatchRepository(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._round_numbers: dict[str, int] = {}  # a round adds thousands of matches: look its number up once
+
     async def add(self, match: Match) -> None:
-        number = (await self.conn.execute(sa.select(t.rounds.c.number).where(t.rounds.c.id == match.round_id))
-                  ).scalar_one()
+        number = self._round_numbers.get(match.round_id)
+        if number is None:
+            number = (await self.conn.execute(
+                sa.select(t.rounds.c.number).where(t.rounds.c.id == match.round_id))).scalar_one()
+            self._round_numbers[match.round_id] = number
         await self.conn.execute(t.matches.insert().values(
             id=match.id, round_id=match.round_id, program_id=match.program_id, round_number=number,
             score=match.score, reasons=list(match.reasons), registration=match.registration))
