@@ -6,10 +6,10 @@ Exact maximum-weight matching on a complete graph is far too slow at 10,000 peop
    feasible partners (plus the best raw score, which gives the upper bound of half the sum of everyone's
    best partner).
 2. :func:`max_weight_pairs` solves the assignment problem on the symmetric sparse graph with scipy's
-   LAPJVsp (``min_weight_full_bipartite_matching``). Its optimum is at least twice the best matching, and
-   its permutation splits into 2-cycles (pairs), even cycles (take the better half of alternating edges:
-   nothing lost) and odd cycles (drop the one person whose absence costs least). Leaving yourself
-   unassigned is allowed at a price above any pair, so everyone who can be paired is paired.
+   LAPJV (dense when small, sparse LAPJVsp otherwise; see :func:`solve_assignment`). Its optimum is at least
+   twice the best matching, and its permutation splits into 2-cycles (pairs), even cycles (take the better
+   half of alternating edges: nothing lost) and odd cycles (drop the one person whose absence costs least).
+   Leaving yourself unassigned is allowed at a price above any pair, so everyone who can be paired is paired.
 3. :func:`assign_to_slots` is the bipartite version with capacities (mentors and buddies).
 """
 
@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from teams_app.domain.matching.population import MAX_TYPES, NEG, SENIORITY_CURVE, Population
@@ -237,6 +238,28 @@ class BlockScorer:
         return r, c, self.pop.pair_weights(r, c, mentee_rows=self.mentee_rows), best_raw
 
 
+DENSE_CELLS = 4_000_000  # up to 2,000 x 2,000: a 32 MB dense cost matrix
+
+
+def solve_assignment(graph: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Minimum-cost assignment of every row of ``graph`` (r <= c; missing entries are forbidden).
+
+    Problems up to ``DENSE_CELLS`` use scipy's dense LAPJV (``linear_sum_assignment``): scipy 1.17's sparse
+    LAPJVsp looped forever on a feasible 11 x 11 graph from the property test (and perturbing the costs did
+    not make it reliable). Larger rounds keep the sparse solver, which the benchmarks run at 10,000-50,000
+    people; its candidate graphs there are far from the tiny, tie-heavy ones that trip it.
+    """
+    r, c = graph.shape
+    if r * c <= DENSE_CELLS:
+        coo = graph.tocoo()
+        dense = np.full((r, c), np.inf)
+        dense[coo.row, coo.col] = coo.data
+        row_ind, col_ind = linear_sum_assignment(dense)
+        return row_ind, col_ind
+    row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+    return np.asarray(row_ind), np.asarray(col_ind)
+
+
 def with_priority(pop: Population, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Fairness: edges of people with credit (a trio, bye or weak match before) weigh more."""
     if not pop.priority.any():
@@ -274,7 +297,7 @@ def max_weight_pairs(nodes: np.ndarray, a: np.ndarray, b: np.ndarray, w: np.ndar
     cols = np.concatenate([hi, lo, np.arange(m)])
     data = np.concatenate([cost, cost, np.full(m, alone)])
     graph = sp.csr_matrix((data, (rows, cols)), shape=(m, m))
-    _, perm = min_weight_full_bipartite_matching(graph)
+    _, perm = solve_assignment(graph)
 
     def edge(x: int, y: int) -> float:
         key = min(x, y) * m + max(x, y)
@@ -358,7 +381,7 @@ def assign_to_slots(row_nodes: np.ndarray, col_nodes: np.ndarray, capacity: np.n
     data_l.extend([alone] * r)
     graph = sp.csr_matrix((np.array(data_l), (np.array(rows_l, dtype=np.int64), np.array(cols_l, dtype=np.int64))),
                           shape=(r, n_slots + r))
-    row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+    row_ind, col_ind = solve_assignment(graph)
     slot_owner = np.repeat(np.arange(len(col_nodes)), capacity)
     assigned: list[tuple[int, int]] = []
     unassigned: list[int] = []
