@@ -12,12 +12,13 @@ dead rows back in the queue after the cause is fixed.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from sqlalchemy import (
     BigInteger,
@@ -36,7 +37,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tincan import Statement
 
@@ -79,7 +80,26 @@ _PG_INSERT = (
     .returning(outbox_table.c.id)
 )
 
+_ROW_KEYS = ("statement_id", "payload", "status", "created_at", "next_attempt_at", "attempts")
+
 OutboxItem: TypeAlias = "Statement | SerializedStatement"
+
+
+@dataclass(frozen=True)
+class _DriverInsert:
+    """The outbox INSERT compiled once for a dialect, with its parameter order and date converter."""
+
+    sql: str
+    order: tuple[str, ...]
+    to_db_datetime: Callable[[datetime], Any]
+
+
+@functools.lru_cache(maxsize=8)
+def _driver_insert(dialect: Dialect) -> _DriverInsert:
+    compiled = _SQLITE_INSERT.compile(dialect=dialect, column_keys=list(_ROW_KEYS))
+    processor = outbox_table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
+    return _DriverInsert(sql=str(compiled), order=tuple(compiled.positiontup or ()),
+                         to_db_datetime=processor or (lambda value: value))
 
 
 def _now() -> datetime:
@@ -101,7 +121,7 @@ async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[Out
     Statements whose id is already in the outbox are skipped, whatever their state.
     """
     now = _now()
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     seen: set[str] = set()
     for item in statements:
         ser = _to_serialized(item)
@@ -113,14 +133,11 @@ async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[Out
                      "created_at": now, "next_attempt_at": now, "attempts": 0})
     if not rows:
         return 0
-    dialect_name = conn.get_bind().dialect.name if isinstance(conn, AsyncSession) else conn.dialect.name
+    connection = await conn.connection() if isinstance(conn, AsyncSession) else conn
+    dialect_name = connection.dialect.name
     # INSERT ... ON CONFLICT (statement_id) DO NOTHING: a duplicate is skipped, not an error.
-    if dialect_name == "sqlite":
-        # sqlite3 reports inserted rows exactly (changes() per row); skipping RETURNING saves a fetch,
-        # i.e. one more hop to aiosqlite's thread, on the hot path of every business transaction.
-        result = await conn.execute(_SQLITE_INSERT, rows)
-        assert isinstance(result, CursorResult)  # DML always yields a CursorResult, session or not
-        inserted = int(result.rowcount)
+    if dialect_name == "sqlite":  # aiosqlite: SQLAlchemy's only async SQLite driver
+        inserted = await _insert_through_aiosqlite(connection, rows, now)
     elif dialect_name == "postgresql":
         # asyncpg's executemany has no reliable rowcount: count the RETURNING rows instead.
         result = await conn.execute(_PG_INSERT, rows)
@@ -129,6 +146,31 @@ async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[Out
         raise NotImplementedError(f"lrs_bridge outbox supports sqlite and postgresql, not {dialect_name}")
     logger.debug("queued %s of %s statements", inserted, len(rows))
     return inserted
+
+
+async def _insert_through_aiosqlite(conn: AsyncConnection, rows: list[dict[str, Any]], now: datetime) -> int:
+    """One ``executemany`` on the aiosqlite connection under ``conn``, in its open transaction.
+
+    SQLAlchemy's aiosqlite adapter spends several hops to aiosqlite's thread on one ``execute`` (cursor,
+    execute, close), about 0.25 ms here against 0.04 ms for one hop; this runs on every business
+    transaction that records something. Same connection, so the rows commit or roll back with the
+    caller's change; the statement and the date format are SQLAlchemy's own, compiled once.
+    """
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        proxied = sync.connection  # already checked out: an attribute, no I/O
+    else:
+        proxied = await conn.get_raw_connection()
+    insert = _driver_insert(conn.dialect)
+    stamp = insert.to_db_datetime(now)
+    params = [tuple(stamp if key in ("created_at", "next_attempt_at") else row[key] for key in insert.order)
+              for row in rows]
+    driver = proxied.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection closed inside the transaction")
+    cursor = await driver.executemany(insert.sql, params)
+    # sqlite3 sums changes() over the rows: the ones ON CONFLICT skipped do not count.
+    return int(cursor.rowcount)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,37 @@ async def test_retried_event_enqueues_nothing_new(sqlite_engine: AsyncEngine) ->
     assert await _payloads(sqlite_engine) == first
 
 
+async def test_enqueue_alone_rolls_back_when_the_transaction_fails(sqlite_engine: AsyncEngine) -> None:
+    # The outbox write is the transaction's first statement: it must still belong to that transaction.
+    with pytest.raises(RuntimeError):
+        async with sqlite_engine.begin() as conn:
+            await enqueue(conn, [BUILDER.build(sample_records()[0])])
+            raise RuntimeError("failed before commit")
+    assert await _payloads(sqlite_engine) == {}
+
+
+async def test_enqueue_stores_dates_exactly_as_sqlalchemy_does(sqlite_engine: AsyncEngine,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # The relay compares next_attempt_at as text on SQLite, so both writers must produce one format.
+    when = datetime(2026, 3, 29, 1, 30, 5, 123456, tzinfo=UTC)
+    ser = BUILDER.build_serialized(sample_records()[0])
+    async with sqlite_engine.begin() as conn:
+        await conn.execute(insert(outbox_table).values(
+            statement_id="reference", payload="{}", status=STATUS_QUEUED, created_at=when,
+            next_attempt_at=when, attempts=0))
+    monkeypatch.setattr("lrs_bridge.outbox._now", lambda: when)
+    async with sqlite_engine.begin() as conn:
+        assert await enqueue(conn, [ser]) == 1
+    async with sqlite_engine.connect() as conn:
+        raw = (await conn.exec_driver_sql(
+            "SELECT statement_id, created_at, next_attempt_at, status, attempts FROM lrs_outbox")).all()
+        typed = (await conn.execute(select(outbox_table.c.created_at, outbox_table.c.next_attempt_at)
+                                    .where(outbox_table.c.statement_id == str(ser.id)))).one()
+    by_id = {row[0]: tuple(row[1:]) for row in raw}
+    assert by_id[str(ser.id)] == by_id["reference"]
+    assert typed == (when.replace(tzinfo=None), when.replace(tzinfo=None))
+
+
 async def test_enqueue_works_on_an_async_session(sqlite_engine: AsyncEngine) -> None:
     sessions = async_sessionmaker(sqlite_engine, class_=AsyncSession)
     ser = BUILDER.build_serialized(sample_records()[0])

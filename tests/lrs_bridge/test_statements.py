@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from ralph.models.xapi.base.statements import BaseXapiStatement
+from tincan import Result
 
 from lrs_bridge.records import (
     ALL_RECORD_TYPES,
@@ -54,6 +55,20 @@ def test_every_statement_kind_passes_ralph_strict_model(mode: str, agent_objects
     for record in sample_records():
         payload = as_json(b, record)
         BaseXapiStatement.model_validate(payload)  # raises on any violation
+
+
+@pytest.mark.parametrize("agent_objects", [True, False])
+@pytest.mark.parametrize("mode", ["mbox", "mbox_sha1sum", "account"])
+def test_serialize_writes_what_tincans_own_as_version_writes(mode: str, agent_objects: bool) -> None:
+    b = builder(mode)
+    b.agent_objects = agent_objects
+    for record in sample_records():
+        statement = b.build(record)
+        statement.result = statement.result or Result()
+        statement.result.duration = timedelta(minutes=45, seconds=3)  # the one conversion records lack
+        expected = json.dumps(statement.as_version("1.0.3"), separators=(",", ":"), sort_keys=True,
+                              ensure_ascii=False)
+        assert serialize(statement) == expected, type(record).__name__
 
 
 def test_statement_id_is_uuid5_of_event_key_and_stable() -> None:
