@@ -510,12 +510,13 @@ class CoachingService:
             matched = met = checked_in = scheduled = no_slot = 0
             problems: list[str] = []
             if latest is not None:
+                check_ins = await uow.check_ins.for_round(latest.id)
+                checked_in = len(check_ins)
+                met = sum(1 for c in check_ins if c.met)
+                meetings = await uow.meetings.for_round(latest.id)
                 for match in await uow.matches.for_round(latest.id):
                     matched += len(match.members)
-                    check_ins = await uow.check_ins.for_match(match.id)
-                    checked_in += len(check_ins)
-                    met += sum(1 for c in check_ins if c.met)
-                    meeting = await uow.meetings.get(match.id)
+                    meeting = meetings.get(match.id)
                     scheduled += bool(meeting and meeting.status is MeetingStatus.SCHEDULED)
                     if meeting and meeting.status in (MeetingStatus.NO_COMMON_SLOT, MeetingStatus.FAILED):
                         no_slot += 1
@@ -539,11 +540,15 @@ class CoachingService:
             programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.all()
             for program in programs:
                 for round_ in await uow.rounds.for_program(program.id):
-                    for match in await uow.matches.for_round(round_.id):
-                        people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+                    # A round at a time, a few queries each: one per match took minutes at 10,000 people.
+                    matches = await uow.matches.for_round(round_.id)
+                    people = {p.id: p for p in await uow.participants.get_many(
+                        [pid for match in matches for pid in match.participant_ids])}
+                    check_ins = {(c.match_id, c.participant_id): c for c in await uow.check_ins.for_round(round_.id)}
+                    for match in matches:
                         for member in match.members:
                             person = people.get(member.participant_id)
-                            check_in = await uow.check_ins.get(match.id, member.participant_id)
+                            check_in = check_ins.get((match.id, member.participant_id))
                             rows.append({
                                 "program": program.name, "round": round_.number,
                                 "round_started": round_.started_at.isoformat(), "match_id": match.id,

@@ -198,6 +198,64 @@ async def test_export_lists_every_member(service: CoachingService) -> None:
     assert len(rows) == 5 and {r["round"] for r in rows} == {1}
 
 
+async def test_status_and_export_read_each_round_only_its_own_check_ins_and_meetings(
+        service: CoachingService, clock: FixedClock) -> None:
+    await service.create_program("P", "peer_pairs", "weekly")
+    await service.import_participants("P", [person(i) for i in range(6)])
+    first = (await service.run_round("P")).matches
+    for member in first[0].participant_ids:
+        await service.record_check_in(first[0].id, member, met=True, usefulness=5)
+    start = clock.now() + timedelta(days=1)
+    await service.record_meeting(Meeting(first[1].id, MeetingStatus.SCHEDULED, start, start + timedelta(minutes=30)))
+    clock.advance(timedelta(days=7))
+    second = (await service.run_round("P")).matches
+    await service.record_check_in(second[2].id, second[2].participant_ids[0], met=False, usefulness=None)
+    await service.record_meeting(Meeting(second[0].id, MeetingStatus.NO_COMMON_SLOT, detail="no overlap"))
+
+    status = await service.status("P")  # the latest round only
+    assert (status["round"], status["checked_in"], status["met"]) == (2, 1, 0)
+    assert (status["meetings_scheduled"], status["meetings_unscheduled"]) == (0, 1)
+    assert status["meeting_problems"] == ["no_common_slot: no overlap"]
+
+    rows = {(r["round"], r["match_id"], r["email"]): r for r in await service.export("P")}
+    assert len(rows) == 12
+    emails = {p.id: p.email for p in await service.roster("P")}
+    for member in first[0].participant_ids:
+        assert (rows[(1, first[0].id, emails[member])]["met"], rows[(1, first[0].id, emails[member])]["usefulness"]) \
+            == (True, 5)
+    declined = rows[(2, second[2].id, emails[second[2].participant_ids[0]])]
+    assert (declined["met"], declined["usefulness"]) == (False, "")
+    assert sum(1 for r in rows.values() if r["met"] != "") == 3
+
+
+async def test_status_and_export_queries_do_not_grow_with_the_number_of_matches(
+        service: CoachingService, engine: AsyncEngine) -> None:
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    async def queries(program: str) -> tuple[int, int]:
+        statements.clear()
+        await service.status(program)
+        in_status = len(statements)
+        statements.clear()
+        await service.export(program)
+        return in_status, len(statements)
+
+    for name, size in (("Small", 4), ("Large", 40)):
+        await service.create_program(name, "peer_pairs", "weekly")
+        await service.import_participants(name, [person(i, department=f"d{i % 4}") for i in range(size)])
+        for match in (await service.run_round(name)).matches:
+            await service.record_check_in(match.id, match.participant_ids[0], met=True, usefulness=3)
+    sa.event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        small, large = await queries("Small"), await queries("Large")
+    finally:
+        sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
+    assert small == large  # 2 matches or 20: the same few queries
+
+
 async def test_paused_until_a_past_date_is_matched_again(service: CoachingService, clock: FixedClock) -> None:
     await service.create_program("P", "peer_pairs", "weekly")
     people = [await service.enroll("P", person(i), consent=True) for i in range(4)]

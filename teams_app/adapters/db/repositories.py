@@ -330,10 +330,21 @@ class SqlMeetingRepository(_Repo):
 
     async def get(self, match_id: str) -> Meeting | None:
         row = (await self.conn.execute(t.meetings.select().where(t.meetings.c.match_id == match_id))).first()
-        if row is None:
-            return None
-        return Meeting(row.match_id, MeetingStatus(row.status), row.start_at, row.end_at, row.join_url,
-                       row.external_id, row.organizer, row.detail)
+        return None if row is None else _meeting(row)
+
+    async def for_round(self, round_id: str) -> dict[str, Meeting]:
+        rows = await self.conn.execute(t.meetings.select().where(t.meetings.c.match_id.in_(_round_matches(round_id))))
+        return {row.match_id: _meeting(row) for row in rows}
+
+
+def _round_matches(round_id: str) -> sa.Select[tuple[str]]:
+    """The ids of a round's matches, as a subquery (no parameter list, whatever the round's size)."""
+    return sa.select(t.matches.c.id).where(t.matches.c.round_id == round_id)
+
+
+def _meeting(row: Any) -> Meeting:
+    return Meeting(row.match_id, MeetingStatus(row.status), row.start_at, row.end_at, row.join_url,
+                   row.external_id, row.organizer, row.detail)
 
 
 def _check_in(row: Any) -> CheckIn:
@@ -355,6 +366,12 @@ class SqlCheckInRepository(_Repo):
     async def for_match(self, match_id: str) -> list[CheckIn]:
         rows = await self.conn.execute(t.check_ins.select().where(t.check_ins.c.match_id == match_id)
                                        .order_by(t.check_ins.c.at))
+        return [_check_in(r) for r in rows]
+
+    async def for_round(self, round_id: str) -> list[CheckIn]:
+        c = t.check_ins.c
+        rows = await self.conn.execute(t.check_ins.select().where(c.match_id.in_(_round_matches(round_id)))
+                                       .order_by(c.at, c.match_id, c.participant_id))
         return [_check_in(r) for r in rows]
 
 
