@@ -6,6 +6,7 @@ outbox handlers see the events inside the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
@@ -329,7 +330,8 @@ class CoachingService:
         candidates = [Candidate(people[e.participant_id], e.priority) for e in enrollments
                       if e.participant_id in people]
         history = await self._history(uow, program, number)
-        plan = plan_matches(program, candidates, history, seed, today)
+        # Seconds of CPU at 10,000 people: off the event loop, so the bot keeps answering Teams meanwhile.
+        plan = await asyncio.to_thread(plan_matches, program, candidates, history, seed, today)
 
         round_ = Round(new_id(), program.id, number, now, seed, RoundStatus.OPEN, dict(plan.quality))
         matches = [

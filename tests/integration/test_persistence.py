@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +26,7 @@ from teams_app.domain.errors import (
     NotFound,
 )
 from teams_app.domain.model import EnrollmentStatus, MatchingPolicy, Meeting, MeetingStatus, Profile
+from teams_app.service import use_cases
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import UnitOfWork
 from teams_app.service.use_cases import CoachingService, ParticipantInput
@@ -254,6 +258,35 @@ async def test_status_and_export_queries_do_not_grow_with_the_number_of_matches(
     finally:
         sa.event.remove(engine.sync_engine, "before_cursor_execute", count)
     assert small == large  # 2 matches or 20: the same few queries
+
+
+async def test_matching_runs_off_the_event_loop(service: CoachingService, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A round of 10,000 people is seconds of CPU: the bot must keep answering Teams meanwhile.
+    ticks = 0
+    seen_during_planning: list[int] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    def slow_plan(*args: Any) -> Any:
+        before = ticks
+        time.sleep(0.3)  # stands in for the CPU the engine spends
+        seen_during_planning.append(ticks - before)
+        return real_plan(*args)
+
+    real_plan = use_cases.plan_matches
+    monkeypatch.setattr(use_cases, "plan_matches", slow_plan)
+    await service.create_program("P", "peer_pairs", "weekly")
+    await service.import_participants("P", [person(i) for i in range(4)])
+    task = asyncio.create_task(ticker())
+    try:
+        assert len((await service.run_round("P")).matches) == 2
+    finally:
+        task.cancel()
+    assert seen_during_planning and seen_during_planning[0] >= 5
 
 
 async def test_paused_until_a_past_date_is_matched_again(service: CoachingService, clock: FixedClock) -> None:
