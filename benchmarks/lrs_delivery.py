@@ -6,7 +6,7 @@ fills. The ratio therefore compares the same work: both deliver the same 20,000 
 that fills from empty. The bridge's time is measured whole; tincan's one-at-a-time time for those 20,000
 is measured by sending a sample one at a time at each fill level the bridge passes (before and after
 each of its segments) and summing segment by segment (trapezoids; request time grows linearly with the
-fill). Sending all 20,000 one at a time would take over half an hour. Also printed: tincan one at a time
+fill). Sending all 20,000 one at a time would take about half an hour. Also printed: tincan one at a time
 and in batches on a nearly empty LRS, i.e. the baseline's best case and ralph's own ceiling.
 
 Outbox overhead on SQLite, the time spent inside ``enqueue`` (serializing tincan statements included):
@@ -40,12 +40,11 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert  # noqa: E402
-from sqlalchemy.dialects import sqlite  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine  # noqa: E402
 from tincan import RemoteLRS, Statement  # noqa: E402
 
 from lrs_bridge.client import LrsClient  # noqa: E402
-from lrs_bridge.outbox import create_tables, enqueue, outbox_table, status  # noqa: E402
+from lrs_bridge.outbox import _SQLITE_INSERT, create_tables, enqueue, status  # noqa: E402
 from lrs_bridge.records import Attended, MeetingRef, Person, ProgramRef, RoundRef  # noqa: E402
 from lrs_bridge.relay import Relay  # noqa: E402
 from lrs_bridge.statements import StatementBuilder, serialize  # noqa: E402
@@ -98,15 +97,13 @@ def tincan_batches(lrs: RalphLrs, statements: list[Statement], batch: int) -> fl
 # Enqueue writers compared in the overhead measurement: (connection, statements) -> rows inserted.
 Writer = Callable[[AsyncConnection, Sequence[Statement]], Awaitable[int]]
 
-_SQLALCHEMY_INSERT = sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
-
 
 async def enqueue_through_sqlalchemy(conn: AsyncConnection, statements: Sequence[Statement]) -> int:
     """The overhead baseline: the same rows, serialized the same way, through SQLAlchemy's ``execute``."""
     now = datetime.now(UTC)
     rows = [{"statement_id": str(s.id), "payload": serialize(s), "status": "queued", "created_at": now,
              "next_attempt_at": now, "attempts": 0} for s in statements]
-    result = await conn.execute(_SQLALCHEMY_INSERT, rows)
+    result = await conn.execute(_SQLITE_INSERT, rows)  # the outbox's own statement, the old way
     return int(result.rowcount)
 
 
@@ -141,25 +138,28 @@ async def median_overhead_ms(work: Path, statements: list[Statement], per_tx: in
     return statistics.median(values)
 
 
-async def deliver_in_segments(lrs: RalphLrs, engine: AsyncEngine, statements: list[Statement],
-                              args: argparse.Namespace) -> tuple[float, float, float, int, list[tuple[int, float]]]:
-    """Enqueue (100 per transaction) and relay ``statements`` in ``args.segments`` parts; before the
-    first part and after each, time ``args.sample`` statements sent one at a time by tincan at that fill.
+def segment_bounds(n: int, parts: int) -> list[int]:
+    return [round(i * n / parts) for i in range(parts + 1)]
+
+
+async def deliver_in_segments(lrs: RalphLrs, engine: AsyncEngine, statements: list[Statement], bounds: list[int],
+                              args: argparse.Namespace) -> tuple[float, float, float, int, list[float]]:
+    """Enqueue (100 per transaction) and relay ``statements`` in the parts between ``bounds``; before
+    the first part and after each, time ``args.sample`` statements sent one at a time by tincan.
 
     Returns (seconds inside ``enqueue``, seconds of those transactions with their commits, relay seconds,
-    POSTs, [(fill before the sample, seconds per request)]).
+    POSTs, [seconds per tincan request at each bound]).
     """
-    n, parts = len(statements), args.segments
-    bounds = [round(i * n / parts) for i in range(parts + 1)]
+    parts = len(bounds) - 1
     enqueue_s = with_commit_s = relay_s = 0.0
     posts = fill = 0
-    samples: list[tuple[int, float]] = []
+    samples: list[float] = []
     async with LrsClient(lrs.endpoint, username=lrs.username, password=lrs.password, timeout_s=120) as client:
         relay = Relay(engine, client, batch_size=args.batch_size, concurrency=args.concurrency)
         for part in range(parts + 1):
             probe = make_statements(args.sample, f"tincan-fill{part}")
             seconds = await asyncio.to_thread(tincan_one_at_a_time, lrs, probe)
-            samples.append((fill, seconds / len(probe)))
+            samples.append(seconds / len(probe))
             fill += len(probe)
             print(f"  fill {fill:>6,}: tincan one at a time {seconds / len(probe) * 1000:7.1f} ms a request",
                   flush=True)
@@ -217,21 +217,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, float]:
 
     print(f"new LRS: the bridge delivers {len(bridge_statements):,} in {args.segments} segments, "
           f"tincan sampled at each fill level ...", flush=True)
+    n = len(bridge_statements)
+    bounds = segment_bounds(n, args.segments)
     lrs = start_ralph(work / "ralph-fill")
     engine = create_async_engine(f"sqlite+aiosqlite:///{work / 'outbox.db'}")
     try:
         await create_tables(engine)
-        enqueue_all_s, with_commit_s, bridge_s, posts, samples = await deliver_in_segments(
-            lrs, engine, bridge_statements, args)
+        enqueue_all_s, with_commit_s, bridge_s, posts, per_request = await deliver_in_segments(
+            lrs, engine, bridge_statements, bounds, args)
         st = await status(engine)
     finally:
         await engine.dispose()
         lrs.stop()
     if st.delivered != len(bridge_statements):
         raise RuntimeError(f"only {st.delivered} of {len(bridge_statements)} delivered")
-    n = len(bridge_statements)
-    bounds = [round(i * n / args.segments) for i in range(args.segments + 1)]
-    tincan_same_s = one_at_a_time_seconds(bounds, [per_request for _, per_request in samples])
+    tincan_same_s = one_at_a_time_seconds(bounds, per_request)
 
     bridge_per_s = n / bridge_s
     tincan_per_s = n / tincan_same_s

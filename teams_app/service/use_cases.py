@@ -542,7 +542,7 @@ class CoachingService:
             programs = [await self._program(uow, program_ref)] if program_ref else await uow.programs.all()
             for program in programs:
                 for round_ in await uow.rounds.for_program(program.id):
-                    # A round at a time, a few queries each: one per match took minutes at 10,000 people.
+                    # A round at a time, a few queries each: one per match took 4.8 s at 2,000 people.
                     matches = await uow.matches.for_round(round_.id)
                     people = {p.id: p for p in await uow.participants.get_many(
                         [pid for match in matches for pid in match.participant_ids])}

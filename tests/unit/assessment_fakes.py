@@ -175,6 +175,9 @@ class FakeMeetings:
     async def get(self, match_id: str) -> Meeting | None:
         return self.s.meetings.get(match_id)
 
+    async def for_round(self, round_id: str) -> dict[str, Meeting]:
+        return {k: m for k, m in self.s.meetings.items() if self.s.matches[k].round_id == round_id}
+
 
 class FakeCheckIns:
     def __init__(self, s: Store) -> None:
@@ -188,6 +191,10 @@ class FakeCheckIns:
 
     async def for_match(self, match_id: str) -> list[CheckIn]:
         return [c for (m, _), c in self.s.check_ins.items() if m == match_id]
+
+    async def for_round(self, round_id: str) -> list[CheckIn]:
+        return sorted((c for (m, _), c in self.s.check_ins.items() if self.s.matches[m].round_id == round_id),
+                      key=lambda c: c.at)
 
 
 class FakePairRules:

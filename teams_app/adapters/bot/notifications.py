@@ -193,13 +193,15 @@ class CheckInReminders:
                 round_ = await uow.rounds.latest(program.id)
                 if round_ is None or round_.status is not RoundStatus.OPEN:
                     continue
+                # The round's meetings and check-ins in two queries: this scan runs every few minutes.
+                meetings = await uow.meetings.for_round(round_.id)
+                done = {(c.match_id, c.participant_id) for c in await uow.check_ins.for_round(round_.id)}
                 for match in await uow.matches.for_round(round_.id):
-                    meeting = await uow.meetings.get(match.id)
+                    meeting = meetings.get(match.id)
                     due = self._due(round_, meeting)
                     if now < due:
                         continue
-                    done = {c.participant_id for c in await uow.check_ins.for_match(match.id)}
-                    missing = [pid for pid in match.participant_ids if pid not in done]
+                    missing = [pid for pid in match.participant_ids if (match.id, pid) not in done]
                     if not missing:
                         continue
                     people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
