@@ -17,12 +17,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin
 
 import aiohttp
 
+from lrs_bridge.retry import parse_retry_after
 from lrs_bridge.vocabulary import XAPI_VERSION
 
 logger = logging.getLogger(__name__)
@@ -67,20 +67,6 @@ def _basic(username: str, password: str) -> str:
     # Encoded by hand: aiohttp.BasicAuth is deprecated in 3.14 and encode_basic_auth is missing before it.
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, (when - datetime.now(when.tzinfo)).total_seconds())
 
 
 class LrsClient:
@@ -200,7 +186,7 @@ class LrsClient:
         """POST already serialized statements as one JSON array; the bytes are the stored text."""
         body = ("[" + ",".join(payloads) + "]").encode("utf-8")
         status, text, headers = await self._request("POST", self.statements_url, data=body)
-        return PostResult(status=status, body=text, retry_after_s=_retry_after(headers.get("Retry-After")))
+        return PostResult(status=status, body=text, retry_after_s=parse_retry_after(headers.get("Retry-After")))
 
     async def about(self) -> dict[str, Any]:
         """GET /about (no authentication needed by the spec). Raises LrsHttpError on a non-200 answer."""

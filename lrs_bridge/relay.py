@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lrs_bridge.client import LrsClient, LrsConnectionError, PostResult
 from lrs_bridge.outbox import STATUS_DEAD, STATUS_QUEUED, STATUS_SENT, outbox_table
+from lrs_bridge.retry import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +98,7 @@ class Relay:
         self.batch_size = batch_size
         self.concurrency = concurrency
         self.poll_interval_s = poll_interval_s
-        self.backoff_base_s = backoff_base_s
-        self.backoff_max_s = backoff_max_s
+        self.backoff = Backoff(base_s=backoff_base_s, cap_s=backoff_max_s, retry_after_cap_s=backoff_max_s)
         # A lease outlives any single POST, so a live relay never loses its rows to another relay.
         self.lease_s = lease_s if lease_s is not None else max(60.0, client.timeout_s * 4)
         self.split_after_server_errors = split_after_server_errors
@@ -168,12 +167,8 @@ class Relay:
                                   last_error=reason[:MAX_REASON], attempts=row.attempts + 1)
 
     def backoff_s(self, attempts: int, retry_after_s: float | None = None) -> float:
-        """Exponential backoff with full jitter, at least Retry-After when the LRS gave one."""
-        ceiling = min(self.backoff_max_s, self.backoff_base_s * (2 ** min(attempts, 30)))
-        delay = random.uniform(ceiling / 2, ceiling)
-        if retry_after_s is not None:
-            delay = max(delay, min(retry_after_s, self.backoff_max_s))
-        return delay
+        """The shared back-off policy (``lrs_bridge.retry.Backoff``) after ``attempts`` earlier failures."""
+        return self.backoff.delay(attempts + 1, retry_after_s)
 
     async def _defer(self, token: str, rows: Sequence[_Row], status: int | None, reason: str,
                      retry_after_s: float | None) -> int:

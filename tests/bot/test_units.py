@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import pytest
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.commands import parse, pause_until
 from teams_app.adapters.bot.sender import TokenBucket
-from teams_app.adapters.http import parse_retry_after
 from teams_app.i18n import translator
 
 _ = translator("en")
@@ -76,15 +75,6 @@ def test_german_cards() -> None:
     card = cards.intro_card(de, {"round": 1, "program": "P", "role": "peer", "partners": [],
                                  "prompts": ["What would you like to improve?"]})
     assert "Was möchtest du verbessern?" in str(card)
-
-
-def test_retry_after_seconds_and_http_date() -> None:
-    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-    assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("Mon, 23 Nov 2026 09:00:05 GMT", now) == 5.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("-4") == 0.0
 
 
 def test_token_bucket_paces_and_holds() -> None:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from lrs_bridge.check import check_lrs
-from lrs_bridge.client import LrsAuthError, LrsClient, LrsConnectionError, LrsHttpError, _retry_after
+from lrs_bridge.client import LrsAuthError, LrsClient, LrsConnectionError, LrsHttpError
 from tests.fixtures.ralph_lrs import free_port
 from tests.lrs_bridge.fake_lrs import FakeLrs
 
@@ -103,11 +103,6 @@ async def test_get_statements_needs_aware_since(fake_lrs: FakeLrs) -> None:
             [s async for s in client.get_statements(since=datetime(2026, 1, 1))]
 
 
-def test_retry_after_parses_seconds_and_dates() -> None:
-    assert _retry_after("3") == 3.0
-    assert _retry_after(None) is None
-    assert _retry_after("garbage") is None
-    assert _retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # in the past
 
 
 async def test_check_passes_with_version_and_credentials(fake_lrs: FakeLrs) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from lrs_bridge.client import LrsClient
 from lrs_bridge.outbox import enqueue, outbox_table, status
 from lrs_bridge.relay import Relay
+from lrs_bridge.retry import Backoff
 from lrs_bridge.statements import SerializedStatement, StatementBuilder
 from tests.fixtures.ralph_lrs import free_port
 from tests.lrs_bridge.conftest import sample_records
@@ -190,12 +191,13 @@ async def test_run_forever_delivers_new_statements_and_stops_on_event(sqlite_eng
     assert set(fake_lrs.stored) == {str(i.id) for i in items}
 
 
-def test_backoff_grows_exponentially_with_cap_and_retry_after() -> None:
+def test_relay_backoff_uses_the_shared_policy_with_its_cap() -> None:
     relay = Relay.__new__(Relay)
-    relay.backoff_base_s, relay.backoff_max_s = 1.0, 60.0
-    assert 0.5 <= relay.backoff_s(0) <= 1.0
-    assert 4.0 <= relay.backoff_s(3) <= 8.0
-    assert 30.0 <= relay.backoff_s(20) <= 60.0
+    relay.backoff = Backoff(base_s=1.0, cap_s=60.0, retry_after_cap_s=60.0)
+    assert 0.0 <= relay.backoff_s(0) <= 1.0
+    assert all(relay.backoff_s(3) <= 8.0 for _ in range(50))
+    assert max(relay.backoff_s(20) for _ in range(200)) > 30.0  # grows to the cap, not beyond
+    assert all(relay.backoff_s(20) <= 60.0 for _ in range(50))
     assert relay.backoff_s(0, retry_after_s=12) >= 12
     assert relay.backoff_s(0, retry_after_s=3600) <= 60.0
 

@@ -35,9 +35,9 @@ from botframework.connector.auth import (
 )
 from msrest.exceptions import HttpOperationError
 
+from lrs_bridge.retry import parse_retry_after
 from teams_app.adapters.bot.sender import DeliveryError
 from teams_app.adapters.bot.store import InboundDedup
-from teams_app.adapters.http import parse_retry_after
 from teams_app.config import AppType, BotSettings
 from teams_app.service.ports import Clock
 

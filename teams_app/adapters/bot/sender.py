@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
+from lrs_bridge.retry import Backoff
 from teams_app.adapters.bot.cards import attachment, message_card, notification_text, render_email
 from teams_app.adapters.bot.store import (
     EMAIL,
@@ -161,8 +162,7 @@ class OutboxSender:
         self._batch_size = batch_size
         self._lease = lease
         self._max_attempts = max_attempts
-        self._base_backoff = base_backoff_s
-        self._max_backoff = max_backoff_s
+        self._backoff = Backoff(base_s=base_backoff_s, cap_s=max_backoff_s, retry_after_cap_s=max_backoff_s)
         self._poll = poll_interval_s
         self._render_email = email_renderer
         self._rng = rng or random.Random()
@@ -318,20 +318,13 @@ class OutboxSender:
             return cached
         return await self._conversations.personal(aad_object_id=aad_object_id)
 
-    def _backoff(self, attempts: int, retry_after: float | None) -> float:
-        ceiling = min(self._max_backoff, self._base_backoff * (2 ** max(0, attempts - 1)))
-        delay = self._rng.uniform(0, ceiling)  # full jitter spreads a thundering herd
-        if retry_after is not None:
-            delay = max(delay, retry_after + self._rng.uniform(0, min(1.0, retry_after / 10 + 0.05)))
-        return delay
-
     def _retry(self, row: Notification, error: str, retry_after: float | None = None) -> None:
         if row.attempts >= self._max_attempts:
             logger.warning("notification %s failed after %s attempts: %s", row.id, row.attempts, error)
             self.stats.failed += 1
             self._record(Outcome(row.id, FAILED, error=error))
             return
-        delay = self._backoff(row.attempts, retry_after)
+        delay = self._backoff.delay(row.attempts, retry_after, self._rng)
         self.stats.retried += 1
         self._record(Outcome(row.id, PENDING, next_attempt_at=self._clock.now() + timedelta(seconds=delay),
                              error=error))

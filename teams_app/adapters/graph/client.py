@@ -48,8 +48,8 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
+from lrs_bridge.retry import Backoff, parse_retry_after
 from teams_app.adapters.graph.credentials import CredentialError, graph_scope
-from teams_app.adapters.http import parse_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +88,9 @@ class RetryPolicy:
     max_retry_after_s: float = 120.0
 
     def delay(self, attempt: int, retry_after: str | None, rng: random.Random) -> float:
-        """Seconds to wait before attempt ``attempt + 1``: Retry-After when given, else full jitter."""
-        seconds = parse_retry_after(retry_after)
-        if seconds is not None:
-            return min(seconds, self.max_retry_after_s)
-        return rng.uniform(0, min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1)))
+        """Seconds to wait before attempt ``attempt + 1``: the shared back-off, never sooner than Retry-After."""
+        backoff = Backoff(base_s=self.base_delay_s, cap_s=self.max_delay_s, retry_after_cap_s=self.max_retry_after_s)
+        return backoff.delay(attempt, parse_retry_after(retry_after), rng)
 
 
 class MailboxLimiter:
