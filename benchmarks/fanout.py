@@ -39,12 +39,12 @@ from aiohttp.test_utils import TestServer
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from teams_app.adapters.bot.hosting import DirectConnectorTransport, authentication
-from teams_app.adapters.bot.install import bot_installer, build_sender
 from teams_app.adapters.bot.store import enqueue
 from teams_app.adapters.db.bot_tables import bot_conversations
 from teams_app.adapters.db.repositories import _participant_row
 from teams_app.adapters.db.tables import participants
 from teams_app.bootstrap import bootstrap
+from teams_app.bootstrap.bot import bot_installer, build_sender
 from teams_app.config import Settings
 from teams_app.domain.model import Participant, Profile, stable_id
 from teams_app.entrypoints.web import create_web_app

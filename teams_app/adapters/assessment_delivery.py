@@ -1,9 +1,10 @@
-"""Delivering peer assessment to people: events -> cards (and email parts) through the ``Notifier`` port.
+"""Peer assessment to people: events -> notices in the notification outbox, in the same transaction.
 
-Register with :meth:`AssessmentDelivery.register` on the message bus (after-commit handlers). Payloads carry the
-Adaptive Card under ``card`` and, where an email makes sense, ``email`` = {subject, html, text}; the Notifier
-implementation chooses Teams or email. Kinds: ``assessment.review_requested``, ``assessment.reminder``,
-``assessment.feedback``, ``assessment.feedback_withheld``, ``assessment.thanks``.
+Register with :meth:`AssessmentDelivery.register` on the message bus (in-transaction handlers, like every other
+notification): a reminder recorded as sent is committed together with its notice, so a failed delivery is
+retried by the sender and never lost. Payloads carry what the channels render: the ids of the thing shown,
+the Adaptive Card under ``card`` (built from the state in this transaction) and, where an email makes sense,
+``email`` = {subject, html, text}. The sender chooses Teams or email.
 
 The feedback payload is built from :class:`FeedbackView` only, so it carries no reviewer identity.
 """
@@ -11,84 +12,104 @@ The feedback payload is built from :class:`FeedbackView` only, so it carries no 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, cast
 
 from teams_app.adapters.bot import assessment_cards as cards
 from teams_app.domain import assessment_events as aev
+from teams_app.domain.events import Event
 from teams_app.domain.model import Participant
+from teams_app.domain.notifications import Notice, NotificationKind
 from teams_app.i18n import translator
-from teams_app.service.assessment import AssessmentService
+from teams_app.service.assessment import AssessmentUnitOfWork, load_feedback_view, load_review_task
 from teams_app.service.messagebus import MessageBus
-from teams_app.service.ports import Notifier
+from teams_app.service.ports import UnitOfWork
 
 logger = logging.getLogger(__name__)
 
+_EVENTS = (aev.ReviewAssigned, aev.ReviewReminderDue, aev.FeedbackReleased, aev.FeedbackWithheld,
+           aev.ReviewerThanked)
+
 
 class AssessmentDelivery:
-    def __init__(self, service: AssessmentService, notifier: Notifier) -> None:
-        self._service = service
-        self._notifier = notifier
+    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+        self._wake = wake
 
     def register(self, bus: MessageBus) -> None:
-        bus.after_commit(aev.ReviewAssigned, self.review_requested)
-        bus.after_commit(aev.ReviewReminderDue, self.reminder)
-        bus.after_commit(aev.FeedbackReleased, self.feedback_released)
-        bus.after_commit(aev.FeedbackWithheld, self.feedback_withheld)
-        bus.after_commit(aev.ReviewerThanked, self.thanked)
+        bus.in_transaction(aev.ReviewAssigned, self.review_requested)
+        bus.in_transaction(aev.ReviewReminderDue, self.reminder)
+        bus.in_transaction(aev.FeedbackReleased, self.feedback_released)
+        bus.in_transaction(aev.FeedbackWithheld, self.feedback_withheld)
+        bus.in_transaction(aev.ReviewerThanked, self.thanked)
+        for event_type in _EVENTS:
+            bus.after_commit(event_type, self._after_commit)
 
-    async def _person(self, participant_id: str) -> Participant | None:
-        person = await self._service.participant(participant_id)
+    async def _after_commit(self, _event: Event) -> None:
+        if self._wake is not None:
+            self._wake()
+
+    @staticmethod
+    async def _person(uow: UnitOfWork, participant_id: str) -> Participant | None:
+        person = await uow.participants.get(participant_id)
         if person is None:
-            logger.info("participant %s is gone (erased?): nothing delivered", participant_id)
+            logger.info("participant %s is gone (erased?): nothing queued", participant_id)
         return person
 
-    async def _send(self, person: Participant, kind: str, payload: dict[str, Any]) -> None:
-        await self._notifier.notify(person, kind, payload)
+    @staticmethod
+    async def _queue(uow: UnitOfWork, person: Participant, key: str, kind: NotificationKind,
+                     payload: dict[str, Any], at: datetime) -> None:
+        await uow.notifications.add([Notice.to(person, key, kind, payload)], at)
 
-    async def _review_card(self, reviewer: Participant, review_id: str) -> dict[str, Any]:
-        task = await self._service.get_task(review_id, reviewer.id)
+    @staticmethod
+    async def _review_card(uow: UnitOfWork, reviewer: Participant, review_id: str) -> dict[str, Any]:
+        task = await load_review_task(cast(AssessmentUnitOfWork, uow), review_id, reviewer.id)
         return cards.rubric_card(task.assessment, task.review, task.reviewee_name, _=translator(reviewer.locale))
 
-    async def review_requested(self, event: aev.ReviewAssigned) -> None:
-        reviewer = await self._person(event.reviewer_id)
+    async def review_requested(self, event: aev.ReviewAssigned, uow: UnitOfWork) -> None:
+        reviewer = await self._person(uow, event.reviewer_id)
         if reviewer is None:
             return
-        await self._send(reviewer, "assessment.review_requested", {
-            "card": await self._review_card(reviewer, event.review_id), "assessment_id": event.assessment_id,
+        await self._queue(uow, reviewer, event.key, NotificationKind.REVIEW_REQUESTED, {
+            "card": await self._review_card(uow, reviewer, event.review_id), "assessment_id": event.assessment_id,
             "review_id": event.review_id, "deadline": event.deadline.isoformat(),
-            "self_assessment": event.self_assessment})
+            "self_assessment": event.self_assessment}, event.at)
 
-    async def reminder(self, event: aev.ReviewReminderDue) -> None:
-        reviewer = await self._person(event.reviewer_id)
+    async def reminder(self, event: aev.ReviewReminderDue, uow: UnitOfWork) -> None:
+        reviewer = await self._person(uow, event.reviewer_id)
         if reviewer is None:
             return
-        await self._send(reviewer, "assessment.reminder", {
-            "card": await self._review_card(reviewer, event.review_id), "assessment_id": event.assessment_id,
+        await self._queue(uow, reviewer, event.key, NotificationKind.REVIEW_REMINDER, {
+            "card": await self._review_card(uow, reviewer, event.review_id), "assessment_id": event.assessment_id,
             "review_id": event.review_id, "deadline": event.deadline.isoformat(),
-            "reminder_number": event.reminder_number})
+            "reminder_number": event.reminder_number}, event.at)
 
-    async def _feedback(self, kind: str, assessment_id: str, reviewee_id: str) -> None:
-        person = await self._person(reviewee_id)
+    async def _feedback(self, uow: UnitOfWork, key: str, kind: NotificationKind, assessment_id: str,
+                        reviewee_id: str, at: datetime) -> None:
+        person = await self._person(uow, reviewee_id)
         if person is None:
             return
         _ = translator(person.locale)
-        view = await self._service.feedback_view(assessment_id, reviewee_id)
+        view = await load_feedback_view(cast(AssessmentUnitOfWork, uow), assessment_id, reviewee_id)
         subject, html, text = cards.feedback_email(view, _=_)
-        await self._send(person, kind, {"card": cards.feedback_card(view, _=_), "assessment_id": assessment_id,
-                                        "email": {"subject": subject, "html": html, "text": text}})
+        await self._queue(uow, person, key, kind, {
+            "card": cards.feedback_card(view, _=_), "assessment_id": assessment_id,
+            "email": {"subject": subject, "html": html, "text": text}}, at)
 
-    async def feedback_released(self, event: aev.FeedbackReleased) -> None:
-        await self._feedback("assessment.feedback", event.assessment_id, event.reviewee_id)
+    async def feedback_released(self, event: aev.FeedbackReleased, uow: UnitOfWork) -> None:
+        await self._feedback(uow, event.key, NotificationKind.FEEDBACK, event.assessment_id, event.reviewee_id,
+                             event.at)
 
-    async def feedback_withheld(self, event: aev.FeedbackWithheld) -> None:
-        await self._feedback("assessment.feedback_withheld", event.assessment_id, event.reviewee_id)
+    async def feedback_withheld(self, event: aev.FeedbackWithheld, uow: UnitOfWork) -> None:
+        await self._feedback(uow, event.key, NotificationKind.FEEDBACK_WITHHELD, event.assessment_id,
+                             event.reviewee_id, event.at)
 
-    async def thanked(self, event: aev.ReviewerThanked) -> None:
-        reviewer = await self._person(event.reviewer_id)
+    async def thanked(self, event: aev.ReviewerThanked, uow: UnitOfWork) -> None:
+        reviewer = await self._person(uow, event.reviewer_id)
         if reviewer is None:
             return
-        program = await self._service.program(event.program_id)
-        await self._send(reviewer, "assessment.thanks", {
+        program = await uow.programs.get(event.program_id)
+        await self._queue(uow, reviewer, event.key, NotificationKind.THANKS, {
             "card": cards.thanks_card(program.name if program else "", event.reviews_in_assessment,
                                       event.reviews_in_program, _=translator(reviewer.locale)),
-            "reviews_in_program": event.reviews_in_program})
+            "reviews_in_program": event.reviews_in_program}, event.at)

@@ -71,6 +71,8 @@ class XapiRecorder:
             ev.ParticipantErased: self.on_erased,
             ev.MatchCreated: self.on_matched,
             ev.MeetingScheduled: self.on_meeting_scheduled,
+            ev.MeetingRescheduleRequested: self.on_meeting_changed,
+            ev.MeetingCancelled: self.on_meeting_changed,
             ev.CheckInRecorded: self.on_check_in,
             ev.RoundCompleted: self.on_round_completed,
             ae.ReviewSubmitted: self.on_review_submitted,
@@ -188,6 +190,21 @@ class XapiRecorder:
                                             role=role, skills=exchanged_skills(who, others),
                                             **self._common(program, who, round_, match))))
         await self._write(uow, items)
+
+    async def on_meeting_changed(self, event: ev.MeetingRescheduleRequested | ev.MeetingCancelled,
+                                 uow: UnitOfWork) -> None:
+        """A member asked to reschedule or can't make it: a comment on the session (profile verb 'commented')."""
+        found = await self._match_context(uow, event.match_id)
+        if found is None or event.participant_id not in found[3]:
+            return
+        program, round_, match, people = found
+        comment = ("asked to reschedule" if isinstance(event, ev.MeetingRescheduleRequested)
+                   else "cannot make this session")
+        meeting = r.MeetingRef(match.id, f"{program.name}, round {round_.number}")
+        who = people[event.participant_id]
+        await self._write(uow, [(who.id, r.Commented(
+            event_key=event.key, timestamp=event.at, comment=comment, meeting=meeting,
+            **self._common(program, who, round_, match)))])
 
     async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:
         found = await self._match_context(uow, event.match_id)

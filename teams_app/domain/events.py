@@ -119,3 +119,22 @@ class MeetingNotScheduled(Event):
     program_id: str
     match_id: str
     reason: str
+
+
+@dataclass(frozen=True)
+class MeetingRescheduleRequested(Event):
+    """A member asked to find a new time for the match's session; the others are told."""
+
+    program_id: str
+    match_id: str
+    participant_id: str
+
+
+@dataclass(frozen=True)
+class MeetingCancelled(Event):
+    """A member can't make the session this time; the others are told (a pair's meeting is called off)."""
+
+    program_id: str
+    match_id: str
+    participant_id: str
+    meeting_called_off: bool

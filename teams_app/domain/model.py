@@ -445,6 +445,15 @@ class Enrollment:
             raise InvalidTransition("you have already left this program")
         return replace(self, status=EnrollmentStatus.LEFT, paused_until=None)
 
+    def after_round(self, needs_priority: bool) -> Enrollment:
+        """An active member once a round is formed: priority carries over (+1 for a trio, a bye or a weak
+        match; spent by a normal match), and a pause that has ended is over."""
+        status, paused_until = self.status, self.paused_until
+        if status is EnrollmentStatus.PAUSED:
+            status, paused_until = EnrollmentStatus.ACTIVE, None
+        return replace(self, priority=self.priority + 1 if needs_priority else 0, status=status,
+                       paused_until=paused_until)
+
 
 @dataclass(frozen=True)
 class MatchMember:
@@ -471,6 +480,15 @@ class Match:
             if member.participant_id == participant_id:
                 return member.role
         raise KeyError(participant_id)
+
+    def require_member(self, participant_id: str) -> None:
+        if participant_id not in self.participant_ids:
+            raise InvalidInput("match", "you are not part of this match")
+
+    @property
+    def absence_calls_off_meeting(self) -> bool:
+        """A pair cannot meet without one of the two; a circle meets with the others."""
+        return len(self.members) <= 2
 
 
 class RoundStatus(StrEnum):
@@ -506,6 +524,11 @@ class Meeting:
     external_id: str = ""  # the Graph event id
     organizer: str = ""
     detail: str = ""
+
+    def call_off(self, reason: str) -> Meeting:
+        """A pair's session is off when one of the two can't make it (the round goes on)."""
+        return Meeting(self.match_id, MeetingStatus.CANCELLED, self.start, self.end, self.join_url,
+                       self.external_id, self.organizer, reason)
 
 
 @dataclass(frozen=True)

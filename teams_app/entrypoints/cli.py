@@ -72,7 +72,7 @@ def build_web_app(app: Application) -> Any:
 
 def installers() -> tuple[Any, ...]:
     """Route installers of the adapters present (the bot adds /api/messages)."""
-    from teams_app.adapters.bot.install import bot_installer
+    from teams_app.bootstrap.bot import bot_installer
 
     return (bot_installer(),)
 

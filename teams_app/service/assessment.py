@@ -265,10 +265,7 @@ class AssessmentService:
 
     async def get_task(self, review_id: str, reviewer_id: str) -> ReviewTask:
         async with self._uow() as uow:
-            review, assessment = await self._review(uow, review_id)
-            require_reviewer(review, reviewer_id)
-            reviewee = await uow.participants.get(review.reviewee_id)
-            return ReviewTask(assessment, review, reviewee.display_name if reviewee else "")
+            return await load_review_task(uow, review_id, reviewer_id)
 
     async def submit_review(self, review_id: str, reviewer_id: str, ratings: Mapping[str, object],
                             comments: Mapping[str, object] | None = None, comment: object = "") -> Review:
@@ -406,19 +403,7 @@ class AssessmentService:
     async def feedback_view(self, assessment_id: str, participant_id: str) -> FeedbackView:
         """The assessed person's own feedback; reviewer identities only when the feedback is named."""
         async with self._uow() as uow:
-            assessment = await _assessment(uow, assessment_id)
-            program = await uow.programs.get(assessment.program_id)
-            reviews = [r for r in await uow.reviews.for_reviewee(assessment.id, participant_id) if r.counted]
-            result: PersonResult | None = None
-            if assessment.status is AssessmentStatus.RELEASED:
-                result = (await uow.assessments.results(assessment.id)).get(participant_id)
-            names: dict[str, str] = {}
-            if assessment.named_feedback:
-                names = {p.id: p.display_name for p in await uow.participants.get_many(
-                    sorted({r.reviewer_id for r in reviews}))}
-            view = build_feedback(assessment, result, reviews, framework=program.framework if program else None,
-                                  reviewer_names=names)
-            return replace(view, reviewee_id=participant_id)
+            return await load_feedback_view(uow, assessment_id, participant_id)
 
     async def my_feedback(self, participant_id: str) -> list[FeedbackView]:
         """Released feedback of every assessment the person was assessed in, newest first."""
@@ -521,6 +506,31 @@ class AssessmentService:
 
 
 # -- helpers -------------------------------------------------------------------------------------------
+async def load_review_task(uow: AssessmentUnitOfWork, review_id: str, reviewer_id: str) -> ReviewTask:
+    """A reviewer's task as the unit of work sees it (also used inside the transaction by notifications)."""
+    review, assessment = await AssessmentService._review(uow, review_id)
+    require_reviewer(review, reviewer_id)
+    reviewee = await uow.participants.get(review.reviewee_id)
+    return ReviewTask(assessment, review, reviewee.display_name if reviewee else "")
+
+
+async def load_feedback_view(uow: AssessmentUnitOfWork, assessment_id: str, participant_id: str) -> FeedbackView:
+    """The assessed person's own feedback; reviewer identities only when the feedback is named."""
+    assessment = await _assessment(uow, assessment_id)
+    program = await uow.programs.get(assessment.program_id)
+    reviews = [r for r in await uow.reviews.for_reviewee(assessment.id, participant_id) if r.counted]
+    result: PersonResult | None = None
+    if assessment.status is AssessmentStatus.RELEASED:
+        result = (await uow.assessments.results(assessment.id)).get(participant_id)
+    names: dict[str, str] = {}
+    if assessment.named_feedback:
+        names = {p.id: p.display_name for p in await uow.participants.get_many(
+            sorted({r.reviewer_id for r in reviews}))}
+    view = build_feedback(assessment, result, reviews, framework=program.framework if program else None,
+                          reviewer_names=names)
+    return replace(view, reviewee_id=participant_id)
+
+
 async def _program(uow: AssessmentUnitOfWork, ref: str) -> Program:
     program = await uow.programs.get(ref) or await uow.programs.get_by_name(ref)
     if program is None:

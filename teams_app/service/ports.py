@@ -20,6 +20,7 @@ from teams_app.domain.model import (
     Program,
     Round,
 )
+from teams_app.domain.notifications import Notice
 
 
 class Clock(Protocol):
@@ -101,6 +102,26 @@ class PairRuleRepository(Protocol):
         ...
 
 
+class NotificationQueue(Protocol):
+    """The notification outbox, inside the unit of work's transaction (a rollback queues nothing)."""
+
+    async def add(self, notices: Sequence[Notice], now: datetime) -> int:
+        """Queue notices; ones already queued (same id) are skipped. Returns how many were added."""
+        ...
+
+    async def queued_at(self, notice_ids: Sequence[str]) -> dict[str, datetime]:
+        """When each of these notices was queued (ids never queued are absent)."""
+        ...
+
+    async def channel_targets(self, tenant_id: str) -> list[str]:
+        """Team channels the bot is installed in (conversation reference ids), for channel kinds."""
+        ...
+
+    async def forget(self, participant: Participant) -> None:
+        """Erasure: drop the person's queued notices and the bot's conversation references to them."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction; repositories share it. Events collected here are dispatched on commit."""
 
@@ -112,6 +133,7 @@ class UnitOfWork(Protocol):
     meetings: MeetingRepository
     check_ins: CheckInRepository
     pair_rules: PairRuleRepository
+    notifications: NotificationQueue
     events: list[Event]
     flushed: list[Event]  # events whose in-transaction handlers already ran
 

@@ -40,7 +40,7 @@ from teams_app.domain.model import (
     stable_id,
 )
 from teams_app.service.messagebus import MessageBus
-from teams_app.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from teams_app.service.ports import Calendar, Clock, UnitOfWork, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -356,15 +356,9 @@ class CoachingService:
         # who: plan.needs_priority); a normal match spends it.
         deserving = set(plan.needs_priority)
         for enrollment in enrollments:
-            pid = enrollment.participant_id
-            priority = enrollment.priority + 1 if pid in deserving else 0
-            status = enrollment.status
-            paused_until = enrollment.paused_until
-            if status is EnrollmentStatus.PAUSED:  # the pause has ended: they are active again
-                status, paused_until = EnrollmentStatus.ACTIVE, None
-            if (priority, status, paused_until) != (enrollment.priority, enrollment.status, enrollment.paused_until):
-                await uow.enrollments.update(replace(enrollment, priority=priority, status=status,
-                                                     paused_until=paused_until))
+            after = enrollment.after_round(enrollment.participant_id in deserving)
+            if after != enrollment:
+                await uow.enrollments.update(after)
         for pid, reason in plan.unmatched:
             uow.events.append(ev.ParticipantUnmatched(f"unmatched/{round_.id}/{pid}", now, program.id, round_.id,
                                                       pid, reason))
@@ -419,6 +413,31 @@ class CoachingService:
                 out.append((program, round_, match, [people[pid] for pid in match.participant_ids]))
             return out
 
+    async def book_open_matches(self, calendar: Calendar) -> int:
+        """Book every unbooked match of the open rounds; returns how many meetings were recorded.
+
+        Safe to repeat: the calendar derives a transaction id from the match, so a retry after a crash between
+        booking and recording finds the same event instead of creating a second one.
+        """
+        pending = await self.matches_to_book()
+        if not pending:
+            return 0
+
+        async def book_one(program: Program, round_: Round, match: Match, people: list[Participant]) -> Meeting:
+            start = round_.started_at.date()
+            end = program.cadence.next_after(round_.started_at).date()
+            try:
+                return await calendar.book(program, match, people, start, end)
+            except Exception as exc:  # one failure must not stop the others; the admin sees it in `status`
+                logger.exception("booking match %s failed", match.id)
+                return Meeting(match.id, MeetingStatus.FAILED, detail=f"booking failed: {type(exc).__name__}")
+
+        # Concurrent calls for one program and window are combined by the Graph calendar into batched requests.
+        meetings = await asyncio.gather(*(book_one(*item) for item in pending))
+        for meeting in meetings:
+            await self.record_meeting(meeting)
+        return len(meetings)
+
     async def record_meeting(self, meeting: Meeting) -> None:
         now = self._clock.now()
         async with self._uow() as uow:
@@ -436,6 +455,47 @@ class CoachingService:
                 uow.events.append(ev.MeetingNotScheduled(f"no-slot/{match.id}", now, match.program_id, match.id,
                                                          meeting.detail))
             await self._bus.commit(uow)
+
+    async def request_reschedule(self, match_id: str, participant_id: str) -> int:
+        """A member asks to find a new time for the session; returns how many partners are told."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            match = await self._member_match(uow, match_id, participant_id)
+            uow.events.append(ev.MeetingRescheduleRequested(
+                f"partner_reschedule/{match.id}/{participant_id}", now, match.program_id, match.id, participant_id))
+            told = await self._partners(uow, match, participant_id)
+            await self._bus.commit(uow)
+        return told
+
+    async def cancel_attendance(self, match_id: str, participant_id: str) -> int:
+        """A member can't make the session this time (a pair's meeting is called off); returns partners told."""
+        now = self._clock.now()
+        async with self._uow() as uow:
+            match = await self._member_match(uow, match_id, participant_id)
+            meeting = await uow.meetings.get(match.id)
+            called_off = False
+            if match.absence_calls_off_meeting and meeting is not None \
+                    and meeting.status is MeetingStatus.SCHEDULED:
+                await uow.meetings.upsert(meeting.call_off("a participant can't make it"))
+                called_off = True
+            uow.events.append(ev.MeetingCancelled(f"partner_cancel/{match.id}/{participant_id}", now,
+                                                  match.program_id, match.id, participant_id, called_off))
+            told = await self._partners(uow, match, participant_id)
+            await self._bus.commit(uow)
+        return told
+
+    @staticmethod
+    async def _member_match(uow: UnitOfWork, match_id: str, participant_id: str) -> Match:
+        match = await uow.matches.get(match_id)
+        if match is None:
+            raise NotFound("match", match_id)
+        match.require_member(participant_id)
+        return match
+
+    @staticmethod
+    async def _partners(uow: UnitOfWork, match: Match, participant_id: str) -> int:
+        others = [pid for pid in match.participant_ids if pid != participant_id]
+        return len(await uow.participants.get_many(others))
 
     async def record_check_in(self, match_id: str, participant_id: str, *, met: bool,
                               usefulness: int | str | None, learned: str = "", next_step: str = "") -> CheckIn:

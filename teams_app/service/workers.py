@@ -1,4 +1,8 @@
-"""Background workers that run inside ``peercoach serve``: each loops until its stop event is set."""
+"""Background jobs of ``peercoach serve``: one periodic-tick helper, and a supervisor that runs them all.
+
+Every "every N seconds do X" job is :func:`periodic`: the same start, stop, error logging and back-off on
+repeated failure (``lrs_bridge.retry.Backoff``: full jitter, never sooner than the normal interval, capped).
+"""
 
 from __future__ import annotations
 
@@ -8,58 +12,68 @@ import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
-from teams_app.domain.model import Meeting, MeetingStatus
+from lrs_bridge.retry import Backoff
+from teams_app.service.assessment import AssessmentService
+from teams_app.service.check_ins import CheckInPrompts
 from teams_app.service.ports import Calendar
 from teams_app.service.use_cases import CoachingService
 
 logger = logging.getLogger(__name__)
 
 Worker = Callable[[asyncio.Event], Awaitable[None]]  # runs until the event is set
+Tick = Callable[[], Awaitable[object]]
 
 
-def scheduler_worker(service: CoachingService, interval_s: float) -> Worker:
-    """Start due rounds per program cadence. Several servers may run it: the claim is row-locked."""
+def failure_backoff(interval_s: float) -> Backoff:
+    """After n failed ticks in a row wait up to interval * 2^(n-1), at most 32 intervals (and one hour)."""
+    return Backoff(base_s=interval_s, cap_s=max(interval_s, min(interval_s * 32, 3600.0)))
+
+
+def periodic(name: str, tick: Tick, interval_s: float, *, backoff: Backoff | None = None) -> Worker:
+    """A worker that runs ``tick`` now and then every ``interval_s`` seconds until stopped.
+
+    A failing tick is logged and retried; after repeated failures the pause grows (with jitter), so a
+    database that is down is not hammered by every job at once. One success resets the pause.
+    """
+    policy = backoff or failure_backoff(interval_s)
 
     async def run(stop: asyncio.Event) -> None:
+        failures = 0
         while not stop.is_set():
             try:
-                for result in await service.run_due_rounds():
-                    logger.info("started round %s of %s: %s matches, %s unmatched", result.round.number,
-                                result.program.name, len(result.matches), len(result.unmatched))
+                await tick()
+                failures = 0
+                wait = interval_s
             except Exception:
-                # A failed tick (database restarting, a constraint race) is retried on the next tick.
-                logger.exception("scheduler tick failed")
+                failures += 1
+                wait = max(interval_s, policy.delay(failures))
+                logger.exception("%s tick failed (%s in a row); next try in %.1f s", name, failures, wait)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await asyncio.wait_for(stop.wait(), timeout=wait)
 
     return run
 
 
-async def book_open_matches(service: CoachingService, calendar: Calendar) -> int:
-    """Book every unbooked match of the open rounds; returns how many meetings were recorded.
+def exclusive_tick(tick: Tick, exclusive: Callable[[], AbstractAsyncContextManager[bool]]) -> Tick:
+    """Run ``tick`` only while ``exclusive`` says this server holds the job (e.g. a database advisory lock)."""
 
-    Safe to repeat: the calendar derives a transaction id from the match, so a retry after a crash between
-    booking and recording finds the same event instead of creating a second one.
-    """
-    pending = await service.matches_to_book()
-    if not pending:
-        return 0
+    async def run() -> object:
+        async with exclusive() as mine:
+            return await tick() if mine else None
 
-    async def book_one(item: tuple) -> Meeting:  # type: ignore[type-arg]
-        program, round_, match, people = item
-        start = round_.started_at.date()
-        end = program.cadence.next_after(round_.started_at).date()
-        try:
-            return await calendar.book(program, match, people, start, end)
-        except Exception as exc:  # one failure must not stop the others; the admin sees it in `status`
-            logger.exception("booking match %s failed", match.id)
-            return Meeting(match.id, MeetingStatus.FAILED, detail=f"booking failed: {type(exc).__name__}")
+    return run
 
-    # Concurrent calls for one program and window are combined by the Graph calendar into batched requests.
-    meetings = await asyncio.gather(*(book_one(item) for item in pending))
-    for meeting in meetings:
-        await service.record_meeting(meeting)
-    return len(meetings)
+
+# -- the jobs ----------------------------------------------------------------------------------------
+def scheduler_worker(service: CoachingService, interval_s: float) -> Worker:
+    """Start due rounds per program cadence. Several servers may run it: the claim is row-locked."""
+
+    async def tick() -> None:
+        for result in await service.run_due_rounds():
+            logger.info("started round %s of %s: %s matches, %s unmatched", result.round.number,
+                        result.program.name, len(result.matches), len(result.unmatched))
+
+    return periodic("scheduler", tick, interval_s)
 
 
 def booking_worker(service: CoachingService, calendar: Calendar, interval_s: float,
@@ -70,19 +84,31 @@ def booking_worker(service: CoachingService, calendar: Calendar, interval_s: flo
     propose different slots for one match.
     """
 
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                async with exclusive() as mine:
-                    booked = await book_open_matches(service, calendar) if mine else 0
-                if booked:
-                    logger.info("recorded %s meeting(s)", booked)
-            except Exception:
-                logger.exception("booking tick failed")  # retried on the next tick
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+    async def tick() -> None:
+        booked = await service.book_open_matches(calendar)
+        if booked:
+            logger.info("recorded %s meeting(s)", booked)
 
-    return run
+    return periodic("booking", exclusive_tick(tick, exclusive), interval_s)
+
+
+def assessment_worker(service: AssessmentService, interval_s: float) -> Worker:
+    """Record due review reminders (each with its notice) and release assessments whose deadline passed."""
+
+    async def tick() -> None:
+        reminders = await service.send_reminders()
+        if reminders:
+            logger.info("recorded %s review reminders", len(reminders))
+        for summary in await service.release_due():
+            logger.info("released assessment %s: %s released, %s withheld", summary.assessment.id,
+                        len(summary.released), len(summary.withheld))
+
+    return periodic("assessment", tick, interval_s)
+
+
+def checkin_worker(prompts: CheckInPrompts, interval_s: float) -> Worker:
+    """Queue check-in cards and reminders as they fall due."""
+    return periodic("check-in prompts", prompts.scan, interval_s)
 
 
 async def run_workers(workers: dict[str, Worker], stop: asyncio.Event) -> None:

@@ -30,7 +30,6 @@ from teams_app.adapters.clock import RunningClock
 from teams_app.bootstrap import Application, bootstrap, lrs_client
 from teams_app.config import Settings
 from teams_app.reporting import build_report, write_csv, write_html
-from teams_app.service.workers import book_open_matches
 from teams_app.simulation.connector import LocalConnector
 from teams_app.simulation.graph_server import GraphServer
 
@@ -155,7 +154,7 @@ class Simulation:
                     connector.forbidden.add(person.conversation_id)
             clock = RunningClock(self._next_monday())
             app = bootstrap(self._settings(graph, smtp), clock=clock)
-            from teams_app.adapters.bot.install import BOT_KEY, bot_installer
+            from teams_app.bootstrap.bot import BOT_KEY, bot_installer
             from teams_app.entrypoints.web import create_web_app
 
             web_app = create_web_app(app, installers=(bot_installer(sender_options={
@@ -179,7 +178,7 @@ class Simulation:
                 rng = random.Random(self.seed)
                 for number in range(1, self.rounds + 1):
                     result = await app.service.run_round(program.id)
-                    await book_open_matches(app.service, app.calendar)
+                    await app.service.book_open_matches(app.calendar)
                     status = await app.service.status(program.id)
                     booked, unbooked = status["meetings_scheduled"], status["meetings_unscheduled"]
                     await sender.drain(timeout_s=120)

@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from teams_app.adapters.bot.cards import VERB_CHECKIN, VERB_CONSENT, VERB_LEAVE_ERASE, VERB_MET, VERB_PROFILE
-from teams_app.adapters.bot.install import BOT_KEY, build_notifier
 from teams_app.adapters.db.bot_tables import bot_conversations
+from teams_app.bootstrap.bot import BOT_KEY, build_notifier
 from tests.bot.conftest import BotHarness, User, card_action, make_user, teams_activity
 
 PROFILE = {"department": "Finance", "time_zone": "Europe/Berlin", "working_hours": "09:00-17:00",

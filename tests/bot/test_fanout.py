@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from teams_app.adapters.bot.hosting import BotConnectorTransport, authentication
-from teams_app.adapters.bot.install import build_sender
 from teams_app.adapters.bot.store import SENT, Outbox
+from teams_app.bootstrap.bot import build_sender
 from teams_app.domain.model import Meeting, MeetingStatus, Profile, Program
 from teams_app.service.use_cases import ParticipantInput
 from tests.bot.conftest import TENANT, BotHarness, User, make_user, start_harness, teams_activity

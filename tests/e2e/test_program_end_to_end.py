@@ -21,13 +21,12 @@ from ralph.models.xapi.base.statements import BaseXapiStatement
 from lrs_bridge.client import LrsClient
 from lrs_bridge.records import ProgramRef
 from lrs_bridge.relay import Relay
-from teams_app.adapters.bot.install import bot_installer
 from teams_app.bootstrap import bootstrap, statement_builder
+from teams_app.bootstrap.bot import bot_installer
 from teams_app.config import Settings
 from teams_app.domain.model import MatchingPolicy
 from teams_app.entrypoints.web import create_web_app
 from teams_app.reporting import mentions_activity
-from teams_app.service.workers import book_open_matches
 from teams_app.simulation.connector import LocalConnector
 from teams_app.simulation.graph_server import GraphServer
 from tests.bot.conftest import BotHarness, FakeMailer, RunningClock, card_action, make_user, teams_activity
@@ -96,7 +95,7 @@ async def test_a_learning_circle_from_install_to_the_lrs(product: BotHarness, gr
     # A round forms one circle; the meeting is booked on the local Graph server and the intro cards go out.
     result = await h.app.service.run_round(program.id)
     (circle,) = result.matches
-    assert await book_open_matches(h.app.service, h.app.calendar) == 1
+    assert await h.app.service.book_open_matches(h.app.calendar) == 1
     (event,) = graph.all_events()
     assert event["isOnlineMeeting"] is True and event["onlineMeetingProvider"] == "teamsForBusiness"
     assert len(event["attendees"]) == 3 and event["transactionId"]

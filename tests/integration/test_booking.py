@@ -8,7 +8,6 @@ from datetime import date
 from teams_app.adapters.email.calendar import IcsCalendar
 from teams_app.domain.model import Match, Meeting, Participant, Profile, Program
 from teams_app.service.use_cases import CoachingService, ParticipantInput
-from teams_app.service.workers import book_open_matches
 
 
 def people(n: int) -> list[ParticipantInput]:
@@ -21,8 +20,8 @@ async def test_matches_are_booked_once_and_status_counts_them(service: CoachingS
     await service.import_participants("P", people(6))
     await service.run_round("P")
     calendar = IcsCalendar(now=service._clock.now)
-    assert await book_open_matches(service, calendar) == 3
-    assert await book_open_matches(service, calendar) == 0  # nothing left to book
+    assert await service.book_open_matches(calendar) == 3
+    assert await service.book_open_matches(calendar) == 0  # nothing left to book
     status = await service.status("P")
     assert status["meetings_scheduled"] == 3 and status["meeting_problems"] == []
     views = await service.my_matches((await service.find_participant(email="b0@example.com")).id)  # type: ignore[union-attr]
@@ -42,7 +41,7 @@ async def test_a_failed_booking_is_recorded_for_the_admin(service: CoachingServi
     await service.create_program("P", "peer_pairs", "weekly")
     await service.import_participants("P", people(2))
     await service.run_round("P")
-    assert await book_open_matches(service, BrokenCalendar()) == 1
+    assert await service.book_open_matches(BrokenCalendar()) == 1
     status = await service.status("P")
     assert status["meetings_unscheduled"] == 1
     assert status["meeting_problems"] == ["failed: booking failed: ConnectionError"]

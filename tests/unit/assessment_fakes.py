@@ -11,12 +11,14 @@ from typing import Self
 from teams_app.domain.assessment import Assessment, AssessmentStatus, AuditEntry, PersonResult, Review
 from teams_app.domain.events import Event
 from teams_app.domain.model import CheckIn, Enrollment, Match, Meeting, Participant, Program, Round
+from teams_app.domain.notifications import Notice
 from teams_app.service.assessment import AssessmentRepository, ReviewRepository
 from teams_app.service.ports import (
     CheckInRepository,
     EnrollmentRepository,
     MatchRepository,
     MeetingRepository,
+    NotificationQueue,
     PairRuleRepository,
     ParticipantRepository,
     ProgramRepository,
@@ -51,6 +53,8 @@ class Store:
     audit: list[AuditEntry] = field(default_factory=list)
     results: dict[str, dict[str, PersonResult]] = field(default_factory=dict)
     reviews: dict[str, Review] = field(default_factory=dict)
+    notices: dict[str, tuple[Notice, datetime]] = field(default_factory=dict)  # id -> (notice, queued at)
+    channels: dict[str, str] = field(default_factory=dict)  # team channel reference id -> tenant id
 
     def copy(self) -> Store:
         return Store(**{name: (dict(value) if isinstance(value, dict) else list(value))  # type: ignore[arg-type]
@@ -268,6 +272,35 @@ class FakeReviews:
         return [r for r in self.s.reviews.values() if r.assessment_id == assessment_id and r.reviewee_id == reviewee_id]
 
 
+class FakeNotifications:
+    """The notification queue port in memory: queued in the unit of work, kept only on commit."""
+
+    def __init__(self, s: Store) -> None:
+        self.s = s
+
+    async def add(self, notices: Sequence[Notice], now: datetime) -> int:
+        added = 0
+        for notice in notices:
+            if notice.id not in self.s.notices:
+                self.s.notices[notice.id] = (notice, now)
+                added += 1
+        return added
+
+    async def queued_at(self, notice_ids: Sequence[str]) -> dict[str, datetime]:
+        return {nid: self.s.notices[nid][1] for nid in notice_ids if nid in self.s.notices}
+
+    async def channel_targets(self, tenant_id: str) -> list[str]:
+        return sorted(ref for ref, tenant in self.s.channels.items() if not tenant_id or tenant == tenant_id)
+
+    async def forget(self, participant: Participant) -> None:
+        self.s.notices = {nid: (n, at) for nid, (n, at) in self.s.notices.items()
+                          if n.recipient_id != participant.id}
+
+    def of_kind(self, kind: str) -> list[Notice]:
+        """Queued notices of one kind, in the order they were queued."""
+        return [n for n, _ in self.s.notices.values() if n.kind == kind]
+
+
 class FakeUnitOfWork:
     # Declared as the ports' types: protocol attributes are invariant, so the fakes are checked against them.
     programs: ProgramRepository
@@ -280,6 +313,7 @@ class FakeUnitOfWork:
     pair_rules: PairRuleRepository
     assessments: AssessmentRepository
     reviews: ReviewRepository
+    notifications: NotificationQueue
 
     def __init__(self, committed: Store) -> None:
         self.committed = committed
@@ -300,6 +334,7 @@ class FakeUnitOfWork:
         self.pair_rules = FakePairRules(w)
         self.assessments = FakeAssessments(w)
         self.reviews = FakeReviews(w)
+        self.notifications = FakeNotifications(w)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

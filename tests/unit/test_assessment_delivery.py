@@ -1,10 +1,12 @@
-"""Delivery: assessment events become rubric, reminder, feedback and thank-you messages via the Notifier port."""
+"""Delivery: assessment events become rubric, reminder, feedback and thank-you notices in the outbox.
+
+They are queued in the same transaction as the change (the fake unit of work's notification queue), so a
+rolled-back change queues nothing and a committed one cannot lose its notice.
+"""
 
 from __future__ import annotations
 
 import json
-import logging
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -14,25 +16,21 @@ from teams_app.domain.model import Participant
 from tests.unit.test_assessment_service import Harness, peer_assessment, submit_all
 
 
-class FakeNotifier:
-    def __init__(self, fail: bool = False) -> None:
-        self.sent: list[tuple[str, str, dict[str, Any]]] = []
-        self.fail = fail
+class Queued:
+    """Reads the committed notices of a harness's fake store."""
 
-    async def notify(self, participant: Participant, kind: str, payload: dict[str, object]) -> None:
-        if self.fail:
-            raise ConnectionError("Bot Connector unreachable")
-        self.sent.append((participant.id, kind, dict(payload)))
+    def __init__(self, h: Harness) -> None:
+        self.h = h
 
     def kinds(self, kind: str) -> list[tuple[str, dict[str, Any]]]:
-        return [(pid, payload) for pid, k, payload in self.sent if k == kind]
+        return [(n.recipient_id, dict(n.payload)) for n, _ in self.h.uow.store.notices.values() if n.kind == kind]
 
 
-def wired(**options: Any) -> tuple[Harness, FakeNotifier]:
+def wired(**options: Any) -> tuple[Harness, Queued]:
     h = Harness(**options)
-    notifier = FakeNotifier()
-    AssessmentDelivery(h.service, notifier).register(h.bus)
-    return h, notifier
+    woken: list[int] = []
+    AssessmentDelivery(wake=lambda: woken.append(1)).register(h.bus)
+    return h, Queued(h)
 
 
 async def test_reviewers_get_a_rubric_card_per_review_and_reminders() -> None:
@@ -97,12 +95,30 @@ async def test_an_erased_person_gets_nothing_and_nothing_breaks() -> None:
     assert review.id in h.uow.store.reviews
 
 
-async def test_a_failing_notifier_never_undoes_the_committed_change(caplog: pytest.LogCaptureFixture) -> None:
-    h = Harness()
-    AssessmentDelivery(h.service, FakeNotifier(fail=True)).register(h.bus)
+async def test_a_failing_change_queues_no_notice_and_a_reminder_is_queued_once() -> None:
+    h, notifier = wired()
     h.add_people(2)
     h.add_match("p0", "p1")
-    with caplog.at_level(logging.ERROR):
-        opened = await h.service.open_assessment("prog", deadline=h.deadline + timedelta(days=1))
+    opened = await h.service.open_assessment("prog", deadline=h.deadline)
+    assert len(notifier.kinds("assessment.review_requested")) == 2
+
+    failing = [True]
+
+    async def broken(event: object, uow: object) -> None:
+        if failing:
+            raise ConnectionError("database gone mid-transaction")
+
+    from teams_app.domain import assessment_events as aev
+
+    h.bus.in_transaction(aev.ReviewReminderDue, broken)
+    h.clock.advance(days=6, hours=1)
+    with pytest.raises(ConnectionError):
+        await h.service.send_reminders()
+    # Rolled back together: no reminder marked as sent, no notice queued.
+    assert notifier.kinds("assessment.reminder") == []
+    assert all(r.reminders_sent == 0 for r in h.uow.store.reviews.values())
+    failing.clear()
+    await h.service.send_reminders()
+    await h.service.send_reminders()  # nothing is due twice
+    assert len(notifier.kinds("assessment.reminder")) == 2
     assert opened.assessment.id in h.uow.store.assessments
-    assert "after-commit handler" in caplog.text

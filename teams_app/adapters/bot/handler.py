@@ -9,6 +9,7 @@ subject and text commands. Every inbound activity refreshes the stored conversat
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import time
@@ -31,10 +32,16 @@ from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.assessment_actions import VERBS as ASSESSMENT_VERBS
 from teams_app.adapters.bot.assessment_actions import handle_assessment_action
 from teams_app.adapters.bot.commands import ADMIN_COMMANDS, Command, parse, pause_until
-from teams_app.adapters.bot.notifications import PartnerNotices
 from teams_app.adapters.bot.store import ConversationStore
 from teams_app.config import BotSettings
-from teams_app.domain.errors import AlreadyEnrolled, DomainError, InvalidInput, InvalidInputs, InvalidTransition
+from teams_app.domain.errors import (
+    AlreadyEnrolled,
+    DomainError,
+    InvalidInput,
+    InvalidInputs,
+    InvalidTransition,
+    NotFound,
+)
 from teams_app.domain.model import Participant, Profile, Program
 from teams_app.i18n import Translate, translator
 from teams_app.service.assessment import AssessmentService
@@ -50,7 +57,7 @@ WELCOME_TTL_S = 120.0  # Teams sends conversationUpdate and installationUpdate f
 
 class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, service: CoachingService, conversations: ConversationStore, settings: BotSettings,
-                 clock: Clock, *, default_locale: str = "en", partner_notices: PartnerNotices | None = None,
+                 clock: Clock, *, default_locale: str = "en",
                  assessment: AssessmentService | None = None) -> None:
         super().__init__()
         self._service = service
@@ -58,7 +65,6 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         self._settings = settings
         self._clock = clock
         self._default_locale = default_locale
-        self._partner_notices = partner_notices
         self._assessment = assessment
         self._admins = {a.strip().lower() for a in settings.admins if a.strip()}
         self._welcomed: dict[str, float] = {}
@@ -441,9 +447,11 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         if verb in (cards.VERB_RESCHEDULE, cards.VERB_CANCEL):
             match_id = str(data.get("match_id") or "")
             told = 0
-            if person is not None and match_id and self._partner_notices is not None:
-                kind = "partner_reschedule" if verb == cards.VERB_RESCHEDULE else "partner_cancel"
-                told = await self._partner_notices.tell(match_id, person.id, kind)
+            if person is not None and match_id:
+                use_case = (self._service.request_reschedule if verb == cards.VERB_RESCHEDULE
+                            else self._service.cancel_attendance)
+                with contextlib.suppress(NotFound, InvalidInput):  # an old card, or not this person's match
+                    told = await use_case(match_id, person.id)
             if verb == cards.VERB_RESCHEDULE:
                 return cards.done_card(_("Reschedule"), (_("Your partner has been told. ") if told else "") + _(
                     "Please agree a new time together; the check-in card comes after your meeting."))

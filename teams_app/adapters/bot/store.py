@@ -7,29 +7,27 @@ the JSON the Bot Framework serializes, so this module never needs the botbuilder
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications, bot_processed_activities
+from teams_app.adapters.db.notifications import enqueue, insert_ignoring_conflicts  # noqa: F401 - enqueue: benchmarks
 from teams_app.domain.model import stable_id
+from teams_app.domain.notifications import Channel, notice_id
 
 logger = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
-TEAMS, EMAIL = "teams", "email"
+TEAMS, EMAIL = Channel.TEAMS.value, Channel.EMAIL.value
+notification_id = notice_id  # the one id scheme (domain.notifications)
 
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    """An INSERT that can ignore conflicts on SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+_insert = insert_ignoring_conflicts
 
 
 @dataclass(frozen=True)
@@ -152,23 +150,6 @@ class Notification:
     next_attempt_at: datetime
     last_error: str
     activity_id: str
-
-
-def notification_id(event_key: str, participant_id: str, kind: str) -> str:
-    """Stable per (event, person, kind): a replayed event or a retried use case adds no second row."""
-    return stable_id("notification", event_key, participant_id, kind)
-
-
-async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Mapping[str, Any], str]],
-                  now: datetime) -> int:
-    """Insert outbox rows (id, participant, kind, payload, channel) inside the caller's transaction."""
-    values = [{"id": nid, "participant_id": pid, "kind": kind, "payload": dict(payload), "channel": channel,
-               "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now, "last_error": "",
-               "activity_id": ""} for nid, pid, kind, payload, channel in rows]
-    if not values:
-        return 0
-    result = await conn.execute(_insert(conn, bot_notifications).on_conflict_do_nothing(), values)
-    return int(result.rowcount or 0)
 
 
 def _notification(row: Any) -> Notification:

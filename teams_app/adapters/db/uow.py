@@ -9,6 +9,7 @@ from typing import Any, Self
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from teams_app.adapters.db.notifications import SqlNotificationQueue
 from teams_app.adapters.db.repositories import (
     SqlCheckInRepository,
     SqlEnrollmentRepository,
@@ -44,7 +45,7 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 class SqlUnitOfWork:
-    """Repositories over one connection in one transaction; ``connection`` is for outbox writers."""
+    """Repositories and the notification queue over one connection in one transaction."""
 
     programs: ports.ProgramRepository
     participants: ports.ParticipantRepository
@@ -54,6 +55,7 @@ class SqlUnitOfWork:
     meetings: ports.MeetingRepository
     check_ins: ports.CheckInRepository
     pair_rules: ports.PairRuleRepository
+    notifications: ports.NotificationQueue
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -73,6 +75,7 @@ class SqlUnitOfWork:
         self.meetings = SqlMeetingRepository(conn)
         self.check_ins = SqlCheckInRepository(conn)
         self.pair_rules = SqlPairRuleRepository(conn)
+        self.notifications = SqlNotificationQueue(conn)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

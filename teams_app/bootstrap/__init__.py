@@ -1,4 +1,10 @@
-"""The one place that wires adapters into the services. Entry points call :func:`bootstrap`."""
+"""The composition root: the one place that builds the application from settings.
+
+:func:`bootstrap` makes the database engine, the unit of work, the message bus with its in-transaction
+handlers (learning records, notifications), the services, the outside adapters (calendar, mail) and the
+background workers. :mod:`teams_app.bootstrap.bot` adds the Teams bot (endpoint, sender, its workers) to a
+web app. Entry points call these; nothing else constructs services or adapters.
+"""
 
 from __future__ import annotations
 
@@ -12,20 +18,24 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from lrs_bridge.client import LrsClient
 from lrs_bridge.relay import Relay
 from lrs_bridge.statements import StatementBuilder
+from teams_app.adapters.assessment_delivery import AssessmentDelivery
 from teams_app.adapters.clock import SystemClock
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.adapters.db.locks import singleton
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
+from teams_app.adapters.xapi import XapiRecorder
 from teams_app.config import Settings
+from teams_app.domain.assessment import Rubric
 from teams_app.service.assessment import AssessmentService
+from teams_app.service.check_ins import CheckInPrompts
 from teams_app.service.messagebus import MessageBus
+from teams_app.service.notifications import NotificationPlanner, OutboxNotifier, Waker
 from teams_app.service.ports import Calendar, Clock, Mailer
 from teams_app.service.use_cases import CoachingService
-from teams_app.service.workers import Worker, booking_worker, scheduler_worker
+from teams_app.service.workers import Worker, assessment_worker, booking_worker, scheduler_worker
 
 logger = logging.getLogger(__name__)
-
 
 
 @dataclass
@@ -41,6 +51,9 @@ class Application:
     assessment: AssessmentService
     calendar: Calendar
     mailer: Mailer | None
+    check_ins: CheckInPrompts
+    notifier: OutboxNotifier
+    wake: Waker = field(default_factory=Waker)  # run after a commit that queued notifications
     workers: dict[str, Worker] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
@@ -59,33 +72,43 @@ class Application:
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> Application:
     """Build the application from settings. Only program rubric files are read; connections open on first use."""
     from teams_app.adapters.graph.factory import build_calendar_and_mail
-    from teams_app.adapters.xapi import XapiRecorder
-    from teams_app.entrypoints.assessment import assessment_worker, load_rubric_dir
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
     clock = clock or SystemClock()
     uow_factory = SqlUnitOfWorkFactory(engine)
     bus = MessageBus()
+    wake = Waker()
     service = CoachingService(uow_factory, bus, clock)
-    rubrics = load_rubric_dir(settings.assessment.rubrics_dir) if settings.assessment.rubrics_dir else None
-    assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, rubrics)
+    assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, _rubrics(settings))
+    # In-transaction handlers: learning records and notifications commit with the change that causes them,
+    # in every process that changes the domain (the CLI's `round run` too).
     XapiRecorder(statement_builder(settings), settings.lrs.system_email).register(bus)
+    NotificationPlanner(wake=wake).register(bus)
+    AssessmentDelivery(wake=wake).register(bus)
     outside = build_calendar_and_mail(settings.graph, settings.smtp)
     app = Application(settings, engine, uow_factory, bus, clock, service, assessment, outside.calendar,
-                      outside.mailer, closers=[outside.close])
-    from teams_app.adapters.bot.install import install_notifications
-
-    install_notifications(app)  # domain events -> notification outbox, in every process that changes the domain
+                      outside.mailer, CheckInPrompts(uow_factory, clock, wake=wake),
+                      OutboxNotifier(uow_factory, clock, wake=wake), wake=wake, closers=[outside.close])
     if settings.scheduler.enabled:
-        app.workers["scheduler"] = scheduler_worker(service, settings.scheduler.interval_s)
-        app.workers["assessment"] = assessment_worker(assessment, settings.scheduler.interval_s)
-        app.workers["booking"] = booking_worker(service, outside.calendar, settings.scheduler.interval_s,
+        interval = settings.scheduler.interval_s
+        app.workers["scheduler"] = scheduler_worker(service, interval)
+        app.workers["assessment"] = assessment_worker(assessment, interval)
+        app.workers["booking"] = booking_worker(service, outside.calendar, interval,
                                                 lambda: singleton(engine, "booking"))
     if settings.lrs.configured:
         app.workers["lrs-relay"] = relay_worker(settings, engine)
     else:
         logger.info("no LRS configured (PEERCOACH_LRS__ENDPOINT): statements wait in the outbox")
     return app
+
+
+def _rubrics(settings: Settings) -> dict[str, Rubric] | None:
+    if not settings.assessment.rubrics_dir:
+        return None
+    # The cli branch moves rubric file loading to adapters/rubric_files.py; until then it lives in the CLI.
+    from teams_app.entrypoints.assessment import load_rubric_dir
+
+    return dict(load_rubric_dir(settings.assessment.rubrics_dir))
 
 
 def statement_builder(settings: Settings) -> StatementBuilder:

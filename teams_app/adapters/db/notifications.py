@@ -1,0 +1,75 @@
+"""The SQL notification queue: the unit of work's ``notifications`` port over the ``bot_notifications`` table.
+
+Rows are written on the unit of work's connection, so they commit or roll back with the change that caused
+them. The bot's sender claims and delivers them later (``adapters/bot/store.py`` ``Outbox``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications
+from teams_app.domain.model import Participant
+from teams_app.domain.notifications import Notice
+
+PENDING = "pending"
+
+
+def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
+    """An INSERT that can ignore conflicts on SQLite and PostgreSQL alike."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Mapping[str, Any], str]],
+                  now: datetime) -> int:
+    """Insert outbox rows (id, participant, kind, payload, channel) inside the caller's transaction."""
+    values = [{"id": nid, "participant_id": pid, "kind": str(kind), "payload": dict(payload),
+               "channel": str(channel), "status": PENDING, "attempts": 0, "next_attempt_at": now,
+               "created_at": now, "last_error": "", "activity_id": ""} for nid, pid, kind, payload, channel in rows]
+    if not values:
+        return 0
+    result = await conn.execute(insert_ignoring_conflicts(conn, bot_notifications).on_conflict_do_nothing(), values)
+    return int(result.rowcount or 0)
+
+
+class SqlNotificationQueue:
+    """Satisfies ``service.ports.NotificationQueue`` on one connection (the unit of work's)."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, notices: Sequence[Notice], now: datetime) -> int:
+        return await enqueue(self._conn, ((n.id, n.recipient_id, n.kind, n.payload, n.channel) for n in notices),
+                             now)
+
+    async def queued_at(self, notice_ids: Sequence[str]) -> dict[str, datetime]:
+        if not notice_ids:
+            return {}
+        t = bot_notifications.c
+        rows = (await self._conn.execute(sa.select(t.id, t.created_at).where(t.id.in_(list(notice_ids))))).all()
+        return {row.id: row.created_at for row in rows}
+
+    async def channel_targets(self, tenant_id: str) -> list[str]:
+        c = bot_conversations.c
+        query = sa.select(c.id).where(c.conversation_type == "channel").order_by(c.id)
+        if tenant_id:
+            query = query.where(c.tenant_id == tenant_id)
+        return [str(ref_id) for ref_id in (await self._conn.execute(query)).scalars().all()]
+
+    async def forget(self, participant: Participant) -> None:
+        c = bot_conversations.c
+        keys = [c.user_key == participant.email.lower()]
+        if participant.aad_object_id:
+            keys.append(c.aad_object_id == participant.aad_object_id)
+        await self._conn.execute(sa.delete(bot_conversations).where(c.conversation_type == "personal",
+                                                                   sa.or_(*keys)))
+        await self._conn.execute(sa.delete(bot_notifications).where(
+            bot_notifications.c.participant_id == participant.id))

@@ -1,0 +1,192 @@
+"""Domain events -> notices in the notification outbox, inside the transaction that caused them.
+
+The in-transaction handlers run before the use case commits, so a round that is committed always has its
+intro notifications and a rolled-back round has none. Notice ids are stable per (event key, recipient,
+kind), so a replayed event adds nothing. After commit, the :class:`Waker` nudges whoever delivers the outbox
+(the bot's sender) so a notice goes out at once rather than on the next poll.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from teams_app.domain import events as ev
+from teams_app.domain.model import Match, Meeting, MeetingStatus, Participant, Program, Round, stable_id
+from teams_app.domain.notifications import Channel, Notice, NotificationKind, notice_id
+from teams_app.service.messagebus import MessageBus
+from teams_app.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
+
+
+class Waker:
+    """Callbacks run after a commit that queued notices (the sender's wake-up); owned by the application."""
+
+    def __init__(self) -> None:
+        self.targets: list[Callable[[], None]] = []
+
+    def attach(self, target: Callable[[], None]) -> None:
+        self.targets.append(target)
+
+    def __call__(self) -> None:
+        for target in self.targets:
+            target()
+
+
+def match_payload(program: Program, round_: Round, match: Match, people: dict[str, Participant],
+                  meeting: Meeting | None, participant_id: str) -> dict[str, Any]:
+    """What one member needs to know about a match (rendered as a card, or as email text)."""
+    partners = [{"name": people[m.participant_id].display_name, "email": people[m.participant_id].email,
+                 "role": m.role.value} for m in match.members
+                if m.participant_id != participant_id and m.participant_id in people]
+    payload: dict[str, Any] = {
+        "match_id": match.id, "program_id": program.id, "program": program.name, "round": round_.number,
+        "role": match.role_of(participant_id).value, "partners": partners, "reasons": list(match.reasons),
+        "prompts": program.framework.prompts()[:4], "meeting": None,
+    }
+    if meeting is not None and meeting.status is MeetingStatus.SCHEDULED and meeting.start:
+        payload["meeting"] = {"start": meeting.start.isoformat(),
+                              "end": meeting.end.isoformat() if meeting.end else None,
+                              "join_url": meeting.join_url}
+    return payload
+
+
+# Events whose handlers queue notices: the sender is woken after they commit.
+NOTIFYING_EVENTS: tuple[type[ev.Event], ...] = (
+    ev.MatchCreated, ev.MeetingScheduled, ev.ParticipantUnmatched, ev.RoundStarted, ev.MeetingRescheduleRequested,
+    ev.MeetingCancelled)
+
+
+class NotificationPlanner:
+    """Registers the bus handlers that turn coaching events into notices."""
+
+    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+        self._wake = wake
+
+    def register(self, bus: MessageBus) -> None:
+        bus.in_transaction(ev.MatchCreated, self.on_match_created)
+        bus.in_transaction(ev.MeetingScheduled, self.on_meeting_scheduled)
+        bus.in_transaction(ev.ParticipantUnmatched, self.on_unmatched)
+        bus.in_transaction(ev.RoundStarted, self.on_round_started)
+        bus.in_transaction(ev.ParticipantErased, self.on_erased)
+        bus.in_transaction(ev.MeetingRescheduleRequested, self.on_reschedule_requested)
+        bus.in_transaction(ev.MeetingCancelled, self.on_cancelled)
+        for event_type in NOTIFYING_EVENTS:
+            bus.after_commit(event_type, self._after_commit)
+
+    async def _after_commit(self, _event: ev.Event) -> None:
+        if self._wake is not None:
+            self._wake()
+
+    async def _match_notices(self, uow: UnitOfWork, event_key: str, match_id: str,
+                             kind: NotificationKind) -> list[Notice]:
+        match = await uow.matches.get(match_id)
+        if match is None:
+            return []
+        program = await uow.programs.get(match.program_id)
+        round_ = await uow.rounds.get(match.round_id)
+        if program is None or round_ is None:
+            return []
+        people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+        meeting = await uow.meetings.get(match.id)
+        return [Notice.to(people[pid], event_key, kind, match_payload(program, round_, match, people, meeting, pid))
+                for pid in match.participant_ids if pid in people]
+
+    @staticmethod
+    async def _channel_notices(uow: UnitOfWork, event_key: str, kind: NotificationKind, payload: dict[str, Any],
+                               tenant_id: str) -> list[Notice]:
+        # For channel kinds the recipient is the conversation reference id of the team channel.
+        return [Notice(notice_id(event_key, ref_id, kind), ref_id, kind, payload, Channel.TEAMS)
+                for ref_id in await uow.notifications.channel_targets(tenant_id)]
+
+    async def on_match_created(self, event: ev.MatchCreated, uow: UnitOfWork) -> None:
+        notices = await self._match_notices(uow, event.key, event.match_id, NotificationKind.INTRO)
+        program = await uow.programs.get(event.program_id)
+        match = await uow.matches.get(event.match_id)
+        if program is not None and match is not None and program.kind.is_group:
+            # A learning circle gets its own thread in every team channel the bot is installed in.
+            people = await uow.participants.get_many(list(match.participant_ids))
+            payload = {"program": program.name, "match_id": match.id,
+                       "members": sorted(p.display_name for p in people)}
+            notices += await self._channel_notices(uow, event.key, NotificationKind.CIRCLE_THREAD, payload,
+                                                   program.tenant_id)
+        await uow.notifications.add(notices, event.at)
+
+    async def on_erased(self, event: ev.ParticipantErased, uow: UnitOfWork) -> None:
+        """Erasure: the outbox's copies of a person's data go with them (run before the person row is deleted)."""
+        person = await uow.participants.get(event.participant_id)
+        if person is not None:
+            await uow.notifications.forget(person)
+
+    async def on_round_started(self, event: ev.RoundStarted, uow: UnitOfWork) -> None:
+        program = await uow.programs.get(event.program_id)
+        if program is None:
+            return
+        matches = await uow.matches.for_round(event.round_id)
+        payload = {"program": program.name, "round": event.number, "matches": len(matches)}
+        await uow.notifications.add(await self._channel_notices(
+            uow, event.key, NotificationKind.ANNOUNCEMENT, payload, program.tenant_id), event.at)
+
+    async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:
+        await uow.notifications.add(await self._match_notices(uow, event.key, event.match_id,
+                                                              NotificationKind.MEETING_UPDATE), event.at)
+
+    async def on_unmatched(self, event: ev.ParticipantUnmatched, uow: UnitOfWork) -> None:
+        person = await uow.participants.get(event.participant_id)
+        program = await uow.programs.get(event.program_id)
+        if person is None or program is None:
+            return
+        payload = {"program_id": program.id, "program": program.name, "reason": event.reason}
+        await uow.notifications.add([Notice.to(person, event.key, NotificationKind.UNMATCHED, payload)], event.at)
+
+    async def _tell_partners(self, uow: UnitOfWork, event_key: str, match_id: str, actor_id: str,
+                             kind: NotificationKind, at: datetime) -> None:
+        match = await uow.matches.get(match_id)
+        if match is None:
+            return
+        program = await uow.programs.get(match.program_id)
+        people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+        actor = people.get(actor_id)
+        payload = {"match_id": match.id, "program": program.name if program else "",
+                   "name": actor.display_name if actor else ""}
+        await uow.notifications.add([Notice.to(person, event_key, kind, payload)
+                                     for pid, person in people.items() if pid != actor_id], at)
+
+    async def on_reschedule_requested(self, event: ev.MeetingRescheduleRequested, uow: UnitOfWork) -> None:
+        await self._tell_partners(uow, event.key, event.match_id, event.participant_id,
+                                  NotificationKind.PARTNER_RESCHEDULE, event.at)
+
+    async def on_cancelled(self, event: ev.MeetingCancelled, uow: UnitOfWork) -> None:
+        await self._tell_partners(uow, event.key, event.match_id, event.participant_id,
+                                  NotificationKind.PARTNER_CANCEL, event.at)
+
+
+class OutboxNotifier:
+    """The ``Notifier`` port for ad hoc messages: one notice in its own transaction, through the same outbox.
+
+    ``payload`` may carry ``key`` (a stable event key: the same key to the same person is queued once; without
+    it the content itself is the key), ``subject`` and ``text`` (the email and Teams text), and ``card``.
+    """
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock, wake: Callable[[], None] | None = None) -> None:
+        self._uow = uow_factory
+        self._clock = clock
+        self._wake = wake
+
+    async def notify(self, participant: Participant, kind: str, payload: dict[str, object]) -> None:
+        key = str(payload.get("key") or stable_id("content", kind, json.dumps(payload, sort_keys=True, default=str)))
+        async with self._uow() as uow:
+            added = await uow.notifications.add([Notice.to(participant, key, _kind(kind), payload)],
+                                                self._clock.now())
+            await uow.commit()
+        if added and self._wake is not None:
+            self._wake()
+
+
+def _kind(kind: str) -> NotificationKind:
+    """A known kind, else a free-text message (rendered from the payload's card, subject and text)."""
+    try:
+        return NotificationKind(kind)
+    except ValueError:
+        return NotificationKind.MESSAGE
