@@ -1,0 +1,96 @@
+"""One notification outbox, end to end through the real ``/api/messages`` and the local Bot Connector.
+
+- An assessment reminder is queued in the transaction that marks it sent: when its first delivery fails
+  (the Bot Connector answers 503), the sender retries it and the person still gets it.
+- Reschedule and cancel from a card are use cases: domain events, partner notices and learning records in
+  the xAPI outbox, all from one invoke.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from lrs_bridge.outbox import outbox_table
+from teams_app.adapters.db.bot_tables import bot_notifications
+from teams_app.domain import events as ev
+from teams_app.domain.notifications import NotificationKind
+from teams_app.service.ports import UnitOfWork
+from tests.bot.conftest import BotHarness, card_action, make_user, teams_activity
+from tests.bot.test_conversation import card_of, card_text, join
+
+
+async def _pair(harness: BotHarness, first_n: int) -> tuple[Any, Any, str]:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    first, second = make_user(first_n), make_user(first_n + 1)
+    for user in (first, second):
+        await join(harness, user)
+    await harness.post(teams_activity(make_user(1), harness.connector.url, text="round run Pairs"))
+    await harness.sender.drain(timeout_s=20)
+    match_id = card_of(harness.replies(first)[-1])["actions"][0]["data"]["match_id"]
+    return first, second, match_id
+
+
+async def test_a_reminder_whose_first_delivery_fails_is_retried_and_arrives(harness: BotHarness) -> None:
+    first, second, _ = await _pair(harness, 70)
+    opened = await harness.app.assessment.open_assessment("Pairs", deadline=harness.clock.now() + timedelta(days=3),
+                                                          reminder_hours=(24,))
+    await harness.sender.drain(timeout_s=20)
+    harness.connector.scripted[first.conversation_id].append((503, {}))  # the next send to `first` fails once
+    harness.clock.advance(timedelta(days=2, hours=1))  # inside the 24 h reminder window
+
+    reminded = await harness.app.assessment.send_reminders()
+    assert {e.reviewer_id for e in reminded} == {r.reviewer_id for r in opened.reviews}
+    await harness.sender.drain(timeout_s=30)
+
+    assert [status for cid, status, _ in harness.connector.rejected if cid == first.conversation_id] == [503]
+    async with harness.app.engine.connect() as conn:
+        rows = (await conn.execute(sa.select(bot_notifications).where(
+            bot_notifications.c.kind == NotificationKind.REVIEW_REMINDER.value))).all()
+    assert len(rows) == 2 and {r.status for r in rows} == {"sent"}
+    person = await harness.app.service.find_participant(aad_object_id=first.aad)
+    assert person is not None
+    (retried,) = [r for r in rows if r.participant_id == person.id]
+    assert retried.attempts == 2 and retried.channel == "teams"  # failed once, delivered on the retry
+    assert harness.mailer.sent == []  # by Teams, not given up to the email fallback
+    for user in (first, second):  # the review request, then the reminder: both the rubric card to fill in
+        rubric_cards = [a for a in harness.replies(user) if a.get("attachments") and any(
+            action.get("verb") == "assessment.submit" for action in card_of(a).get("actions", []))]
+        assert len(rubric_cards) == 2, user.name
+
+
+async def test_reschedule_and_cancel_from_a_card_record_events_and_learning_records(harness: BotHarness) -> None:
+    seen: list[ev.Event] = []
+
+    async def record(event: ev.Event, uow: UnitOfWork) -> None:
+        seen.append(event)
+
+    harness.app.bus.in_transaction(ev.MeetingRescheduleRequested, record)
+    harness.app.bus.in_transaction(ev.MeetingCancelled, record)
+    first, second, match_id = await _pair(harness, 80)
+    url = harness.connector.url
+
+    status, body = await harness.post(card_action(first, url, "match.reschedule", {"match_id": match_id}))
+    assert status == 200 and "Your partner has been told" in card_text(body["value"])
+    status, body = await harness.post(card_action(first, url, "match.cancel", {"match_id": match_id}))
+    assert status == 200 and "Your partner has been told" in card_text(body["value"])
+    # Not this person's match, or a match that does not exist: a polite card, no event.
+    stranger = make_user(89)
+    await join(harness, stranger)
+    status, body = await harness.post(card_action(stranger, url, "match.cancel", {"match_id": match_id}))
+    assert status == 200 and "Your partner has been told" not in card_text(body["value"])
+
+    assert [type(e) for e in seen] == [ev.MeetingRescheduleRequested, ev.MeetingCancelled]
+    assert all(e.match_id == match_id for e in seen)  # type: ignore[attr-defined]
+    async with harness.app.engine.connect() as conn:
+        statements = [json.loads(p) for p in (await conn.execute(sa.select(outbox_table.c.payload))).scalars()]
+    comments = [s for s in statements if s["verb"]["id"].endswith("/commented")]
+    assert sorted(s["result"]["response"] for s in comments) == ["asked to reschedule", "cannot make this session"]
+    assert {s["actor"]["mbox"] for s in comments} == {f"mailto:{first.email}"}
+    assert all(match_id in s["object"]["id"] for s in comments)
+    await harness.sender.drain(timeout_s=20)
+    said = "\n".join(str(a.get("text") or "") for a in harness.replies(second))
+    assert "asked to find a new time" in said and "can't make your Pairs session" in said
