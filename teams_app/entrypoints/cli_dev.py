@@ -177,7 +177,7 @@ def simulate(ctx: click.Context, participants: int, rounds: int, seed: int, out_
     real database. Statements go to the configured LRS (or the dev stack's), and a report shows what the
     LMS will receive.
     """
-    from teams_app.simulation.rollout import Simulation
+    from teams_app.entrypoints.simulate import Simulation
 
     settings = settings_from(ctx)
     settings = dev_lrs_settings(settings) or settings

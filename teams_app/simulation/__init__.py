@@ -1,4 +1,5 @@
-"""Local stand-ins for the outside world (Graph, the Bot Connector, SMTP) and the rollout simulation.
+"""Local stand-ins for the outside world: Microsoft Graph, the Bot Connector and an SMTP server.
 
-Used by `peercoach simulate` and by the tests: the real adapters talk to these servers over loopback.
+Used by the tests, the benchmarks and ``peercoach simulate`` (``teams_app/entrypoints/simulate.py``): the
+real adapters talk to these servers over loopback. Nothing in the application imports them.
 """

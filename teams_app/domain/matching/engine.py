@@ -8,14 +8,24 @@ using all their feasible partners, then trios (peer pairs only) so nobody who ca
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from datetime import date, timedelta
 
 import numpy as np
 
-from teams_app.domain.matching.explain import Formed, build_match, quality_report, times_in_role
+from teams_app.domain.matching.explain import Formed, times_in_role
+from teams_app.domain.matching.groups import plan_groups
+from teams_app.domain.matching.plans import (
+    BYE_NO_BUDDY,
+    BYE_NO_MENTEE,
+    BYE_NO_MENTOR,
+    BYE_NO_NEW_HIRE,
+    BYE_NO_PARTNER,
+    BYE_ODD,
+    finish_plan,
+    forced_pairs,
+)
 from teams_app.domain.matching.population import Population
 from teams_app.domain.matching.solver import (
     assign_to_slots,
@@ -27,19 +37,10 @@ from teams_app.domain.matching.solver import (
 from teams_app.domain.matching.types import Candidate, MatchHistory, MatchPlan
 from teams_app.domain.model import Program, ProgramKind, Role, RolePreference
 
-logger = logging.getLogger(__name__)
-
 FOLLOWER_PASSES = 4  # assign, then re-home followers who cannot meet a lead's other followers
 SMALL_ROUND = 2_500  # up to here: 96 + 96 candidates, both looks ranked exactly
 BEST_SAMPLE = 1_024  # partners sampled to estimate everyone's best score on large rounds
 CHUNK_SIZE = 12_000  # above this many people, pairs are solved in balanced chunks (linear time overall)
-
-BYE_NO_PARTNER = "nobody shares a language and enough working time with you this round; you have priority next round"
-BYE_NO_MENTEE = "no mentee needed a mentor this round; you have priority next round"
-BYE_NO_MENTOR = "no mentor with free capacity fits you this round; you have priority next round"
-BYE_NO_NEW_HIRE = "no new hire needs a buddy this round"
-BYE_NO_BUDDY = "no colleague who fits you is free to be your buddy this round; you have priority next round"
-BYE_ODD = "an odd number of people took part and no match could take a third person; you have priority next round"
 
 
 def candidate_count(n: int) -> int:
@@ -76,7 +77,6 @@ def plan(program: Program, candidates: Sequence[Candidate], history: MatchHistor
     people = order_candidates(candidates, seed)
     pop = Population.build(program, people, history, today)
     if program.kind.is_group:
-        from teams_app.domain.matching.groups import plan_groups  # local: groups import this module
 
         return plan_groups(pop, history)
     if program.kind is ProgramKind.MENTORING:
@@ -84,39 +84,6 @@ def plan(program: Program, candidates: Sequence[Candidate], history: MatchHistor
     if program.kind is ProgramKind.BUDDY:
         return _plan_lead_and_followers(pop, history, *_buddy_sides(pop))
     return _plan_pairs(pop, history)
-
-
-def forced_pairs(pop: Population, history: MatchHistory) -> tuple[list[tuple[int, int]], int]:
-    """Admin locks that can be honoured: both present, no hard conflict, each person in one lock only."""
-    taken: set[int] = set()
-    out: list[tuple[int, int]] = []
-    skipped = 0
-    for pair in sorted(history.forced, key=lambda p: sorted(p)):
-        ids = sorted(pair)
-        if len(ids) != 2 or ids[0] not in pop.index or ids[1] not in pop.index:
-            continue
-        i, j = pop.index[ids[0]], pop.index[ids[1]]
-        if i in taken or j in taken or not pop.feasible(i, j):
-            logger.warning("admin lock %s skipped: a person is locked twice or the pair breaks a hard constraint",
-                           ids)
-            skipped += 1
-            continue
-        out.append((i, j))
-        taken.update((i, j))
-    return out, skipped
-
-
-def finish_plan(pop: Population, history: MatchHistory, formed: list[Formed], unmatched: list[tuple[int, str]],
-            best_raw: dict[int, float], upper_bound: float, forced_skipped: int) -> MatchPlan:
-    matches = []
-    per_person: dict[int, float] = {}
-    for group in formed:
-        match, scores = build_match(pop, group, history)
-        matches.append(match)
-        per_person.update(scores)
-    byes = [(pop.people[i].id, reason) for i, reason in unmatched]
-    quality, needs = quality_report(pop, formed, matches, per_person, best_raw, upper_bound, byes, forced_skipped)
-    return MatchPlan(tuple(matches), tuple(byes), quality, tuple(needs))
 
 
 # -- peer pairs -------------------------------------------------------------------------------------------

@@ -16,8 +16,8 @@ import math
 
 import numpy as np
 
-from teams_app.domain.matching.engine import BYE_NO_PARTNER, finish_plan, forced_pairs
 from teams_app.domain.matching.explain import Formed
+from teams_app.domain.matching.plans import BYE_NO_PARTNER, finish_plan, forced_pairs
 from teams_app.domain.matching.population import Population
 from teams_app.domain.matching.solver import PRIORITY_BONUS, candidate_edges
 from teams_app.domain.matching.types import MatchHistory, MatchPlan

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import socket
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -23,7 +22,6 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from aiosmtpd.controller import Controller
 from pydantic import SecretStr
 
 from teams_app.adapters.clock import RunningClock
@@ -32,6 +30,7 @@ from teams_app.config import Settings
 from teams_app.reporting import build_report, write_csv, write_html
 from teams_app.simulation.connector import LocalConnector
 from teams_app.simulation.graph_server import GraphServer
+from teams_app.simulation.smtp_server import MailSink
 
 logger = logging.getLogger(__name__)
 
@@ -86,27 +85,6 @@ def generate_people(count: int, seed: int) -> list[SimPerson]:
                    "skills_wanted": ", ".join(wanted), "goals": rng.choice(GOALS)}
         people.append(SimPerson(n, f"Sim Person {n}", f"sim{n}@contoso.example", profile, rng.random() < 0.03))
     return people
-
-
-class MailSink:
-    """A local SMTP server (aiosmtpd) that counts what it receives."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], bytes]] = []
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = int(sock.getsockname()[1])
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append((list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 OK"
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
 
 
 @dataclass
