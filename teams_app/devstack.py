@@ -12,7 +12,6 @@ answers 500 (the target file already exists). Appending is what an LRS file must
 from __future__ import annotations
 
 import json
-import logging
 import os
 import secrets
 import socket
@@ -23,8 +22,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 def free_port() -> int:

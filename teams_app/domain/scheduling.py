@@ -16,7 +16,6 @@ Choice of slot, in order:
 
 from __future__ import annotations
 
-import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -25,8 +24,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from teams_app.domain.model import Participant, Program, WorkingHours
-
-logger = logging.getLogger(__name__)
 
 GRID = timedelta(minutes=15)
 

@@ -191,7 +191,7 @@ async def program_list(app: Application, as_json: bool) -> None:
 async def program_show(app: Application, program_ref: str) -> None:
     """Show one program (by name or id) and its status."""
     p = await app.service.get_program(program_ref)
-    click.echo(json.dumps({"program": program_json(p), "status": await app.service.status(p.id)}, indent=2))
+    click.echo(json.dumps({"program": program_json(p), "status": (await app.service.status(p.id)).as_dict()}, indent=2))
 
 
 # -- participants ---------------------------------------------------------------------------------
@@ -291,7 +291,7 @@ async def round_run(app: Application, program_ref: str, dry_run: bool, seed: int
 @with_app
 async def export(app: Application, program_ref: str | None, fmt: str, out: Path | None) -> None:
     """Export rounds and matches (one row per person per match)."""
-    rows = await app.service.export(program_ref)
+    rows = [row.as_dict() for row in await app.service.export(program_ref)]
     if fmt == "json":
         text = json.dumps(rows, indent=2, default=str)
     else:

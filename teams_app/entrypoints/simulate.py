@@ -10,7 +10,6 @@ configured LRS when there is one, and the report shows what the LMS will receive
 from __future__ import annotations
 
 import asyncio
-import logging
 import random
 import time
 from collections import Counter
@@ -31,8 +30,6 @@ from teams_app.reporting import build_report, write_csv, write_html
 from teams_app.simulation.connector import LocalConnector
 from teams_app.simulation.graph_server import GraphServer
 from teams_app.simulation.smtp_server import MailSink
-
-logger = logging.getLogger(__name__)
 
 TENANT = "00000000-0000-4000-8000-00000000c0de"
 DEPARTMENTS = [("Engineering", 30), ("Sales", 18), ("Operations", 12), ("Customer Success", 10), ("Marketing", 8),
@@ -158,7 +155,7 @@ class Simulation:
                     result = await app.service.run_round(program.id)
                     await app.service.book_open_matches(app.calendar)
                     status = await app.service.status(program.id)
-                    booked, unbooked = status["meetings_scheduled"], status["meetings_unscheduled"]
+                    booked, unbooked = status.meetings_scheduled, status.meetings_unscheduled
                     await sender.drain(timeout_s=120)
                     met, checked_in = await self._check_in(turn, people, app, result.matches, rng)
                     await sender.drain(timeout_s=120)

@@ -11,7 +11,9 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from teams_app.domain.model import RoundStatus
+from teams_app.domain import events as ev
+from teams_app.domain.errors import InvalidInput, InvalidTransition, NotFound
+from teams_app.domain.model import CheckIn, RoundStatus
 from teams_app.domain.notifications import (
     Notice,
     NotificationKind,
@@ -20,10 +22,32 @@ from teams_app.domain.notifications import (
     checkin_notice_due,
     notice_id,
 )
+from teams_app.service.base import UseCases
 from teams_app.service.notifications import match_payload
 from teams_app.service.ports import Clock, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
+
+
+class CheckIns(UseCases):
+    async def record_check_in(self, match_id: str, participant_id: str, *, met: bool,
+                              usefulness: int | str | None, learned: str = "", next_step: str = "") -> CheckIn:
+        now = self._clock.now()
+        check_in = CheckIn.create(match_id, participant_id, met=met, usefulness=usefulness, learned=learned,
+                                  next_step=next_step, at=now)
+        async with self._uow() as uow:
+            match = await uow.matches.get(match_id)
+            if match is None:
+                raise NotFound("match", match_id)
+            if participant_id not in match.participant_ids:
+                raise InvalidInput("match", "you are not part of this match")
+            if await uow.check_ins.get(match_id, participant_id) is not None:
+                raise InvalidTransition("you have already checked in for this match")
+            await uow.check_ins.add(check_in)
+            uow.events.append(ev.CheckInRecorded(f"check-in/{match_id}/{participant_id}", now, match.program_id,
+                                                 match_id, participant_id, met))
+            await self._bus.commit(uow)
+        return check_in
 
 
 class CheckInPrompts:

@@ -43,7 +43,7 @@ async def test_email_commands_get_html_replies_with_a_subject(harness: BotHarnes
     person = await harness.app.service.find_participant(email=sender)
     assert person is not None
     status = await harness.app.service.status(program.id)
-    assert status["enrolled"] == 1 and status["paused"] == 1
+    assert status.enrolled == 1 and status.paused == 1
 
 
 async def test_a_mail_resent_by_the_channel_is_handled_once(harness: BotHarness) -> None:
@@ -53,7 +53,7 @@ async def test_a_mail_resent_by_the_channel_is_handled_once(harness: BotHarness)
     assert (await harness.post(mail))[0] == 200
     assert (await harness.post(mail))[0] == 200  # the channel resends after 15 s without a 200
     assert len(harness.connector.messages_to("email-thread-fred@example.com")) == 1
-    assert (await harness.app.service.status(program.id))["enrolled"] == 1
+    assert (await harness.app.service.status(program.id)).enrolled == 1
 
 
 async def test_email_leave_with_erase(harness: BotHarness) -> None:
@@ -62,7 +62,7 @@ async def test_email_leave_with_erase(harness: BotHarness) -> None:
     await harness.post(email_activity(url, "gus@example.com", "join", "m-1"))
     await harness.post(email_activity(url, "gus@example.com", "leave erase", "m-2"))
     assert await harness.app.service.find_participant(email="gus@example.com") is None
-    assert (await harness.app.service.status(program.id))["enrolled"] == 0  # erased with the person
+    assert (await harness.app.service.status(program.id)).enrolled == 0  # erased with the person
     replies = harness.connector.messages_to("email-thread-gus@example.com")
     assert "erased" in replies[-1]["text"]
 

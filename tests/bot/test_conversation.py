@@ -92,7 +92,7 @@ async def test_join_validates_profile_on_the_card_then_enrolls(harness: BotHarne
     assert "actions" not in done  # the submitted card is replaced: it cannot be submitted twice
     person = await harness.app.service.find_participant(aad_object_id=user.aad)
     assert person is not None and person.email == user.email and person.profile.time_zone == "Europe/Berlin"
-    assert (await harness.app.service.status(program.id))["enrolled"] == 1
+    assert (await harness.app.service.status(program.id)).enrolled == 1
 
     again = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE, {**PROFILE, "enrolling": True,
                                                                                         "program_id": program.id}))
@@ -112,7 +112,7 @@ async def test_program_choice_when_several_programs_are_open(harness: BotHarness
                                                   {**PROFILE, "enrolling": True}))
     assert "Choose a program" in " ".join(e.get("text", "") for e in body["value"]["body"])
     await join(harness, user, program_id=first.id)
-    assert (await harness.app.service.status(first.id))["enrolled"] == 1
+    assert (await harness.app.service.status(first.id)).enrolled == 1
 
 
 async def test_commands_pause_resume_progress_help_and_unknown_text(harness: BotHarness) -> None:
@@ -183,7 +183,7 @@ async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarn
     assert "actions" not in body["value"] and "saved" in card_text(body["value"])
     _status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN, good))
     assert "already" in card_text(body["value"]).lower()
-    assert (await harness.app.service.status(program.id))["checked_in"] == 1
+    assert (await harness.app.service.status(program.id)).checked_in == 1
 
     # Five days later the reminder scan asks the one who has not checked in, once; two days later it reminds.
     reminders = harness.client.server.app[BOT_KEY]["reminders"]

@@ -90,7 +90,7 @@ async def test_a_learning_circle_from_install_to_the_lrs(product: BotHarness, gr
         await h.post(teams_activity(user, h.connector.url, type_="installationUpdate", action="add"))
         assert verbs(card_of(h.replies(user)[-1])) == ["consent.accept"]
         await join(h, user)
-    assert (await h.app.service.status(program.id))["enrolled"] == 4
+    assert (await h.app.service.status(program.id)).enrolled == 4
 
     # A round forms one circle; the meeting is booked on the local Graph server and the intro cards go out.
     result = await h.app.service.run_round(program.id)
@@ -110,7 +110,7 @@ async def test_a_learning_circle_from_install_to_the_lrs(product: BotHarness, gr
         await h.post(card_action(user, h.connector.url, "checkin.submit", {
             "match_id": circle.id, "met": "yes", "usefulness": str(3 + n % 3), "learned": "listen first",
             "next_step": "try it at work"}))
-    assert (await h.app.service.status(program.id))["checked_in"] == 4
+    assert (await h.app.service.status(program.id)).checked_in == 4
 
     # Peer assessment: every member reviews the other three on rubric cards.
     opened = await h.app.assessment.open_assessment(program.id, deadline=h.clock.now() + timedelta(days=7),

@@ -23,7 +23,7 @@ async def test_matches_are_booked_once_and_status_counts_them(service: CoachingS
     assert await service.book_open_matches(calendar) == 3
     assert await service.book_open_matches(calendar) == 0  # nothing left to book
     status = await service.status("P")
-    assert status["meetings_scheduled"] == 3 and status["meeting_problems"] == []
+    assert status.meetings_scheduled == 3 and status.meeting_problems == ()
     views = await service.my_matches((await service.find_participant(email="b0@example.com")).id)  # type: ignore[union-attr]
     assert views[0].meeting is not None and views[0].meeting.start is not None
 
@@ -43,5 +43,5 @@ async def test_a_failed_booking_is_recorded_for_the_admin(service: CoachingServi
     await service.run_round("P")
     assert await service.book_open_matches(BrokenCalendar()) == 1
     status = await service.status("P")
-    assert status["meetings_unscheduled"] == 1
-    assert status["meeting_problems"] == ["failed: booking failed: ConnectionError"]
+    assert status.meetings_unscheduled == 1
+    assert status.meeting_problems == ("failed: booking failed: ConnectionError",)

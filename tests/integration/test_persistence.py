@@ -26,7 +26,7 @@ from teams_app.domain.errors import (
     NotFound,
 )
 from teams_app.domain.model import EnrollmentStatus, MatchingPolicy, Meeting, MeetingStatus, Profile
-from teams_app.service import use_cases
+from teams_app.service import rounds as round_use_cases
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import UnitOfWork
 from teams_app.service.use_cases import CoachingService, ParticipantInput
@@ -74,7 +74,7 @@ async def test_enroll_requires_consent_and_refuses_twice(service: CoachingServic
     alice = await service.enroll("P", person(1), consent=True)
     with pytest.raises(AlreadyEnrolled):
         await service.enroll("P", person(1), consent=True)
-    assert (await service.status("P"))["enrolled"] == 1
+    assert (await service.status("P")).enrolled == 1
     assert alice.profile.time_zone == "Europe/Berlin"
 
 
@@ -83,7 +83,7 @@ async def test_pause_resume_leave_and_rejoin(service: CoachingService, clock: Fi
     alice = await service.enroll("P", person(1), consent=True)
     paused = await service.pause("P", alice.id, clock.now().date() + timedelta(days=14))
     assert paused.status is EnrollmentStatus.PAUSED
-    assert (await service.status("P"))["paused"] == 1
+    assert (await service.status("P")).paused == 1
     with pytest.raises(InvalidInput, match="after today"):
         await service.pause("P", alice.id, clock.now().date())
     await service.resume("P", alice.id)
@@ -93,7 +93,7 @@ async def test_pause_resume_leave_and_rejoin(service: CoachingService, clock: Fi
     with pytest.raises(NotEnrolled):
         await service.pause("P", alice.id, None)
     await service.enroll("P", person(1), consent=True)  # coming back is allowed
-    assert (await service.status("P"))["active"] == 1
+    assert (await service.status("P")).active == 1
 
 
 async def test_leave_with_erase_deletes_personal_data_after_handlers_saw_it(
@@ -133,7 +133,7 @@ async def test_history_prevents_repeats_over_rounds(service: CoachingService, cl
         assert not pairs & seen
         seen |= pairs
         clock.advance(timedelta(days=7))
-    rounds = (await service.status("P"))["round"]
+    rounds = (await service.status("P")).round
     assert rounds == 5
 
 
@@ -142,7 +142,7 @@ async def test_dry_run_saves_nothing(service: CoachingService) -> None:
     await service.import_participants("P", [person(i) for i in range(4)])
     dry = await service.run_round("P", dry_run=True)
     assert len(dry.matches) == 2
-    assert (await service.status("P"))["round"] == 0
+    assert (await service.status("P")).round == 0
     assert (await service.run_round("P")).round.number == 1
 
 
@@ -159,9 +159,9 @@ async def test_check_in_is_validated_and_recorded_once(service: CoachingService)
     with pytest.raises(NotFound):
         await service.record_check_in("no-such-match", a, met=False, usefulness=None)
     status = await service.status("P")
-    assert (status["met"], status["checked_in"]) == (1, 1)
+    assert (status.met, status.checked_in) == (1, 1)
     progress = await service.progress(a)
-    assert progress["sessions_met"] == 1 and progress["average_usefulness"] == 4
+    assert progress.sessions_met == 1 and progress.average_usefulness == 4
 
 
 async def test_meeting_is_stored_and_emits_one_event(service: CoachingService, bus: MessageBus) -> None:
@@ -179,7 +179,7 @@ async def test_meeting_is_stored_and_emits_one_event(service: CoachingService, b
     await service.record_meeting(meeting)
     await service.record_meeting(meeting)  # a retry changes nothing
     assert len(events) == 1
-    assert (await service.status("P"))["meetings_scheduled"] == 1
+    assert (await service.status("P")).meetings_scheduled == 1
 
 
 async def test_claim_due_returns_due_programs_and_round_moves_the_schedule(
@@ -199,7 +199,7 @@ async def test_export_lists_every_member(service: CoachingService) -> None:
     await service.import_participants("P", [person(i) for i in range(5)])
     await service.run_round("P")
     rows = await service.export("P")
-    assert len(rows) == 5 and {r["round"] for r in rows} == {1}
+    assert len(rows) == 5 and {r.round for r in rows} == {1}
 
 
 async def test_status_and_export_read_each_round_only_its_own_check_ins_and_meetings(
@@ -217,19 +217,19 @@ async def test_status_and_export_read_each_round_only_its_own_check_ins_and_meet
     await service.record_meeting(Meeting(second[0].id, MeetingStatus.NO_COMMON_SLOT, detail="no overlap"))
 
     status = await service.status("P")  # the latest round only
-    assert (status["round"], status["checked_in"], status["met"]) == (2, 1, 0)
-    assert (status["meetings_scheduled"], status["meetings_unscheduled"]) == (0, 1)
-    assert status["meeting_problems"] == ["no_common_slot: no overlap"]
+    assert (status.round, status.checked_in, status.met) == (2, 1, 0)
+    assert (status.meetings_scheduled, status.meetings_unscheduled) == (0, 1)
+    assert status.meeting_problems == ("no_common_slot: no overlap",)
 
-    rows = {(r["round"], r["match_id"], r["email"]): r for r in await service.export("P")}
+    rows = {(r.round, r.match_id, r.email): r for r in await service.export("P")}
     assert len(rows) == 12
     emails = {p.id: p.email for p in await service.roster("P")}
     for member in first[0].participant_ids:
-        assert (rows[(1, first[0].id, emails[member])]["met"], rows[(1, first[0].id, emails[member])]["usefulness"]) \
+        assert (rows[(1, first[0].id, emails[member])].met, rows[(1, first[0].id, emails[member])].usefulness) \
             == (True, 5)
     declined = rows[(2, second[2].id, emails[second[2].participant_ids[0]])]
-    assert (declined["met"], declined["usefulness"]) == (False, "")
-    assert sum(1 for r in rows.values() if r["met"] != "") == 3
+    assert (declined.met, declined.usefulness) == (False, "")
+    assert sum(1 for r in rows.values() if r.met != "") == 3
 
 
 async def test_status_and_export_queries_do_not_grow_with_the_number_of_matches(
@@ -277,8 +277,8 @@ async def test_matching_runs_off_the_event_loop(service: CoachingService, monkey
         seen_during_planning.append(ticks - before)
         return real_plan(*args)
 
-    real_plan = use_cases.plan_matches
-    monkeypatch.setattr(use_cases, "plan_matches", slow_plan)
+    real_plan = round_use_cases.plan_matches
+    monkeypatch.setattr(round_use_cases, "plan_matches", slow_plan)
     await service.create_program("P", "peer_pairs", "weekly")
     await service.import_participants("P", [person(i) for i in range(4)])
     task = asyncio.create_task(ticker())

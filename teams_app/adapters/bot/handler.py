@@ -183,7 +183,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         return [p for p in await self._service.list_programs() if p.active]
 
     async def _enrolled_programs(self, person: Participant) -> list[Program]:
-        ids = set((await self._service.progress(person.id))["programs"])
+        ids = set((await self._service.progress(person.id)).programs)
         return [p for p in await self._service.list_programs() if p.id in ids]
 
     # -- install and welcome ------------------------------------------------------------------------
@@ -363,10 +363,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._say(turn_context, _("You are not taking part yet: say 'join' first."))
             return
         stats = await self._service.progress(person.id)
-        average = stats["average_usefulness"]
+        average = stats.average_usefulness
         await self._say(turn_context, _("Matches: {matches}. Sessions you met: {met}. Different partners: "
                                         "{partners}. Average usefulness: {average}.").format(
-            matches=stats["matches"], met=stats["sessions_met"], partners=stats["distinct_partners"],
+            matches=stats.matches, met=stats.sessions_met, partners=stats.distinct_partners,
             average=average if average is not None else "-"))
 
     async def _admin(self, turn_context: TurnContext, name: str, args: tuple[str, ...], _: Translate) -> None:
@@ -399,7 +399,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             status = await self._service.status(target.id)
             await self._say(turn_context, _("{program}, round {round}: enrolled {enrolled}, active {active}, "
                                             "paused {paused}, matched {matched}, met {met}, checked in "
-                                            "{checked_in}.").format(**status))
+                                            "{checked_in}.").format(**status.as_dict()))
 
     # -- card actions -------------------------------------------------------------------------------
     async def on_adaptive_card_invoke(self, turn_context: TurnContext,

@@ -6,7 +6,6 @@ the JSON the Bot Framework serializes, so this module never needs the botbuilder
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,8 +18,6 @@ from teams_app.adapters.db.bot_tables import bot_conversations, bot_notification
 from teams_app.adapters.db.notifications import enqueue, insert_ignoring_conflicts  # noqa: F401 - enqueue: benchmarks
 from teams_app.domain.model import stable_id
 from teams_app.domain.notifications import Channel, notice_id
-
-logger = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 TEAMS, EMAIL = Channel.TEAMS.value, Channel.EMAIL.value

@@ -8,7 +8,6 @@ erases what they wrote and what was written about them. The migration is the ``a
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -32,8 +31,6 @@ from teams_app.domain.assessment import (
     Score,
 )
 from teams_app.service.assessment import AssessmentRepository, ReviewRepository
-
-logger = logging.getLogger(__name__)
 
 assessments = sa.Table(
     "assessments", metadata,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from types import TracebackType
 from typing import Any, Self
 
@@ -22,8 +21,6 @@ from teams_app.adapters.db.repositories import (
 )
 from teams_app.domain.events import Event
 from teams_app.service import ports
-
-logger = logging.getLogger(__name__)
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:

@@ -7,15 +7,12 @@ invitation (higher SEQUENCE) replaces the first one in the person's calendar ins
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from teams_app.domain.model import Meeting, MeetingStatus, Participant, Program
-
-logger = logging.getLogger(__name__)
 
 PRODID = "-//peercoach//peer coaching//EN"
 ICS_FILENAME = "invite.ics"

@@ -7,7 +7,6 @@ app to some mailboxes), so with a probe mailbox we also call getSchedule for rea
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,8 +16,6 @@ import jwt
 from teams_app.adapters.graph.client import GraphError, GraphGateway, RetryPolicy, build_graph_client
 from teams_app.adapters.graph.credentials import CredentialError, graph_scope
 from teams_app.graph_permissions import GRAPH_APPLICATION_PERMISSIONS
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,6 @@ number for one pair together with the plain-English reasons shown on the cards.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -29,8 +28,6 @@ import scipy.sparse as sp
 from teams_app.domain.matching.constraints import EPSILON_HOURS, day_windows
 from teams_app.domain.matching.types import Candidate, MatchHistory
 from teams_app.domain.model import Participant, Program, ProgramKind
-
-logger = logging.getLogger(__name__)
 
 NEG = np.float32(-np.inf)
 # History penalties, far above any realistic score so the solver only repeats a pair when it must:

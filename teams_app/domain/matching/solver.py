@@ -15,7 +15,6 @@ Exact maximum-weight matching on a complete graph is far too slow at 10,000 peop
 
 from __future__ import annotations
 
-import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,8 +24,6 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from teams_app.domain.matching.population import MAX_TYPES, NEG, SENIORITY_CURVE, Population
-
-logger = logging.getLogger(__name__)
 
 BLOCK_CELLS = 8_000_000  # rows per block x columns: bounds the memory of one scoring block (~32 MB float32)
 PRIORITY_SHARE = 0.2  # each level of fairness credit (max 3) makes a person's edges worth 20% more ...

@@ -1,0 +1,120 @@
+"""Rounds: form the matches of a program's next round (by hand or when due), with fairness carry-over."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, replace
+
+from teams_app.domain import events as ev
+from teams_app.domain.matching import Candidate, MatchHistory, plan_matches
+from teams_app.domain.model import (
+    Match,
+    Participant,
+    Program,
+    Round,
+    RoundStatus,
+    new_id,
+    stable_id,
+)
+from teams_app.service.base import UseCases
+from teams_app.service.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    program: Program
+    round: Round
+    matches: list[Match]
+    unmatched: list[tuple[str, str]]
+    participants: dict[str, Participant]
+    dry_run: bool = False
+
+
+class Rounds(UseCases):
+    async def run_round(self, program_ref: str, *, seed: int | None = None, dry_run: bool = False) -> RoundResult:
+        async with self._uow() as uow:
+            program = await self._program(uow, program_ref)
+            result = await self._run_round(uow, program, seed, dry_run)
+            if dry_run:
+                await uow.rollback()
+            else:
+                await self._bus.commit(uow)
+        return result
+
+    async def run_due_rounds(self) -> list[RoundResult]:
+        """Start every round that is due; safe with several processes on one PostgreSQL database."""
+        now = self._clock.now()
+        results = []
+        async with self._uow() as uow:
+            for program in await uow.programs.claim_due(now):
+                results.append(await self._run_round(uow, program, None, False))
+            await self._bus.commit(uow)
+        return results
+
+    async def _run_round(self, uow: UnitOfWork, program: Program, seed: int | None, dry_run: bool) -> RoundResult:
+        now = self._clock.now()
+        today = now.date()
+        previous = await uow.rounds.latest(program.id)
+        number = (previous.number + 1) if previous else 1
+        if seed is None:
+            seed = int(stable_id(program.id, number).replace("-", "")[:8], 16)
+        enrollments = [e for e in await uow.enrollments.for_program(program.id) if e.is_active_on(today)]
+        people = {p.id: p for p in await uow.participants.get_many([e.participant_id for e in enrollments])}
+        candidates = [Candidate(people[e.participant_id], e.priority) for e in enrollments
+                      if e.participant_id in people]
+        history = await self._history(uow, program, number)
+        # Seconds of CPU at 10,000 people: off the event loop, so the bot keeps answering Teams meanwhile.
+        plan = await asyncio.to_thread(plan_matches, program, candidates, history, seed, today)
+
+        round_ = Round(new_id(), program.id, number, now, seed, RoundStatus.OPEN, dict(plan.quality))
+        matches = [
+            Match(stable_id(round_.id, "match", index), round_.id, program.id, proposed.members, proposed.score,
+                  proposed.reasons, registration=stable_id(program.id, number, *sorted(
+                      m.participant_id for m in proposed.members)))
+            for index, proposed in enumerate(plan.matches)
+        ]
+        result = RoundResult(program, round_, matches, list(plan.unmatched), people, dry_run)
+        if dry_run:
+            return result
+
+        if previous is not None and previous.status is RoundStatus.OPEN:
+            await uow.rounds.update(replace(previous, status=RoundStatus.COMPLETED))
+            uow.events.append(ev.RoundCompleted(f"round-completed/{previous.id}", now, program.id, previous.id))
+        await uow.rounds.add(round_)
+        uow.events.append(ev.RoundStarted(f"round-started/{round_.id}", now, program.id, round_.id, number))
+        for match in matches:
+            await uow.matches.add(match)
+            uow.events.append(ev.MatchCreated(f"matched/{match.id}", now, program.id, round_.id, match.id))
+        # Fairness: a trio, no match or a weak match this round earns priority next round (the engine says
+        # who: plan.needs_priority); a normal match spends it.
+        deserving = set(plan.needs_priority)
+        for enrollment in enrollments:
+            after = enrollment.after_round(enrollment.participant_id in deserving)
+            if after != enrollment:
+                await uow.enrollments.update(after)
+        for pid, reason in plan.unmatched:
+            uow.events.append(ev.ParticipantUnmatched(f"unmatched/{round_.id}/{pid}", now, program.id, round_.id,
+                                                      pid, reason))
+        await uow.programs.update(replace(program, next_round_at=program.cadence.next_after(now)))
+        return result
+
+    @staticmethod
+    async def _history(uow: UnitOfWork, program: Program, number: int) -> MatchHistory:
+        rounds_ago: dict[frozenset[str], int] = {}
+        role_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for round_number, match in await uow.matches.recent_for_program(program.id, 1):
+            ids = match.participant_ids
+            for member in match.members:
+                role_counts[member.participant_id][member.role.value] += 1
+            for i, a in enumerate(ids):
+                for b in ids[i + 1:]:
+                    pair = frozenset((a, b))
+                    ago = number - round_number
+                    rounds_ago[pair] = min(ago, rounds_ago.get(pair, ago))
+        blocked: set[frozenset[str]] = set()
+        forced: list[frozenset[str]] = []
+        for a, b, rule in await uow.pair_rules.for_program(program.id):
+            (forced.append if rule == "force" else blocked.add)(frozenset((a, b)))
+        return MatchHistory(rounds_ago, {k: dict(v) for k, v in role_counts.items()}, frozenset(blocked),
+                            tuple(forced))
