@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -43,8 +42,6 @@ from lrs_bridge.records import (
 from tests.fixtures.ralph_lrs import RalphLrs, ralph_lrs  # noqa: F401 (pytest fixture)
 from tests.lrs_bridge.fake_lrs import FakeLrs
 
-PG_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
 
 @pytest.fixture
 async def fake_lrs() -> AsyncIterator[FakeLrs]:
@@ -63,22 +60,10 @@ async def sqlite_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database for this test, dropped afterwards. Fails (never skips) if PG is down."""
-    name = f"lrs_test_{uuid.uuid4().hex[:12]}"
-    admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    try:
-        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=10)
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await admin.close()
+async def pg_url(postgres_url: str) -> str:
+    """A fresh PostgreSQL database for this test: the suite's one PostgreSQL fixture (tests/conftest.py, which
+    honours PEERCOACH_TEST_PG_HOST/PORT/USER/DB and fails, never skips, when the server is down)."""
+    return postgres_url
 
 
 # -- sample records: one of every kind ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import Self
 
 from teams_app.domain.assessment import Assessment, AssessmentStatus, AuditEntry, PersonResult, Review
 from teams_app.domain.events import Event
-from teams_app.domain.model import CheckIn, Enrollment, Match, Meeting, Participant, Program, Round
+from teams_app.domain.model import CheckIn, Enrollment, Match, Meeting, Participant, Program, Round, RoundStatus
 from teams_app.domain.notifications import Notice
 from teams_app.service.assessment import AssessmentRepository, ReviewRepository
 from teams_app.service.ports import (
@@ -78,10 +78,11 @@ class FakePrograms:
         return next((p for p in self.s.programs.values() if p.name == name), None)
 
     async def all(self) -> list[Program]:
-        return list(self.s.programs.values())
+        return sorted(self.s.programs.values(), key=lambda p: (p.created_at, p.name))
 
     async def claim_due(self, now: datetime) -> list[Program]:
-        return [p for p in self.s.programs.values() if p.next_round_at and p.next_round_at <= now]
+        due = [p for p in self.s.programs.values() if p.next_round_at and p.next_round_at <= now]
+        return sorted(due, key=lambda p: p.next_round_at or now)
 
 
 class FakeParticipants:
@@ -104,7 +105,7 @@ class FakeParticipants:
         return next((p for p in self.s.participants.values() if p.aad_object_id == aad_object_id), None)
 
     async def get_many(self, ids: Sequence[str]) -> list[Participant]:
-        return [self.s.participants[i] for i in ids if i in self.s.participants]
+        return [self.s.participants[i] for i in dict.fromkeys(ids) if i in self.s.participants]
 
     async def delete(self, participant_id: str) -> None:
         self.s.participants.pop(participant_id, None)
@@ -123,10 +124,12 @@ class FakeEnrollments:
         return self.s.enrollments.get((program_id, participant_id))
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
-        return [e for (p, _), e in self.s.enrollments.items() if p == program_id]
+        return sorted((e for (p, _), e in self.s.enrollments.items() if p == program_id),
+                      key=lambda e: e.participant_id)
 
     async def for_participant(self, participant_id: str) -> list[Enrollment]:
-        return [e for (_, pid), e in self.s.enrollments.items() if pid == participant_id]
+        return sorted((e for (_, pid), e in self.s.enrollments.items() if pid == participant_id),
+                      key=lambda e: e.program_id)
 
 
 class FakeRounds:
@@ -159,14 +162,27 @@ class FakeMatches:
     async def get(self, match_id: str) -> Match | None:
         return self.s.matches.get(match_id)
 
+    def _number(self, match: Match) -> int:
+        round_ = self.s.rounds.get(match.round_id)
+        return round_.number if round_ else 0
+
     async def for_round(self, round_id: str) -> list[Match]:
-        return [m for m in self.s.matches.values() if m.round_id == round_id]
+        return sorted((m for m in self.s.matches.values() if m.round_id == round_id), key=lambda m: m.id)
 
     async def for_participant(self, participant_id: str) -> list[Match]:
-        return [m for m in self.s.matches.values() if participant_id in m.participant_ids]
+        """Newest round first."""
+        return sorted((m for m in self.s.matches.values() if participant_id in m.participant_ids),
+                      key=lambda m: (-self._number(m), m.id))
 
     async def recent_for_program(self, program_id: str, since_number: int) -> list[tuple[int, Match]]:
-        return []
+        found = [(self._number(m), m) for m in self.s.matches.values()
+                 if m.program_id == program_id and self._number(m) >= since_number]
+        return sorted(found, key=lambda item: (item[0], item[1].id))
+
+    async def unbooked(self, limit: int) -> list[Match]:
+        open_rounds = {r.id for r in self.s.rounds.values() if r.status is RoundStatus.OPEN}
+        waiting = [m for m in self.s.matches.values() if m.round_id in open_rounds and m.id not in self.s.meetings]
+        return sorted(waiting, key=lambda m: (self._number(m), m.id))[:limit]
 
 
 class FakeMeetings:
@@ -194,11 +210,11 @@ class FakeCheckIns:
         return self.s.check_ins.get((match_id, participant_id))
 
     async def for_match(self, match_id: str) -> list[CheckIn]:
-        return [c for (m, _), c in self.s.check_ins.items() if m == match_id]
+        return sorted((c for (m, _), c in self.s.check_ins.items() if m == match_id), key=lambda c: c.at)
 
     async def for_round(self, round_id: str) -> list[CheckIn]:
         return sorted((c for (m, _), c in self.s.check_ins.items() if self.s.matches[m].round_id == round_id),
-                      key=lambda c: c.at)
+                      key=lambda c: (c.at, c.match_id, c.participant_id))
 
 
 class FakePairRules:
@@ -206,10 +222,12 @@ class FakePairRules:
         self.s = s
 
     async def add(self, program_id: str, a: str, b: str, rule: str) -> None:
-        self.s.pair_rules.append((program_id, a, b, rule))
+        first, second = sorted((a, b))  # one rule per pair, whichever way round it is given
+        self.s.pair_rules = [r for r in self.s.pair_rules if r[:3] != (program_id, first, second)]
+        self.s.pair_rules.append((program_id, first, second, rule))
 
     async def for_program(self, program_id: str) -> list[tuple[str, str, str]]:
-        return [(a, b, r) for p, a, b, r in self.s.pair_rules if p == program_id]
+        return sorted((a, b, r) for p, a, b, r in self.s.pair_rules if p == program_id)
 
 
 class FakeAssessments:

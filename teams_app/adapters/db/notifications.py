@@ -36,8 +36,18 @@ async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Map
                "created_at": now, "last_error": "", "activity_id": ""} for nid, pid, kind, payload, channel in rows]
     if not values:
         return 0
-    result = await conn.execute(insert_ignoring_conflicts(conn, bot_notifications).on_conflict_do_nothing(), values)
-    return int(result.rowcount or 0)
+    if conn.dialect.name != "postgresql":
+        result = await conn.execute(insert_ignoring_conflicts(conn, bot_notifications).on_conflict_do_nothing(),
+                                    values)
+        return int(result.rowcount or 0)
+    # asyncpg reports no row count for executemany: insert multi-row VALUES and count what RETURNING gives
+    # back, in chunks that stay under PostgreSQL's 32,767 bind parameters.
+    added = 0
+    for start in range(0, len(values), 2000):
+        stmt = (postgresql.insert(bot_notifications).values(values[start:start + 2000])
+                .on_conflict_do_nothing().returning(bot_notifications.c.id))
+        added += len((await conn.execute(stmt)).all())
+    return added
 
 
 class SqlNotificationQueue:

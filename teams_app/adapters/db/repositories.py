@@ -177,13 +177,14 @@ class SqlParticipantRepository(_Repo):
         return _participant(row) if row else None
 
     async def get_many(self, ids: Sequence[str]) -> list[Participant]:
-        out: list[Participant] = []
+        """In the order asked, each once; unknown ids are skipped."""
+        found: dict[str, Participant] = {}
         unique = list(dict.fromkeys(ids))
         for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
             chunk = unique[start:start + 500]
             rows = await self.conn.execute(t.participants.select().where(t.participants.c.id.in_(chunk)))
-            out.extend(_participant(r) for r in rows)
-        return out
+            found.update((r.id, _participant(r)) for r in rows)
+        return [found[i] for i in unique if i in found]
 
     async def delete(self, participant_id: str) -> None:
         await self.conn.execute(t.participants.delete().where(t.participants.c.id == participant_id))
@@ -223,7 +224,7 @@ class SqlEnrollmentRepository(_Repo):
 
     async def for_participant(self, participant_id: str) -> list[Enrollment]:
         rows = await self.conn.execute(t.enrollments.select().where(
-            t.enrollments.c.participant_id == participant_id))
+            t.enrollments.c.participant_id == participant_id).order_by(t.enrollments.c.program_id))
         return [_enrollment(r) for r in rows]
 
 
@@ -385,5 +386,7 @@ class SqlPairRuleRepository(_Repo):
             program_id=program_id, participant_a=first, participant_b=second, rule=rule))
 
     async def for_program(self, program_id: str) -> list[tuple[str, str, str]]:
-        rows = await self.conn.execute(t.pair_rules.select().where(t.pair_rules.c.program_id == program_id))
+        c = t.pair_rules.c
+        rows = await self.conn.execute(t.pair_rules.select().where(c.program_id == program_id)
+                                       .order_by(c.participant_a, c.participant_b))
         return [(r.participant_a, r.participant_b, r.rule) for r in rows]

@@ -1,0 +1,192 @@
+"""One contract for the repository ports, run against the in-memory fakes and the SQL repositories on SQLite
+and PostgreSQL. A fake that drifts from the real thing (ordering, duplicates, replacing a rule) fails here,
+so unit tests that use the fakes keep meaning what they say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
+from teams_app.adapters.db.migrate import upgrade
+from teams_app.adapters.db.uow import make_engine
+from teams_app.domain.model import (
+    CheckIn,
+    Enrollment,
+    EnrollmentStatus,
+    Match,
+    MatchMember,
+    Meeting,
+    MeetingStatus,
+    Participant,
+    Program,
+    Role,
+    Round,
+    RoundStatus,
+)
+from teams_app.domain.notifications import Channel, Notice, NotificationKind, notice_id
+from teams_app.service.ports import UnitOfWork
+from tests.conftest import PostgresDatabase
+from tests.unit.assessment_fakes import FakeUowFactory
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+UowFactory = Callable[[], Any]
+
+
+@pytest.fixture(params=["fake", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def uows(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[UowFactory]:
+    if request.param == "fake":
+        yield FakeUowFactory()
+        return
+    database = PostgresDatabase() if request.param == "postgres" else None
+    if database is not None:
+        await database.create()
+    engine = make_engine(database.url if database else f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}")
+    try:
+        await upgrade(engine)
+        yield SqlAssessmentUnitOfWorkFactory(engine)
+    finally:
+        await engine.dispose()
+        if database is not None:
+            await database.drop()
+
+
+def person(n: int, **options: Any) -> Participant:
+    return Participant.create(f"p{n}@example.com", f"Person {n}", participant_id=f"00000000-0000-4000-8000-{n:012d}",
+                              **options)
+
+
+async def seed(uows: UowFactory, people: int = 4, *, programs: int = 1) -> list[Participant]:
+    """Programs P0.. (created a minute apart, in reverse name order) and people p0..p{n-1}."""
+    out = [person(n) for n in range(people)]
+    async with uows() as uow:
+        for n in range(programs):
+            await uow.programs.add(Program.create(f"P{programs - 1 - n}", "peer_pairs", "weekly",
+                                                  program_id=f"prog-{programs - 1 - n}",
+                                                  created_at=T0 + timedelta(minutes=n)))
+        for p in reversed(out):
+            await uow.participants.add(p)
+        await uow.commit()
+    return out
+
+
+def match(mid: str, round_: Round, *ids: str) -> Match:
+    return Match(mid, round_.id, round_.program_id, tuple(MatchMember(i, Role.PEER) for i in ids), 1.0, ("r",))
+
+
+async def test_programs_all_is_ordered_by_creation_and_a_rollback_keeps_nothing(uows: UowFactory) -> None:
+    await seed(uows, 0, programs=3)
+    async with uows() as uow:
+        assert [p.name for p in await uow.programs.all()] == ["P2", "P1", "P0"]
+        await uow.programs.add(Program.create("Gone", "peer_pairs", "weekly", created_at=T0))
+        await uow.rollback()
+    async with uows() as uow:
+        assert await uow.programs.get_by_name("Gone") is None
+
+
+async def test_get_many_answers_in_the_order_asked_once_each_and_skips_the_unknown(uows: UowFactory) -> None:
+    people = await seed(uows, 4)
+    ids = [people[2].id, people[0].id, "nobody", people[2].id, people[3].id]
+    async with uows() as uow:
+        assert [p.id for p in await uow.participants.get_many(ids)] == [people[2].id, people[0].id, people[3].id]
+        assert (await uow.participants.get_by_email("p1@example.com")) == people[1]
+
+
+async def test_enrollments_are_listed_by_participant_and_by_program(uows: UowFactory) -> None:
+    people = await seed(uows, 3, programs=2)
+    async with uows() as uow:
+        for program_id in ("prog-1", "prog-0"):
+            for p in reversed(people):
+                await uow.enrollments.add(Enrollment(program_id, p.id, EnrollmentStatus.ACTIVE, T0, T0))
+        await uow.commit()
+    async with uows() as uow:
+        assert [e.participant_id for e in await uow.enrollments.for_program("prog-0")] == [p.id for p in people]
+        assert [e.program_id for e in await uow.enrollments.for_participant(people[0].id)] == ["prog-0", "prog-1"]
+
+
+async def test_rounds_matches_meetings_and_check_ins_keep_their_order(uows: UowFactory) -> None:
+    a, b, c, d = await seed(uows, 4)
+    r1 = Round("round-1", "prog-0", 1, T0, 1, RoundStatus.COMPLETED)
+    r2 = Round("round-2", "prog-0", 2, T0 + timedelta(days=7), 2)
+    async with uows() as uow:
+        for r in (r2, r1):
+            await uow.rounds.add(r)
+        for m in (match("m-b", r1, c.id, d.id), match("m-a", r1, a.id, b.id), match("m-d", r2, b.id, d.id),
+                  match("m-c", r2, a.id, c.id)):
+            await uow.matches.add(m)
+        await uow.meetings.upsert(Meeting("m-c", MeetingStatus.SCHEDULED, T0, T0 + timedelta(minutes=30)))
+        for cid, pid, at in (("m-b", d.id, 3), ("m-a", b.id, 1), ("m-b", c.id, 1), ("m-a", a.id, 2)):
+            await uow.check_ins.add(CheckIn(cid, pid, True, 4, "", "", T0 + timedelta(hours=at)))
+        await uow.commit()
+    async with uows() as uow:
+        assert [r.number for r in await uow.rounds.for_program("prog-0")] == [1, 2]
+        assert (await uow.rounds.latest("prog-0")) == r2
+        assert [m.id for m in await uow.matches.for_round("round-1")] == ["m-a", "m-b"]
+        assert [m.id for m in await uow.matches.for_participant(a.id)] == ["m-c", "m-a"]  # newest round first
+        assert [(n, m.id) for n, m in await uow.matches.recent_for_program("prog-0", 1)] == [
+            (1, "m-a"), (1, "m-b"), (2, "m-c"), (2, "m-d")]
+        assert [(n, m.id) for n, m in await uow.matches.recent_for_program("prog-0", 2)] == [(2, "m-c"), (2, "m-d")]
+        assert [m.id for m in await uow.matches.unbooked(10)] == ["m-d"]  # open rounds, no meeting yet
+        assert (await uow.matches.get("m-a")) == match("m-a", r1, a.id, b.id)
+        assert list(await uow.meetings.for_round("round-2")) == ["m-c"]
+        assert await uow.meetings.for_round("round-1") == {}
+        assert [(c.match_id, c.participant_id) for c in await uow.check_ins.for_round("round-1")] == [
+            ("m-a", b.id), ("m-b", c.id), ("m-a", a.id), ("m-b", d.id)]  # by time, then match, then person
+        assert [c.participant_id for c in await uow.check_ins.for_match("m-b")] == [c.id, d.id]
+
+
+async def test_a_pair_rule_is_one_per_pair_whichever_way_round(uows: UowFactory) -> None:
+    a, b, c, _ = await seed(uows, 4)
+    async with uows() as uow:
+        await uow.pair_rules.add("prog-0", b.id, a.id, "block")
+        await uow.pair_rules.add("prog-0", c.id, a.id, "force")
+        await uow.pair_rules.add("prog-0", a.id, b.id, "forbid")  # replaces the block
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.pair_rules.for_program("prog-0") == [(a.id, b.id, "forbid"), (a.id, c.id, "force")]
+
+
+async def test_claim_due_returns_the_due_programs_soonest_first(uows: UowFactory) -> None:
+    async with uows() as uow:
+        for name, due in (("Later", T0 - timedelta(hours=1)), ("Sooner", T0 - timedelta(days=1)),
+                          ("Future", T0 + timedelta(days=1)), ("Never", None)):
+            await uow.programs.add(Program.create(name, "peer_pairs", "weekly", created_at=T0, next_round_at=due))
+        await uow.commit()
+    async with uows() as uow:
+        assert [p.name for p in await uow.programs.claim_due(T0)] == ["Sooner", "Later"]
+
+
+async def test_the_notification_queue_adds_once_and_forgets_an_erased_person(uows: UowFactory) -> None:
+    a, b = await seed(uows, 2)
+    first = Notice.to(a, "event-1", NotificationKind.INTRO, {"match_id": "m"})
+    async with uows() as uow:
+        assert await uow.notifications.add([first, Notice.to(b, "event-1", NotificationKind.INTRO, {})], T0) == 2
+        assert await uow.notifications.add([first], T0 + timedelta(hours=1)) == 0  # a replay adds nothing
+        await uow.commit()
+    async with uows() as uow:
+        queued = await uow.notifications.queued_at([first.id, "unknown"])
+        assert queued == {first.id: T0}
+        assert await uow.notifications.channel_targets("") == []
+        await uow.notifications.forget(a)
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.notifications.queued_at([first.id]) == {}
+        assert list(await uow.notifications.queued_at([notice_id("event-1", b.id, NotificationKind.INTRO)])) == [
+            notice_id("event-1", b.id, NotificationKind.INTRO)]
+
+
+async def test_a_rolled_back_unit_of_work_queues_no_notice(uows: UowFactory) -> None:
+    (a,) = await seed(uows, 1)
+    notice = Notice(notice_id("k", a.id, NotificationKind.MESSAGE), a.id, NotificationKind.MESSAGE, {"text": "hi"},
+                    Channel.EMAIL)
+    uow: UnitOfWork
+    async with uows() as uow:
+        await uow.notifications.add([notice], T0)
+        await uow.rollback()
+    async with uows() as uow:
+        assert await uow.notifications.queued_at([notice.id]) == {}
