@@ -1,16 +1,13 @@
 """Peer assessment from the command line (``peercoach assessment ...``) and its background worker.
 
-Register with ``main.add_command(assessment)`` in ``teams_app.entrypoints.cli`` and add
-``assessment_worker(...)`` to the application's workers (see :func:`assessment_service`).
+Register with ``main.add_command(assessment)`` in ``teams_app.entrypoints.cli``; the background worker is
+built by the composition root (``teams_app.service.workers.assessment_worker``).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,39 +15,14 @@ from typing import Any
 
 import click
 
-from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.bootstrap import Application
 from teams_app.domain.assessment import BUILTIN_RUBRICS, AllocationMode, LatePolicy, Rubric, parse_rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.entrypoints.cli_support import with_app
-from teams_app.service.assessment import AdminView, AssessmentService, OverrideAction
+from teams_app.service.assessment import AdminView, OverrideAction
+from teams_app.service.workers import assessment_worker  # noqa: F401 - built by the composition root
 
 logger = logging.getLogger(__name__)
-
-
-def assessment_service(app: Application, rubrics: dict[str, Rubric] | None = None) -> AssessmentService:
-    """The assessment use cases on the application's engine, bus and clock."""
-    return AssessmentService(SqlAssessmentUnitOfWorkFactory(app.engine), app.bus, app.clock, rubrics)
-
-
-def assessment_worker(service: AssessmentService, interval_s: float) -> Callable[[asyncio.Event], Awaitable[None]]:
-    """Record due reminders and release assessments whose deadline passed, every ``interval_s`` seconds."""
-
-    async def run(stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            try:
-                reminders = await service.send_reminders()
-                if reminders:
-                    logger.info("recorded %s review reminders", len(reminders))
-                for summary in await service.release_due():
-                    logger.info("released assessment %s: %s released, %s withheld", summary.assessment.id,
-                                len(summary.released), len(summary.withheld))
-            except Exception:
-                logger.exception("assessment tick failed")  # retried on the next tick
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
-
-    return run
 
 
 def load_rubric_file(path: Path) -> Rubric:
@@ -170,7 +142,8 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
     except ValueError:
         raise click.BadParameter("comma-separated whole hours, e.g. 48,24", param_hint="--reminder-hours") from None
     due = _parse_moment(deadline, "--deadline") if deadline else app.clock.now() + timedelta(days=days)
-    service = assessment_service(app, rubrics)
+    app.assessment.add_rubrics(rubrics)
+    service = app.assessment
     try:
         opened = await service.open_assessment(
             program_ref, deadline=due, round_id=round_id, mode=mode, rubric_id=rubric_id,

@@ -165,6 +165,10 @@ class AssessmentService:
         self._clock = clock
         self._rubrics = dict(rubrics or {})  # program rubrics loaded from YAML/JSON, by id
 
+    def add_rubrics(self, rubrics: Mapping[str, Rubric]) -> None:
+        """Rubrics given at run time (e.g. a file on the command line), beside the program rubrics."""
+        self._rubrics.update(rubrics)
+
     def rubric(self, rubric_id: str) -> Rubric:
         return self._rubrics.get(rubric_id) or builtin_rubric(rubric_id)
 
