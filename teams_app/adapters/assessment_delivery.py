@@ -3,8 +3,10 @@
 Register with :meth:`AssessmentDelivery.register` on the message bus (in-transaction handlers, like every other
 notification): a reminder recorded as sent is committed together with its notice, so a failed delivery is
 retried by the sender and never lost. Payloads carry what the channels render: the ids of the thing shown,
-the Adaptive Card under ``card`` (built from the state in this transaction) and, where an email makes sense,
-``email`` = {subject, html, text}. The sender chooses Teams or email.
+the Adaptive Card under ``card`` (built from the state in this transaction, and for review cards built again
+from the current review when the notice is sent: :meth:`AssessmentDelivery.refresh`, which the outbox runs on
+the rows it claims) and, where an email makes sense, ``email`` = {subject, html, text}. The sender chooses
+Teams or email.
 
 The feedback payload is built from :class:`FeedbackView` only, so it carries no reviewer identity.
 """
@@ -13,11 +15,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
 from teams_app.adapters.bot import assessment_cards as cards
+from teams_app.adapters.bot.store import Notification
 from teams_app.domain import assessment_events as aev
+from teams_app.domain.errors import DomainError
 from teams_app.domain.events import Event
 from teams_app.domain.model import Participant
 from teams_app.domain.notifications import Notice, NotificationKind
@@ -32,9 +37,38 @@ _EVENTS = (aev.ReviewAssigned, aev.ReviewReminderDue, aev.FeedbackReleased, aev.
            aev.ReviewerThanked)
 
 
+# Kinds whose card shows a review: re-rendered from the review as it is when the notice is sent.
+REVIEW_KINDS = frozenset({NotificationKind.REVIEW_REQUESTED.value, NotificationKind.REVIEW_REMINDER.value})
+
+
 class AssessmentDelivery:
-    def __init__(self, wake: Callable[[], None] | None = None) -> None:
+    def __init__(self, wake: Callable[[], None] | None = None,
+                 uow_factory: Callable[[], AssessmentUnitOfWork] | None = None) -> None:
         self._wake = wake
+        self._uow = uow_factory
+
+    async def refresh(self, rows: list[Notification]) -> list[Notification]:
+        """Render the rubric card of review notices from the current review, reviewee and rubric (send time).
+
+        Other rows, and rows whose review or person is gone, keep the payload they were queued with.
+        """
+        if self._uow is None or not any(row.kind in REVIEW_KINDS for row in rows):
+            return rows
+        out: list[Notification] = []
+        async with self._uow() as uow:
+            for row in rows:
+                review_id = str(row.payload.get("review_id") or "")
+                reviewer = await uow.participants.get(row.participant_id) if row.kind in REVIEW_KINDS else None
+                if reviewer is None or not review_id:
+                    out.append(row)
+                    continue
+                try:
+                    card = await self._review_card(uow, reviewer, review_id)
+                except DomainError:  # the review is gone or no longer this person's
+                    out.append(row)
+                    continue
+                out.append(replace(row, payload={**row.payload, "card": card}))
+        return out
 
     def register(self, bus: MessageBus) -> None:
         bus.in_transaction(aev.ReviewAssigned, self.review_requested)

@@ -53,6 +53,7 @@ class Application:
     mailer: Mailer | None
     check_ins: CheckInPrompts
     notifier: OutboxNotifier
+    delivery: AssessmentDelivery  # assessment notices; re-renders review cards when they are sent
     wake: Waker = field(default_factory=Waker)  # run after a commit that queued notifications
     workers: dict[str, Worker] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -79,16 +80,19 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     bus = MessageBus()
     wake = Waker()
     service = CoachingService(uow_factory, bus, clock)
-    assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, _rubrics(settings))
+    assessment_uows = SqlAssessmentUnitOfWorkFactory(engine)
+    assessment = AssessmentService(assessment_uows, bus, clock, _rubrics(settings))
     # In-transaction handlers: learning records and notifications commit with the change that causes them,
     # in every process that changes the domain (the CLI's `round run` too).
     XapiRecorder(statement_builder(settings), settings.lrs.system_email).register(bus)
     NotificationPlanner(wake=wake).register(bus)
-    AssessmentDelivery(wake=wake).register(bus)
+    delivery = AssessmentDelivery(wake=wake, uow_factory=assessment_uows)
+    delivery.register(bus)
     outside = build_calendar_and_mail(settings.graph, settings.smtp)
     app = Application(settings, engine, uow_factory, bus, clock, service, assessment, outside.calendar,
                       outside.mailer, CheckInPrompts(uow_factory, clock, wake=wake),
-                      OutboxNotifier(uow_factory, clock, wake=wake), wake=wake, closers=[outside.close])
+                      OutboxNotifier(uow_factory, clock, wake=wake), delivery, wake=wake,
+                      closers=[outside.close])
     if settings.scheduler.enabled:
         interval = settings.scheduler.interval_s
         app.workers["scheduler"] = scheduler_worker(service, interval)

@@ -19,6 +19,7 @@ from teams_app.adapters.db.bot_tables import bot_notifications
 from teams_app.domain import events as ev
 from teams_app.domain.notifications import NotificationKind
 from teams_app.service.ports import UnitOfWork
+from teams_app.service.use_cases import ParticipantInput
 from tests.bot.conftest import BotHarness, card_action, make_user, teams_activity
 from tests.bot.test_conversation import card_of, card_text, join
 
@@ -94,3 +95,23 @@ async def test_reschedule_and_cancel_from_a_card_record_events_and_learning_reco
     await harness.sender.drain(timeout_s=20)
     said = "\n".join(str(a.get("text") or "") for a in harness.replies(second))
     assert "asked to find a new time" in said and "can't make your Pairs session" in said
+
+
+async def test_a_review_card_shows_the_state_when_it_is_sent_not_when_it_was_queued(harness: BotHarness) -> None:
+    first, second, _ = await _pair(harness, 75)
+    await harness.app.assessment.open_assessment("Pairs", deadline=harness.clock.now() + timedelta(days=3))
+    # Queued, not yet sent: the reviewee changes their name in between.
+    reviewee = await harness.app.service.find_participant(aad_object_id=second.aad)
+    assert reviewee is not None
+    await harness.app.service.register(ParticipantInput(reviewee.email, "Renamed Person",
+                                                        aad_object_id=reviewee.aad_object_id))
+    await harness.sender.drain(timeout_s=20)
+    sent = [card_of(a) for a in harness.replies(first) if a.get("attachments")
+            and any(x.get("verb") == "assessment.submit" for x in card_of(a).get("actions", []))]
+    assert len(sent) == 1
+    assert "Renamed Person" in json.dumps(sent[0]) and second.name not in json.dumps(sent[0])
+    async with harness.app.engine.connect() as conn:
+        queued = (await conn.execute(sa.select(bot_notifications.c.payload).where(
+            bot_notifications.c.participant_id != reviewee.id,
+            bot_notifications.c.kind == NotificationKind.REVIEW_REQUESTED.value))).scalar_one()
+    assert second.name in json.dumps(queued)  # the row keeps what was queued; the card was rendered at send time

@@ -6,7 +6,8 @@ the JSON the Bot Framework serializes, so this module never needs the botbuilder
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from teams_app.adapters.db.bot_tables import bot_conversations, bot_notification
 from teams_app.adapters.db.notifications import enqueue, insert_ignoring_conflicts  # noqa: F401 - enqueue: benchmarks
 from teams_app.domain.model import stable_id
 from teams_app.domain.notifications import Channel, notice_id
+
+logger = logging.getLogger(__name__)
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 TEAMS, EMAIL = Channel.TEAMS.value, Channel.EMAIL.value
@@ -167,11 +170,20 @@ class Outcome:
     at: datetime | None = None
 
 
-class Outbox:
-    """Claim -> send -> record: a claimed row carries a lease; an expired lease means its sender died."""
+Refresh = Callable[[list[Notification]], Awaitable[list[Notification]]]
 
-    def __init__(self, engine: AsyncEngine) -> None:
+
+class Outbox:
+    """Claim -> send -> record: a claimed row carries a lease; an expired lease means its sender died.
+
+    ``refresh`` (optional) re-renders claimed payloads from the current state of what they show, so a card
+    goes out as things are when it is sent, not as they were when it was queued; when it fails, the queued
+    payload is sent.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, refresh: Refresh | None = None) -> None:
         self._engine = engine
+        self._refresh = refresh
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
         t = bot_notifications
@@ -187,7 +199,14 @@ class Outbox:
             ids = [r.id for r in rows]
             await conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(
                 status=SENDING, claimed_until=now + lease, attempts=t.c.attempts + 1))
-        return [replace(_notification(r), attempts=r.attempts + 1, status=SENDING) for r in rows]
+        claimed = [replace(_notification(r), attempts=r.attempts + 1, status=SENDING) for r in rows]
+        if self._refresh is not None:
+            try:
+                claimed = await self._refresh(claimed)
+            except Exception:
+                logger.exception("re-rendering %s claimed notification(s) failed; sending them as queued",
+                                 len(claimed))
+        return claimed
 
     async def apply(self, outcomes: Sequence[Outcome]) -> None:
         """Record many outcomes in one transaction (the sender's writer flushes every few ms)."""
