@@ -149,7 +149,7 @@ class UnitOfWorkFactory(Protocol):
 
 
 class Notifier(Protocol):
-    """Tells people things (Teams first, email otherwise). Implemented by the bot adapter."""
+    """Tells people things (Teams first, email otherwise) through the notification outbox (``OutboxNotifier``)."""
 
     async def notify(self, participant: Participant, kind: str, payload: dict[str, object]) -> None: ...
 
