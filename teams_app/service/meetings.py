@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from teams_app.domain import events as ev
 from teams_app.domain.errors import (
@@ -61,6 +62,28 @@ class Meetings(UseCases):
         for meeting in meetings:
             await self.record_meeting(meeting)
         return len(meetings)
+
+    async def cancel_called_off(self, calendar: Calendar, limit: int = 200) -> int:
+        """Take meetings that were called off out of people's calendars; returns how many were cancelled.
+
+        The event id is cleared once the calendar confirmed, so a failure is retried on the next tick and a
+        success is not repeated.
+        """
+        async with self._uow() as uow:
+            pending = await uow.meetings.called_off(limit)
+        done = 0
+        for meeting in pending:
+            try:
+                await calendar.cancel(meeting)
+            except Exception:
+                logger.exception("cancelling the calendar event of match %s failed; retrying later",
+                                 meeting.match_id)
+                continue
+            async with self._uow() as uow:
+                await uow.meetings.upsert(replace(meeting, external_id=""))
+                await uow.commit()
+            done += 1
+        return done
 
     async def record_meeting(self, meeting: Meeting) -> None:
         now = self._clock.now()

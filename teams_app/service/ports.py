@@ -85,6 +85,10 @@ class MeetingRepository(Protocol):
         """The meetings of a round's matches, by match id (one query, not one per match)."""
         ...
 
+    async def called_off(self, limit: int) -> list[Meeting]:
+        """Cancelled meetings still in people's calendars (they have an event id), by match id."""
+        ...
+
 
 class CheckInRepository(Protocol):
     async def add(self, check_in: CheckIn) -> None: ...

@@ -88,6 +88,9 @@ def booking_worker(service: CoachingService, calendar: Calendar, interval_s: flo
         booked = await service.book_open_matches(calendar)
         if booked:
             logger.info("recorded %s meeting(s)", booked)
+        cancelled = await service.cancel_called_off(calendar)
+        if cancelled:
+            logger.info("cancelled %s called-off meeting(s) in the calendar", cancelled)
 
     return periodic("booking", exclusive_tick(tick, exclusive), interval_s)
 

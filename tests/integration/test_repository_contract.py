@@ -138,6 +138,12 @@ async def test_rounds_matches_meetings_and_check_ins_keep_their_order(uows: UowF
         assert [(c.match_id, c.participant_id) for c in await uow.check_ins.for_round("round-1")] == [
             ("m-a", b.id), ("m-b", c.id), ("m-a", a.id), ("m-b", d.id)]  # by time, then match, then person
         assert [c.participant_id for c in await uow.check_ins.for_match("m-b")] == [c.id, d.id]
+        assert await uow.meetings.called_off(10) == []
+        await uow.meetings.upsert(Meeting("m-b", MeetingStatus.CANCELLED, T0, T0, external_id="evt-b"))
+        await uow.meetings.upsert(Meeting("m-a", MeetingStatus.CANCELLED, T0, T0, external_id="evt-a"))
+        await uow.meetings.upsert(Meeting("m-d", MeetingStatus.CANCELLED, T0, T0))  # not in a calendar
+        assert [m.external_id for m in await uow.meetings.called_off(10)] == ["evt-a", "evt-b"]
+        assert [m.match_id for m in await uow.meetings.called_off(1)] == ["m-a"]
 
 
 async def test_a_pair_rule_is_one_per_pair_whichever_way_round(uows: UowFactory) -> None:

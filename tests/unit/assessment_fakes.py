@@ -10,7 +10,17 @@ from typing import Self
 
 from teams_app.domain.assessment import Assessment, AssessmentStatus, AuditEntry, PersonResult, Review
 from teams_app.domain.events import Event
-from teams_app.domain.model import CheckIn, Enrollment, Match, Meeting, Participant, Program, Round, RoundStatus
+from teams_app.domain.model import (
+    CheckIn,
+    Enrollment,
+    Match,
+    Meeting,
+    MeetingStatus,
+    Participant,
+    Program,
+    Round,
+    RoundStatus,
+)
 from teams_app.domain.notifications import Notice
 from teams_app.service.assessment import AssessmentRepository, ReviewRepository
 from teams_app.service.ports import (
@@ -197,6 +207,10 @@ class FakeMeetings:
 
     async def for_round(self, round_id: str) -> dict[str, Meeting]:
         return {k: m for k, m in self.s.meetings.items() if self.s.matches[k].round_id == round_id}
+
+    async def called_off(self, limit: int) -> list[Meeting]:
+        return sorted((m for m in self.s.meetings.values()
+                       if m.status is MeetingStatus.CANCELLED and m.external_id), key=lambda m: m.match_id)[:limit]
 
 
 class FakeCheckIns:

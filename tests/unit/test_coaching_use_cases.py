@@ -97,6 +97,40 @@ async def test_reschedule_tells_the_partner_once_and_cancel_calls_off_a_pairs_me
     assert len([e for e in w.events if isinstance(e, ev.MeetingRescheduleRequested)]) == 2
 
 
+class RecordingCalendar:
+    """Satisfies the Calendar port: records cancellations, fails the first one when asked."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.cancelled: list[str] = []
+        self.fail_first = fail_first
+
+    async def book(self, *args: object) -> Meeting:
+        raise AssertionError("nothing to book here")
+
+    async def cancel(self, meeting: Meeting) -> None:
+        if self.fail_first:
+            self.fail_first = False
+            raise ConnectionError("Graph answered 503")
+        self.cancelled.append(meeting.external_id)
+
+
+async def test_a_called_off_meeting_leaves_the_calendar_once_even_after_a_failure() -> None:
+    w = World()
+    await w.pairs(2)
+    (match,) = (await w.service.run_round("Pairs", seed=1)).matches
+    start = w.clock.now() + timedelta(days=1)
+    await w.service.record_meeting(Meeting(match.id, MeetingStatus.SCHEDULED, start, start + timedelta(hours=1),
+                                           external_id="evt-1", organizer="coach@example.com"))
+    calendar = RecordingCalendar(fail_first=True)
+    assert await w.service.cancel_called_off(calendar) == 0  # nothing called off yet
+    await w.service.cancel_attendance(match.id, match.participant_ids[0])
+    assert await w.service.cancel_called_off(calendar) == 0  # Graph failed: kept for the next tick
+    assert await w.service.cancel_called_off(calendar) == 1
+    assert await w.service.cancel_called_off(calendar) == 0
+    assert calendar.cancelled == ["evt-1"]
+    assert w.uows.store.meetings[match.id].status is MeetingStatus.CANCELLED
+
+
 async def test_only_a_member_can_reschedule_or_cancel() -> None:
     w = World()
     await w.pairs(4)

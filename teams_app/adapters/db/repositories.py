@@ -337,6 +337,12 @@ class SqlMeetingRepository(_Repo):
         rows = await self.conn.execute(t.meetings.select().where(t.meetings.c.match_id.in_(_round_matches(round_id))))
         return {row.match_id: _meeting(row) for row in rows}
 
+    async def called_off(self, limit: int) -> list[Meeting]:
+        c = t.meetings.c
+        rows = await self.conn.execute(t.meetings.select().where(
+            c.status == MeetingStatus.CANCELLED.value, c.external_id != "").order_by(c.match_id).limit(limit))
+        return [_meeting(row) for row in rows]
+
 
 def _round_matches(round_id: str) -> sa.Select[tuple[str]]:
     """The ids of a round's matches, as a subquery (no parameter list, whatever the round's size)."""
