@@ -4,7 +4,7 @@ Register with :meth:`AssessmentDelivery.register` on the message bus (in-transac
 notification): a reminder recorded as sent is committed together with its notice, so a failed delivery is
 retried by the sender and never lost. Payloads carry what the channels render: the ids of the thing shown,
 the Adaptive Card under ``card`` (built from the state in this transaction, and for review cards built again
-from the current review when the notice is sent: :meth:`AssessmentDelivery.refresh`, which the outbox runs on
+from the current review when the notice is sent: :meth:`AssessmentDelivery.render`, which the outbox runs on
 the rows it claims) and, where an email makes sense, ``email`` = {subject, html, text}. The sender chooses
 Teams or email.
 
@@ -14,13 +14,11 @@ The feedback payload is built from :class:`FeedbackView` only, so it carries no 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, cast
 
 from teams_app.adapters.bot import assessment_cards as cards
-from teams_app.adapters.bot.store import Notification
 from teams_app.domain import assessment_events as aev
 from teams_app.domain.errors import DomainError
 from teams_app.domain.events import Event
@@ -47,27 +45,27 @@ class AssessmentDelivery:
         self._wake = wake
         self._uow = uow_factory
 
-    async def refresh(self, rows: list[Notification]) -> list[Notification]:
+    async def render(self, notices: list[tuple[str, str, Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
         """Render the rubric card of review notices from the current review, reviewee and rubric (send time).
 
-        Other rows, and rows whose review or person is gone, keep the payload they were queued with.
+        Other notices, and those whose review or person is gone, keep the payload they were queued with.
         """
-        if self._uow is None or not any(row.kind in REVIEW_KINDS for row in rows):
-            return rows
-        out: list[Notification] = []
+        if self._uow is None or not any(kind in REVIEW_KINDS for kind, _, _ in notices):
+            return [payload for _, _, payload in notices]
+        out: list[Mapping[str, Any]] = []
         async with self._uow() as uow:
-            for row in rows:
-                review_id = str(row.payload.get("review_id") or "")
-                reviewer = await uow.participants.get(row.participant_id) if row.kind in REVIEW_KINDS else None
-                if reviewer is None or not review_id:
-                    out.append(row)
+            for kind, recipient, payload in notices:
+                review_id = str(payload.get("review_id") or "")
+                reviewer = await uow.participants.get(recipient) if kind in REVIEW_KINDS and review_id else None
+                if reviewer is None:
+                    out.append(payload)
                     continue
                 try:
                     card = await self._review_card(uow, reviewer, review_id)
                 except DomainError:  # the review is gone or no longer this person's
-                    out.append(row)
+                    out.append(payload)
                     continue
-                out.append(replace(row, payload={**row.payload, "card": card}))
+                out.append({**payload, "card": card})
         return out
 
     def register(self, bus: MessageBus) -> None:

@@ -30,7 +30,7 @@ from teams_app.domain.assessment import Rubric
 from teams_app.service.assessment import AssessmentService
 from teams_app.service.check_ins import CheckInPrompts
 from teams_app.service.messagebus import MessageBus
-from teams_app.service.notifications import NotificationPlanner, OutboxNotifier, Waker
+from teams_app.service.notifications import MatchNoticeRenderer, NotificationPlanner, OutboxNotifier, Waker
 from teams_app.service.ports import Calendar, Clock, Mailer
 from teams_app.service.use_cases import CoachingService
 from teams_app.service.workers import Worker, assessment_worker, booking_worker, scheduler_worker
@@ -53,7 +53,8 @@ class Application:
     mailer: Mailer | None
     check_ins: CheckInPrompts
     notifier: OutboxNotifier
-    delivery: AssessmentDelivery  # assessment notices; re-renders review cards when they are sent
+    delivery: AssessmentDelivery  # assessment notices; renders review cards again when they are sent
+    renderer: MatchNoticeRenderer  # renders match notices again when they are sent
     wake: Waker = field(default_factory=Waker)  # run after a commit that queued notifications
     workers: dict[str, Worker] = field(default_factory=dict)
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
@@ -91,7 +92,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     outside = build_calendar_and_mail(settings.graph, settings.smtp)
     app = Application(settings, engine, uow_factory, bus, clock, service, assessment, outside.calendar,
                       outside.mailer, CheckInPrompts(uow_factory, clock, wake=wake),
-                      OutboxNotifier(uow_factory, clock, wake=wake), delivery, wake=wake,
+                      OutboxNotifier(uow_factory, clock, wake=wake), delivery, MatchNoticeRenderer(uow_factory),
+                      wake=wake,
                       closers=[outside.close])
     if settings.scheduler.enabled:
         interval = settings.scheduler.interval_s

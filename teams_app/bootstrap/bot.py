@@ -39,7 +39,8 @@ def build_sender(app: Application, transport: Transport, mailer: Mailer | None, 
     bot = app.settings.bot
     options.setdefault("per_conversation_rps", bot.per_conversation_rps)
     options.setdefault("per_tenant_rps", bot.per_tenant_rps)
-    outbox = Outbox(app.engine, refresh=app.delivery.refresh)  # cards show the state when they are sent
+    # Cards show things as they are when they are sent: match views and review cards are rendered again.
+    outbox = Outbox(app.engine, renderers=(app.renderer.render, app.delivery.render))
     sender = OutboxSender(outbox, ConversationStore(app.engine), transport, mailer, app.uow_factory,
                           app.service, app.clock, email_renderer=email_renderer, **options)
     app.wake.attach(sender.wake)

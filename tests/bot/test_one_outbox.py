@@ -115,3 +115,19 @@ async def test_a_review_card_shows_the_state_when_it_is_sent_not_when_it_was_que
             bot_notifications.c.participant_id != reviewee.id,
             bot_notifications.c.kind == NotificationKind.REVIEW_REQUESTED.value))).scalar_one()
     assert second.name in json.dumps(queued)  # the row keeps what was queued; the card was rendered at send time
+
+
+async def test_an_intro_shows_the_partner_as_they_are_when_it_is_sent(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    first, second = make_user(85), make_user(86)
+    for user in (first, second):
+        await join(harness, user)
+    await harness.sender.drain(timeout_s=20)
+    await harness.app.service.run_round("Pairs")  # intros queued with the names as they are now
+    partner = await harness.app.service.find_participant(aad_object_id=second.aad)
+    assert partner is not None
+    await harness.app.service.register(ParticipantInput(partner.email, "Second Renamed",
+                                                        aad_object_id=partner.aad_object_id))
+    await harness.sender.drain(timeout_s=20)
+    intro = json.dumps(card_of(harness.replies(first)[-1]))
+    assert "Second Renamed" in intro and second.name not in intro

@@ -133,6 +133,9 @@ async def test_rounds_matches_meetings_and_check_ins_keep_their_order(uows: UowF
         assert [(n, m.id) for n, m in await uow.matches.recent_for_program("prog-0", 2)] == [(2, "m-c"), (2, "m-d")]
         assert [m.id for m in await uow.matches.unbooked(10)] == ["m-d"]  # open rounds, no meeting yet
         assert (await uow.matches.get("m-a")) == match("m-a", r1, a.id, b.id)
+        assert await uow.matches.get_many(["m-c", "nope", "m-a"]) == {
+            "m-c": match("m-c", r2, a.id, c.id), "m-a": match("m-a", r1, a.id, b.id)}
+        assert list(await uow.meetings.get_many(["m-a", "m-c"])) == ["m-c"]
         assert list(await uow.meetings.for_round("round-2")) == ["m-c"]
         assert await uow.meetings.for_round("round-1") == {}
         assert [(c.match_id, c.participant_id) for c in await uow.check_ins.for_round("round-1")] == [

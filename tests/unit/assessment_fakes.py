@@ -176,6 +176,9 @@ class FakeMatches:
         round_ = self.s.rounds.get(match.round_id)
         return round_.number if round_ else 0
 
+    async def get_many(self, match_ids: Sequence[str]) -> dict[str, Match]:
+        return {i: self.s.matches[i] for i in match_ids if i in self.s.matches}
+
     async def for_round(self, round_id: str) -> list[Match]:
         return sorted((m for m in self.s.matches.values() if m.round_id == round_id), key=lambda m: m.id)
 
@@ -207,6 +210,9 @@ class FakeMeetings:
 
     async def for_round(self, round_id: str) -> dict[str, Meeting]:
         return {k: m for k, m in self.s.meetings.items() if self.s.matches[k].round_id == round_id}
+
+    async def get_many(self, match_ids: Sequence[str]) -> dict[str, Meeting]:
+        return {i: self.s.meetings[i] for i in match_ids if i in self.s.meetings}
 
     async def called_off(self, limit: int) -> list[Meeting]:
         return sorted((m for m in self.s.meetings.values()

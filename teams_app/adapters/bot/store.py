@@ -170,20 +170,20 @@ class Outcome:
     at: datetime | None = None
 
 
-Refresh = Callable[[list[Notification]], Awaitable[list[Notification]]]
+# (kind, recipient id, payload) of claimed rows -> the payloads to send, rendered from the current state.
+PayloadRenderer = Callable[[list[tuple[str, str, Mapping[str, Any]]]], Awaitable[list[Mapping[str, Any]]]]
 
 
 class Outbox:
     """Claim -> send -> record: a claimed row carries a lease; an expired lease means its sender died.
 
-    ``refresh`` (optional) re-renders claimed payloads from the current state of what they show, so a card
-    goes out as things are when it is sent, not as they were when it was queued; when it fails, the queued
-    payload is sent.
+    ``renderers`` re-render claimed payloads from the current state of what they show, so a card goes out as
+    things are when it is sent, not as they were when it was queued; when one fails, the queued payload is sent.
     """
 
-    def __init__(self, engine: AsyncEngine, *, refresh: Refresh | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, renderers: Sequence[PayloadRenderer] = ()) -> None:
         self._engine = engine
-        self._refresh = refresh
+        self._renderers = tuple(renderers)
 
     async def claim(self, now: datetime, limit: int, lease: timedelta) -> list[Notification]:
         t = bot_notifications
@@ -200,9 +200,10 @@ class Outbox:
             await conn.execute(sa.update(t).where(t.c.id.in_(ids)).values(
                 status=SENDING, claimed_until=now + lease, attempts=t.c.attempts + 1))
         claimed = [replace(_notification(r), attempts=r.attempts + 1, status=SENDING) for r in rows]
-        if self._refresh is not None:
+        for render in self._renderers:
             try:
-                claimed = await self._refresh(claimed)
+                payloads = await render([(n.kind, n.participant_id, n.payload) for n in claimed])
+                claimed = [replace(n, payload=dict(p)) for n, p in zip(claimed, payloads, strict=True)]
             except Exception:
                 logger.exception("re-rendering %s claimed notification(s) failed; sending them as queued",
                                  len(claimed))

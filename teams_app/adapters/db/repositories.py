@@ -297,6 +297,13 @@ class SqlMatchRepository(_Repo):
         found = await self._load(t.matches.c.id == match_id)
         return found[0][1] if found else None
 
+    async def get_many(self, match_ids: Sequence[str]) -> dict[str, Match]:
+        unique = list(dict.fromkeys(match_ids))
+        found: dict[str, Match] = {}
+        for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
+            found.update((m.id, m) for _, m in await self._load(t.matches.c.id.in_(unique[start:start + 500])))
+        return found
+
     async def for_round(self, round_id: str) -> list[Match]:
         return [m for _, m in await self._load(t.matches.c.round_id == round_id)]
 
@@ -336,6 +343,15 @@ class SqlMeetingRepository(_Repo):
     async def for_round(self, round_id: str) -> dict[str, Meeting]:
         rows = await self.conn.execute(t.meetings.select().where(t.meetings.c.match_id.in_(_round_matches(round_id))))
         return {row.match_id: _meeting(row) for row in rows}
+
+    async def get_many(self, match_ids: Sequence[str]) -> dict[str, Meeting]:
+        unique = list(dict.fromkeys(match_ids))
+        found: dict[str, Meeting] = {}
+        for start in range(0, len(unique), 500):
+            rows = await self.conn.execute(t.meetings.select().where(
+                t.meetings.c.match_id.in_(unique[start:start + 500])))
+            found.update((row.match_id, _meeting(row)) for row in rows)
+        return found
 
     async def called_off(self, limit: int) -> list[Meeting]:
         c = t.meetings.c
