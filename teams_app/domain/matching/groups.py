@@ -97,6 +97,15 @@ def plan_groups(pop: Population, history: MatchHistory) -> MatchPlan:
             group_of[person] = target
     groups = [g for g in groups if g]
     _improve_by_swaps(pop, groups, neighbours, _locked_people(locked, n), hi)
+    # Swaps change who is in which group, so someone left out may now fit a group that still has room.
+    still_out: list[tuple[int, str]] = []
+    for person, reason in unmatched:
+        target = _group_with_room(pop, person, groups, hi)
+        if target is None:
+            still_out.append((person, reason))
+        else:
+            groups[target].append(person)
+    unmatched = still_out
     formed = [Formed(sorted(g)) for g in groups]
     best_raw = {i: float(best[i]) for i in range(n)}
     bound = sum(max(best_raw[i], 0.0) * (len(g.members) - 1) for g in formed for i in g.members) / 2
