@@ -310,6 +310,9 @@ class CoachingService:
 
     async def run_due_rounds(self) -> list[RoundResult]:
         """Start every round that is due; safe with several processes on one PostgreSQL database."""
+        from teams_app.service.round_periods import close_ended_rounds  # issue 15: rounds end with their period
+
+        await close_ended_rounds(self._uow, self._bus, self._clock)
         now = self._clock.now()
         results = []
         async with self._uow() as uow:
