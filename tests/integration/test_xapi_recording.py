@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lrs_bridge.client import LrsClient
 from lrs_bridge.outbox import enqueue, outbox_table
+from lrs_bridge.profile import load_profile
+from lrs_bridge.profile.validate import ProfileValidator, by_registration
 from lrs_bridge.pseudonyms import pseudonym_table
 from lrs_bridge.records import Person, ProgramRef, Voided, registration_for
 from lrs_bridge.relay import Relay
@@ -233,3 +235,35 @@ async def test_statements_land_in_ralph_and_read_back(engine: AsyncEngine, clock
     assert verbs(back) == Counter({"registered": 1, "matched": 1, "reflected": 1, "attended": 1, "mentored": 1})
     for statement in back:
         BaseXapiStatement.model_validate(statement)
+
+
+async def test_a_whole_program_matches_the_profile_templates_and_primary_pattern(engine: AsyncEngine,
+                                                                                 clock: FixedClock) -> None:
+    service = make_service(engine, clock)
+    await service.create_program("Circle", "peer_pairs", "weekly", cohort="2026-Q4")
+    enrolled = await service.import_participants("Circle", people("w", 4))
+    assert enrolled
+    roster = await service.roster("Circle")
+    for number in range(3):
+        result = await service.run_round("Circle")
+        for match in result.matches:
+            for pid in match.participant_ids:
+                await service.record_check_in(match.id, pid, met=number != 1, usefulness=2 + number)
+        if number == 0:
+            await service.pause("Circle", roster[0].id, clock.now().date() + timedelta(days=9))
+        if number == 1:
+            await service.resume("Circle", roster[0].id)
+        clock.advance(timedelta(days=7))
+    await service.leave("Circle", roster[1].id, erase=False)
+    await service.update_program("Circle", active=False)
+    clock.advance(timedelta(days=7))
+    await close_ended_rounds(SqlUnitOfWorkFactory(engine), service._bus, clock)  # the last round too
+    statements = await queued(engine)
+    validator = ProfileValidator(load_profile())
+    for statement in statements:
+        assert len(validator.matching_templates(statement)) == 1, validator.explain(statement)
+    groups = by_registration(statements)
+    assert len(groups) == 4  # one registration per person per program
+    for group in groups.values():
+        assert validator.matching_patterns(group), " ".join(s["verb"]["id"].rsplit("/", 1)[-1] for s in group)
+    assert {"suspended", "resumed", "unregistered", "completed"} <= set(verbs(statements))
