@@ -141,15 +141,17 @@ async def read_statements(client: LrsClient, *, program_iri: str | None = None, 
     """The program's statements (or all) in the time range, plus the voiding statements of that range
     (they carry no program context). Falls back to filtering here when the LRS ignores the activity
     filter (ralph's file backend)."""
+    # Ascending: statements with equal timestamps keep the order they were stored in (the order they
+    # were made), which the pattern check relies on.
     if program_iri is None:
-        return [s async for s in client.get_statements(since=since, until=until)]
+        return [s async for s in client.get_statements(since=since, until=until, ascending=True)]
     found = [s async for s in client.get_statements(activity=program_iri, related_activities=True, since=since,
-                                                    until=until)]
+                                                    until=until, ascending=True)]
     if not found:
-        everything = [s async for s in client.get_statements(since=since, until=until)]
+        everything = [s async for s in client.get_statements(since=since, until=until, ascending=True)]
         return [s for s in everything if _mentions(s, program_iri)
                 or (s.get("verb") or {}).get("id") == Verbs.VOIDED]
-    voiding = [s async for s in client.get_statements(verb=Verbs.VOIDED, since=since, until=until)]
+    voiding = [s async for s in client.get_statements(verb=Verbs.VOIDED, since=since, until=until, ascending=True)]
     seen = {s.get("id") for s in found}
     return found + [s for s in voiding if s.get("id") not in seen]
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 _TOKEN = re.compile(r"""\.(?P<name>[A-Za-z_][\w-]*)|\.\*"""
@@ -250,9 +251,18 @@ class ProfileValidator:
         return [p for p in self.primary if len(statements) in self._ends(p, kinds, 0, memo)]
 
 
+def _instant(value: object) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def in_order(statements: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Statements in the order they happened: by timestamp, then by when the LRS stored them (stable)."""
-    return sorted(statements, key=lambda s: (str(s.get("timestamp", "")), str(s.get("stored", ""))))
+    """Statements in the order they happened: by timestamp, then by when the LRS stored them; equal ones
+    keep the order given (read them ascending)."""
+    return sorted(statements, key=lambda s: (_instant(s.get("timestamp")), _instant(s.get("stored"))))
 
 
 def by_registration(statements: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
