@@ -19,18 +19,20 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from lrs_bridge.vocabulary import Extensions, Verbs
+
 logger = logging.getLogger(__name__)
 
-VERB_REGISTERED = "http://adlnet.gov/expapi/verbs/registered"
-VERB_UNREGISTERED = "http://id.tincanapi.com/verb/unregistered"
-VERB_ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
-VERB_TALKED_WITH = "http://id.tincanapi.com/verb/talked-with"
-VERB_MENTORED = "http://id.tincanapi.com/verb/mentored"
-VERB_REVIEWED = "http://id.tincanapi.com/verb/reviewed"
-VERB_RATED = "http://id.tincanapi.com/verb/rated"
-VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
-VERB_VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-REFLECTION_EXT = "http://id.tincanapi.com/extension/reflection"
+# The IRIs come from the one vocabulary the statements are built with.
+VERB_REGISTERED = Verbs.REGISTERED
+VERB_UNREGISTERED = Verbs.UNREGISTERED
+VERB_ATTENDED = Verbs.ATTENDED
+VERB_TALKED_WITH = Verbs.TALKED_WITH
+VERB_MENTORED = Verbs.MENTORED
+VERB_REVIEWED = Verbs.REVIEWED
+VERB_SCORED = Verbs.SCORED
+VERB_COMPLETED = Verbs.COMPLETED
+VERB_VOIDED = Verbs.VOIDED
 
 CSV_FIELDS = ("timestamp", "verb", "actor", "object", "round", "registration", "score_raw", "score_scaled",
               "department")
@@ -61,6 +63,17 @@ def _round_of(statement: Mapping[str, Any]) -> str:
         ident = str(activity.get("id", ""))
         if "/rounds/" in ident:
             return ident.rsplit("/rounds/", 1)[1].split("/", 1)[0]
+    return ""
+
+
+def _meeting_of(statement: Mapping[str, Any]) -> str:
+    """The session a statement is about: its object, or the meeting among its context activities (the
+    registration is per person, so it cannot stand for a meeting)."""
+    others = ((statement.get("context") or {}).get("contextActivities") or {}).get("other") or []
+    for activity in [statement.get("object") or {}, *others]:
+        ident = str(activity.get("id", ""))
+        if "/meetings/" in ident:
+            return ident
     return ""
 
 
@@ -137,11 +150,12 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
         round_label = _round_of(statement)
         registration = str((statement.get("context") or {}).get("registration", ""))
         if verb in (VERB_ATTENDED, VERB_TALKED_WITH, VERB_MENTORED):
-            meetings[round_label or "?"].add(registration or str(statement.get("id")))
+            meetings[round_label or "?"].add(_meeting_of(statement) or str(statement.get("id")))
         score = (statement.get("result") or {}).get("score") or {}
-        if REFLECTION_EXT in ((statement.get("context") or {}).get("extensions") or {}) or verb.endswith("/reflected"):
-            if isinstance(score.get("raw"), int | float):
-                report.usefulness[int(score["raw"])] += 1
+        if verb == Verbs.REFLECTED:  # usefulness is the actor's opinion: a result extension, not a score
+            usefulness = ((statement.get("result") or {}).get("extensions") or {}).get(Extensions.USEFULNESS)
+            if isinstance(usefulness, int) and not isinstance(usefulness, bool):
+                report.usefulness[usefulness] += 1
         for skill in _extension_values(statement, "/extensions/skills"):
             report.skills[skill] += 1
         if verb == VERB_REGISTERED:

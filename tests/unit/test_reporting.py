@@ -22,16 +22,19 @@ def statement(sid: str, verb: str, who: str, when: str, **extra: Any) -> dict[st
 
 def sample() -> list[dict[str, Any]]:
     reflected = f"{BASE}/profile/verbs/reflected"
-    ext = {"http://id.tincanapi.com/extension/reflection": "asked better questions"}
+    useful = f"{BASE}/profile/extensions/usefulness"
+    meeting = {"id": f"{BASE}/meetings/m1"}
     return [
         statement("1", VERB_REGISTERED, "ana@x.com", "2026-11-02T09:00:00Z"),
         statement("2", VERB_REGISTERED, "bo@x.com", "2026-11-02T09:05:00Z"),
-        statement("3", VERB_ATTENDED, "ana@x.com", "2026-11-04T10:00:00Z", registration="r1"),
-        statement("4", VERB_ATTENDED, "bo@x.com", "2026-11-04T10:00:00Z", registration="r1"),
-        statement("5", reflected, "ana@x.com", "2026-11-04T11:00:00Z", context_ext=ext,
-                  result={"score": {"raw": 4, "min": 1, "max": 5, "scaled": 0.75}}),
-        statement("6", reflected, "bo@x.com", "2026-11-11T11:00:00Z", round=2, context_ext=ext,
-                  result={"score": {"raw": 2, "min": 1, "max": 5, "scaled": 0.25}}),
+        {**statement("3", VERB_ATTENDED, "ana@x.com", "2026-11-04T10:00:00Z", registration="r-ana"),
+         "object": meeting},
+        {**statement("4", VERB_ATTENDED, "bo@x.com", "2026-11-04T10:00:00Z", registration="r-bo"),
+         "object": meeting},
+        statement("5", reflected, "ana@x.com", "2026-11-04T11:00:00Z",
+                  result={"response": "asked better questions", "extensions": {useful: 4}}),
+        statement("6", reflected, "bo@x.com", "2026-11-11T11:00:00Z", round=2,
+                  result={"extensions": {useful: 2}}),
         {"id": "7", "verb": {"id": VERB_VOIDED}, "actor": {"mbox": "mailto:admin@x.com"},
          "timestamp": "2026-11-12T00:00:00Z", "object": {"objectType": "StatementRef", "id": "6"}},
     ]
@@ -40,7 +43,7 @@ def sample() -> list[dict[str, Any]]:
 def test_report_counts_meetings_usefulness_and_leaves_voided_out(tmp_path: Path) -> None:
     report = build_report(sample(), "Pairs", departments={"ana@x.com": "Sales", "bo@x.com": "IT"})
     assert report.statements == 5 and report.voided == 1
-    assert report.meetings_by_round == {"1": 1}  # two attended statements, one registration
+    assert report.meetings_by_round == {"1": 1}  # two attended statements, one meeting
     assert dict(report.usefulness) == {4: 1}
     assert report.departments == {"Sales": 1, "IT": 1}
     assert list(report.active_by_week.values()) == [2]
