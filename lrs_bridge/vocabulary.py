@@ -87,6 +87,35 @@ class Extensions:
     SCORE_INTERVAL: Final = f"{PROFILE_IRI}/extensions/score-interval"
 
 
+# Where each IRI that is not ours is defined: the vocabularies published in adlnet/xapi-authored-profiles
+# (the ADL verbs and activity types as the SCORM profile defines them, the Tin Can registry, Activity
+# Streams). Checked once against those files; a test keeps every IRI we use either ours or in here.
+VOCAB_ADL: Final = "https://w3id.org/xapi/adl"
+VOCAB_SCORM: Final = "https://w3id.org/xapi/scorm"
+VOCAB_TINCAN: Final = "https://registry.tincanapi.com"
+VOCAB_ACTIVITY_STREAMS: Final = "http://activitystrea.ms/schema/"
+CITED: Final[dict[str, str]] = {
+    Verbs.REGISTERED: VOCAB_ADL,
+    Verbs.ATTENDED: VOCAB_ADL,
+    Verbs.VOIDED: VOCAB_ADL,
+    ActivityTypes.MEETING: VOCAB_ADL,
+    Verbs.SUSPENDED: VOCAB_SCORM,
+    Verbs.RESUMED: VOCAB_SCORM,
+    Verbs.SCORED: VOCAB_SCORM,
+    Verbs.COMPLETED: VOCAB_SCORM,
+    ActivityTypes.PROFILE: VOCAB_SCORM,
+    ActivityTypes.ASSESSMENT: VOCAB_SCORM,
+    Verbs.UNREGISTERED: VOCAB_TINCAN,
+    Verbs.MENTORED: VOCAB_TINCAN,
+    Verbs.TALKED_WITH: VOCAB_TINCAN,
+    Verbs.REVIEWED: VOCAB_TINCAN,
+    Verbs.EARNED: VOCAB_TINCAN,
+    Verbs.SCHEDULED: VOCAB_ACTIVITY_STREAMS,
+    ActivityTypes.REVIEW: VOCAB_ACTIVITY_STREAMS,
+    ActivityTypes.BADGE: VOCAB_ACTIVITY_STREAMS,
+}
+
+
 def all_verbs() -> list[str]:
     return [v for k, v in vars(Verbs).items() if k.isupper()]
 

@@ -41,6 +41,7 @@ from lrs_bridge.records import (
     Unregistered,
     Voided,
 )
+from tests.fixtures.learning_locker import learning_locker_lrs  # noqa: F401 (pytest fixture)
 from tests.fixtures.ralph_lrs import RalphLrs, ralph_lrs  # noqa: F401 (pytest fixture)
 from tests.lrs_bridge.fake_lrs import FakeLrs
 

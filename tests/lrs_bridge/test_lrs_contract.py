@@ -27,7 +27,7 @@ from lrs_bridge.records import Attended, MeetingRef, ProgramRef, Record, Voided
 from lrs_bridge.relay import Relay
 from lrs_bridge.statements import SerializedStatement, StatementBuilder
 from lrs_bridge.vocabulary import Verbs
-from tests.fixtures.learning_locker import LearningLockerLrs, learning_locker_lrs  # noqa: F401 (fixture)
+from tests.fixtures.learning_locker import LearningLockerLrs
 from tests.fixtures.ralph_lrs import RalphLrs
 from tests.lrs_bridge.conftest import ALICE, PROGRAM, ROUND, sample_records
 from tests.lrs_bridge.test_relay import invalid_statement, rows

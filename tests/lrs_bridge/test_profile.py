@@ -269,3 +269,11 @@ def test_patterns_sequence_alternates_optional_one_or_more_zero_or_more(verbs: s
     validator = ProfileValidator(_toy_profile())
     statements = [{"verb": {"id": f"v:{v}"}} for v in verbs]
     assert (validator.matching_patterns(statements) == ["p:main"]) is matches
+
+
+def test_every_iri_not_ours_comes_from_a_cited_vocabulary() -> None:
+    from lrs_bridge.vocabulary import CITED
+
+    used = set(all_verbs()) | set(all_activity_types()) | set(all_extensions())
+    foreign = {iri for iri in used if not iri.startswith(PROFILE_IRI + "/")}
+    assert foreign == set(CITED), "each IRI that is not ours names the vocabulary that defines it"
