@@ -178,6 +178,7 @@ class StatementBuilder:
         self.namespace = namespace
         self.agent_objects = agent_objects
         self.clock = clock
+        self._future_warned = False
 
     # -- identities -------------------------------------------------------------------------------
 
@@ -285,8 +286,11 @@ class StatementBuilder:
         ahead, a simulated date) is stated as happening now."""
         now = self.clock()
         if record.timestamp > now:
-            logger.warning("record %s is dated %s, after now (%s): stated as now", record.event_key,
-                           record.timestamp.isoformat(), now.isoformat())
+            # Once at WARNING (a clock ahead of ours, a simulated date), then quietly: it can be every record.
+            log = logger.debug if self._future_warned else logger.warning
+            self._future_warned = True
+            log("record %s is dated %s, after now (%s): stated as now", record.event_key,
+                record.timestamp.isoformat(), now.isoformat())
             return now
         return record.timestamp
 
