@@ -9,10 +9,11 @@ any transaction, so the application's writers never wait for the LRS.
 Answers: 200/204 -> sent. 400/413/422 and 409 -> isolate the refused statement, deliver the rest,
 dead-letter that one with the LRS's reason (409 means the LRS holds a different statement under the same
 id). Isolating costs a number of requests logarithmic in the batch size: when the LRS's answer names the
-refused positions (FastAPI/pydantic ``detail[].loc``, as ralph answers), those are tried alone and the
-rest goes in one request; otherwise the batch is bisected, and when the first half goes through, the
-second half is known to hold the refused statement, so it is split again without being sent whole
-(a single statement known refused that way is dead-lettered with the batch's reason).
+refused positions (FastAPI/pydantic ``detail[].loc``, as ralph answers), the rest goes in one request and,
+when it goes through, the named ones are dead-lettered with what the LRS said about each; otherwise
+the batch is bisected, and when the first half goes through, the second half is known to hold the
+refused statement, so it is split again without being sent whole (a single statement known refused that
+way is dead-lettered with the batch's reason).
 429, 5xx, timeouts, connection errors -> back off (exponential with jitter, honouring Retry-After) and
 retry the same bytes. A multi-statement batch that keeps failing with 5xx is split too, because some
 LRSs answer 500 for one poisoned member.
@@ -29,6 +30,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -77,24 +79,25 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def blamed_positions(body: str, count: int) -> list[int]:
-    """Positions in a refused batch that the LRS's answer names: FastAPI/pydantic validation errors (ralph)
-    carry ``detail[].loc`` such as ``["body", 6, "actor", "mbox"]`` (a union adds a type tag before the
-    position). Empty when the answer names none; positions outside the batch are ignored."""
+def blamed_positions(body: str, count: int) -> dict[int, str]:
+    """Positions in a refused batch that the LRS's answer names, each with what it said about it:
+    FastAPI/pydantic validation errors (ralph) carry ``detail[].loc`` such as ``["body", 6, "actor",
+    "mbox"]`` (a union adds a type tag before the position). Empty when the answer names none; positions
+    outside the batch are ignored."""
     try:
         parsed = json.loads(body)
     except ValueError:
-        return []
+        return {}
     details = parsed.get("detail") if isinstance(parsed, dict) else None
-    found: set[int] = set()
+    found: dict[int, list[Any]] = {}
     for detail in details if isinstance(details, list) else []:
         loc = detail.get("loc") if isinstance(detail, dict) else None
         if not isinstance(loc, list) or not loc or loc[0] != "body":
             continue
         position = next((p for p in loc[1:3] if isinstance(p, int) and not isinstance(p, bool)), None)
         if position is not None and 0 <= position < count:
-            found.add(position)
-    return sorted(found)
+            found.setdefault(position, []).append(detail)
+    return {i: json.dumps({"detail": found[i]}) for i in sorted(found)}
 
 
 class Relay:
@@ -244,11 +247,16 @@ class Relay:
     async def _isolate(self, token: str, rows: Sequence[_Row], status: int, reason: str,
                        report: RelayReport) -> None:
         """``rows`` (more than one) were refused as a whole: deliver the good ones, dead-letter the rest."""
-        blamed = blamed_positions(reason, len(rows)) if status in CONTENT_REFUSALS else []
+        blamed = blamed_positions(reason, len(rows)) if status in CONTENT_REFUSALS else {}
         if blamed and len(blamed) < len(rows):
             rest = [r for i, r in enumerate(rows) if i not in blamed]
             await self._extend_lease(token, rest)
-            await self._deliver(token, rest, report)
+            if await self._deliver(token, rest, report):
+                # Everything else went through: the statements the LRS named are the refused ones, each
+                # dead-lettered with what the LRS said about it.
+                for i, said in blamed.items():
+                    report.dead += await self._mark_dead(token, rows[i], status, said)
+                return
             for i in blamed:  # alone, so each gets its own answer (and is delivered if the LRS erred)
                 await self._extend_lease(token, [rows[i]])
                 await self._deliver(token, [rows[i]], report)

@@ -152,7 +152,10 @@ async def test_relay_uses_the_positions_the_lrs_names_to_isolate_in_a_few_posts(
     async with client_for(fake_lrs) as client:
         report = await Relay(sqlite_engine, client, batch_size=200).run_once()
     assert (report.delivered, report.dead) == (195, 5)
-    assert report.posts == 1 + 1 + 5  # the batch, the rest in one request, each named statement alone
+    assert report.posts == 2  # the batch, then the rest in one request: the named five are the refused ones
+    for statement in bad:
+        state = (await rows(sqlite_engine))[str(statement.id)]
+        assert state[0] == "dead" and state[2] == 422 and "not a valid email address" in (state[3] or "")
 
 
 async def test_relay_dead_letters_409_conflict_and_delivers_the_rest(sqlite_engine: AsyncEngine,
