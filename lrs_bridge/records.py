@@ -188,6 +188,7 @@ class Matched(Record):
     members: tuple[Person, ...]
     role: Role | None = None
     skills: tuple[str, ...] = ()
+    partner_departments: tuple[str, ...] = ()  # the other members' departments (organisation data, no people)
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -337,6 +337,8 @@ class StatementBuilder:
                 ctx_ext[Extensions.ROLE] = record.role.value
             if record.skills:
                 ctx_ext[Extensions.SKILLS] = list(record.skills)
+            if record.partner_departments:
+                ctx_ext[Extensions.PARTNER_DEPARTMENTS] = sorted(set(record.partner_departments))
         elif isinstance(record, MeetingScheduled):
             verb, obj = Verbs.SCHEDULED, self.meeting_activity(prog, record.meeting)
             if record.start is not None:

@@ -78,6 +78,7 @@ class Extensions:
     MEETING_START: Final = f"{PROFILE_IRI}/extensions/meeting-start"
     PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"  # opaque accounts
     SKILLS: Final = f"{PROFILE_IRI}/extensions/skills"
+    PARTNER_DEPARTMENTS: Final = f"{PROFILE_IRI}/extensions/partner-departments"
     SCORE_SOURCE: Final = f"{PROFILE_IRI}/extensions/score-source"
     # Result extensions.
     MET: Final = f"{PROFILE_IRI}/extensions/met"

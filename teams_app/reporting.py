@@ -144,6 +144,18 @@ class Report:
     left: int = 0  # people who left (unregistered)
     assessments_released: int = 0  # released peer results (scored, source peers)
     roles: Counter[str] = field(default_factory=Counter)  # role in matches (mentor/mentee balance)
+    matches_seen: int = 0  # matched statements whose departments are known
+    matches_across: int = 0  # ... of which the match spans departments
+    departments_met: dict[str, int] = field(default_factory=dict)  # per person: other departments met
+
+    @property
+    def cross_department_share(self) -> float | None:
+        return round(self.matches_across / self.matches_seen, 3) if self.matches_seen else None
+
+    @property
+    def average_departments_met(self) -> float | None:
+        met = self.departments_met
+        return round(sum(met.values()) / len(met), 2) if met else None
 
     @property
     def check_in_rate(self) -> float | None:
@@ -201,7 +213,8 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
             "department": department,
         })
     _funnel(report, [s for s in all_statements if (s.get("verb") or {}).get("id") != VERB_VOIDED
-                     and str(s.get("id")) not in voided_ids and (not since or _timestamp(s).date() >= since)])
+                     and str(s.get("id")) not in voided_ids and (not since or _timestamp(s).date() >= since)],
+            departments)
     report.people = len(people)
     report.active_by_week = {week: len(who) for week, who in sorted(weekly.items())}
     report.meetings_by_round = {label: len(ids) for label, ids in sorted(meetings.items(),
@@ -210,9 +223,11 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
     return report
 
 
-def _funnel(report: Report, statements: list[Mapping[str, Any]]) -> None:
+def _funnel(report: Report, statements: list[Mapping[str, Any]], departments: Mapping[str, str]) -> None:
     """Per round: enrolled (joined before the round and not gone) -> matched -> met -> checked in ->
-    completed; usefulness per round; paused vs left; released assessments; roles."""
+    completed; usefulness per round; paused vs left; released assessments; roles; cross-department reach
+    (from the partner-departments extension of each matched statement and the person's own department)."""
+    met_departments: dict[str, set[str]] = defaultdict(set)
     steps: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     round_start: dict[str, datetime] = {}
     joined: dict[str, datetime] = {}
@@ -240,9 +255,17 @@ def _funnel(report: Report, statements: list[Mapping[str, Any]]) -> None:
         if verb == Verbs.MATCHED:
             steps[label]["matched"].add(who)
             round_start[label] = min(round_start.get(label, when), when)
-            role = ((statement.get("context") or {}).get("extensions") or {}).get(Extensions.ROLE)
+            extensions = (statement.get("context") or {}).get("extensions") or {}
+            role = extensions.get(Extensions.ROLE)
             if isinstance(role, str):
                 report.roles[role] += 1
+            partners = extensions.get(Extensions.PARTNER_DEPARTMENTS)
+            own = departments.get(who, "")
+            if isinstance(partners, list) and partners:
+                others = {str(d) for d in partners} - {own}
+                report.matches_seen += 1
+                report.matches_across += 1 if (others if own else len(set(partners)) > 1) else 0
+                met_departments[who] |= others
         elif verb == VERB_ATTENDED:
             steps[label]["met"].add(who)
         elif verb == Verbs.REFLECTED:
@@ -263,6 +286,7 @@ def _funnel(report: Report, statements: list[Mapping[str, Any]]) -> None:
     report.rounds = {label: report.rounds[label] for label in sorted(report.rounds, key=lambda k: (len(k), k))}
     report.paused = len(paused)
     report.left = len(gone)
+    report.departments_met = {who: len(found) for who, found in sorted(met_departments.items())}
 
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -373,6 +397,9 @@ def render_html(report: Report) -> str:
         "<tr>" + "".join(f"<td>{esc(str(row[k]))}</td>" for k in ROUND_FIELDS) + "</tr>" for row in round_rows(report))
     funnel_head = "".join(f"<th>{esc(k.replace('_', ' '))}</th>" for k in ROUND_FIELDS)
     roles = ", ".join(f"{esc(role)} {n}" for role, n in report.roles.most_common()) or "-"
+    share, met = report.cross_department_share, report.average_departments_met
+    reach = (f"{share:.0%} of matches span departments; people met {met} other department(s) on average"
+             if share is not None and met is not None else "no department data yet")
     verbs = "".join(f"<tr><td>{esc(v)}</td><td>{n}</td></tr>" for v, n in report.by_verb.most_common())
     if report.first and report.last:
         period = f"{report.first:%d %b %Y} to {report.last:%d %b %Y}"
@@ -400,6 +427,7 @@ voided records are left out, as in the LMS.</p>
 <h2>Rounds: from enrolled to completed</h2>
 <table><tr>{funnel_head}</tr>{funnel}</table>
 <p>Roles in matches: {roles}.</p>
+<h2>Cross-department reach</h2><p>{esc(reach)}.</p>
 <div class="charts">{images}</div>
 <h2>Records by kind</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>
 </body></html>

@@ -250,6 +250,8 @@ class XapiRecorder:
             others = [p for pid, p in people.items() if pid != who.id]
             items.append((who.id, r.Matched(event_key=f"{event.key}/{who.id}", timestamp=event.at,
                                             members=members, role=role, skills=exchanged_skills(who, others),
+                                            partner_departments=tuple(o.profile.department for o in others
+                                                                      if o.profile.department),
                                             **{**self._common(program, who, round_, match), "actor": named[who.id]})))
         await self._write(uow, items)
 

@@ -87,8 +87,9 @@ async def test_each_use_case_queues_its_statements_once(engine: AsyncEngine, clo
     for statement in statements:
         by_actor.setdefault(statement["actor"]["mbox"], set()).add(statement["context"]["registration"])
     assert all(len(regs) == 1 for regs in by_actor.values())
-    for statement in matched:  # the other member by pseudonym only
+    for statement in matched:  # the other member by pseudonym only; their department, not them
         assert "@" not in json.dumps(statement["context"]["team"])
+        assert statement["context"]["extensions"][f"{PROFILE}/extensions/partner-departments"][0] in ("d0", "d1")
     reflected = next(s for s in statements if s["verb"]["id"].endswith("/reflected")
                      and s["result"]["extensions"][f"{PROFILE}/extensions/met"])
     assert "score" not in reflected["result"]

@@ -109,7 +109,7 @@ def sample_records(prefix: str | None = None, registration: uuid.UUID | None = N
         Resumed(event_key=f"{p}:resumed", actor=BOB, **common),
         Unregistered(event_key=f"{p}:left", actor=CARA, **common),
         Matched(event_key=f"{p}:matched", actor=ALICE, members=(ALICE, BOB, CARA), role=Role.FACILITATOR,
-                skills=("listening",), **in_round),
+                skills=("listening",), partner_departments=("Finance", "Sales"), **in_round),
         MeetingScheduled(event_key=f"{p}:scheduled", actor=ALICE, meeting=MEETING,
                          start=datetime(2026, 3, 4, 15, 0, tzinfo=UTC), **in_round),
         Attended(event_key=f"{p}:attended", actor=BOB, meeting=MEETING, duration=timedelta(minutes=30), **in_round),

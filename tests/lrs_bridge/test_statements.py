@@ -129,7 +129,8 @@ def test_matched_has_round_object_team_group_and_registration() -> None:
     assert ctx["team"]["member"] == [
         {"objectType": "Agent", "account": {"homePage": f"{BASE}/pseudonym", "name": p.pseudonym}}
         for p in (BOB, CARA)]
-    assert ctx["extensions"] == {Extensions.ROLE: "facilitator", Extensions.SKILLS: ["listening"]}
+    assert ctx["extensions"] == {Extensions.ROLE: "facilitator", Extensions.SKILLS: ["listening"],
+                                 Extensions.PARTNER_DEPARTMENTS: ["Finance", "Sales"]}
     assert "parent" not in ctx["contextActivities"]  # the round is the object itself
     assert [a["id"] for a in ctx["contextActivities"]["grouping"]] == [
         f"{BASE}/programs/pairs-2026", f"{BASE}/programs/pairs-2026/cohorts/spring"]

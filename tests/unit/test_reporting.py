@@ -75,9 +75,9 @@ def funnel_sample() -> list[dict[str, Any]]:
         st("r2", VERB_REGISTERED, "bo@x.com", "2026-11-02T09:00:00Z"),
         st("r3", VERB_REGISTERED, "cy@x.com", "2026-11-02T09:00:00Z"),
         st("m1", Verbs.MATCHED, "ana@x.com", "2026-11-03T09:00:00Z", obj=round1,
-           context_ext={Extensions.ROLE: "mentor"}),
+           context_ext={Extensions.ROLE: "mentor", Extensions.PARTNER_DEPARTMENTS: ["IT"]}),
         st("m2", Verbs.MATCHED, "bo@x.com", "2026-11-03T09:00:00Z", obj=round1,
-           context_ext={Extensions.ROLE: "mentee"}),
+           context_ext={Extensions.ROLE: "mentee", Extensions.PARTNER_DEPARTMENTS: ["IT"]}),
         st("a1", VERB_ATTENDED, "ana@x.com", "2026-11-04T10:00:00Z"),
         st("c1", Verbs.REFLECTED, "ana@x.com", "2026-11-04T11:00:00Z", result={"extensions": {useful: 4}}),
         st("c2", Verbs.REFLECTED, "bo@x.com", "2026-11-04T11:00:00Z", result={"extensions": {useful: 2}}),
@@ -96,6 +96,14 @@ def test_report_leads_with_the_round_funnel_check_in_rate_and_paused_vs_left() -
     assert funnel.check_in_rate == 1.0 and funnel.average_usefulness == 3.0
     assert (report.paused, report.left, report.assessments_released) == (1, 1, 1)
     assert report.roles == {"mentor": 1, "mentee": 1}
+
+
+def test_report_shows_cross_department_reach() -> None:
+    # ana (Sales) was matched with someone in IT; bo (IT) with someone in IT: one of two matches spans.
+    report = build_report(funnel_sample(), "Pairs", departments={"ana@x.com": "Sales", "bo@x.com": "IT"})
+    assert (report.matches_seen, report.matches_across, report.cross_department_share) == (2, 1, 0.5)
+    assert report.departments_met == {"ana@x.com": 1, "bo@x.com": 0}
+    assert "50% of matches span departments; people met 0.5 other department(s) on average" in render_html(report)
     page = render_html(report)
     assert "Rounds: from enrolled to completed" in page and "Period 02 Nov 2026 to 12 Nov 2026" in page
     assert "Made " in page and "Paused / left" in page
