@@ -312,7 +312,8 @@ def round_rows(report: Report) -> list[dict[str, Any]]:
 
 
 def write_csv(report: Report, path: Path) -> None:
-    """The statements as rows, and beside them ``<name>-rounds.csv``: the per-round funnel table."""
+    """The statements as rows, and beside them every table of the page: ``<name>-rounds.csv`` (the
+    per-round funnel) and ``<name>-verbs.csv`` (records by kind)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
@@ -321,6 +322,10 @@ def write_csv(report: Report, path: Path) -> None:
         writer = csv.DictWriter(handle, fieldnames=ROUND_FIELDS)
         writer.writeheader()
         writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in round_rows(report))
+    with path.with_name(f"{path.stem}-verbs.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=("verb", "count"))
+        writer.writeheader()
+        writer.writerows({"verb": safe_cell(v), "count": n} for v, n in report.by_verb.most_common())
 
 
 def describe(title: str, labels: list[str], values: list[float], unit: str) -> str:

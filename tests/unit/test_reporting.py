@@ -118,6 +118,8 @@ def test_every_chart_says_what_it_shows_and_every_table_is_also_a_csv(tmp_path: 
     rounds = (tmp_path / "report-rounds.csv").read_text().splitlines()
     assert rounds[0].startswith("round,enrolled,matched,met,checked_in,completed")
     assert rounds[1] == "1,3,2,1,2,1,1.0,3.0"
+    verbs = (tmp_path / "report-verbs.csv").read_text().splitlines()
+    assert verbs[0] == "verb,count" and "registered,3" in verbs
 
 
 def test_csv_cells_cannot_run_as_spreadsheet_formulas(tmp_path: Path) -> None:
