@@ -365,6 +365,9 @@ class CoachingService:
             paused_until = enrollment.paused_until
             if status is EnrollmentStatus.PAUSED:  # the pause has ended: they are active again
                 status, paused_until = EnrollmentStatus.ACTIVE, None
+                # issue 15: a pause that ends by its date is a resumption too (xAPI resumed)
+                uow.events.append(ev.EnrollmentResumed(f"resumed/{program.id}/{pid}/{now.isoformat()}", now,
+                                                       program.id, pid))
             if (priority, status, paused_until) != (enrollment.priority, enrollment.status, enrollment.paused_until):
                 await uow.enrollments.update(replace(enrollment, priority=priority, status=status,
                                                      paused_until=paused_until))

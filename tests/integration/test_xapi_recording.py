@@ -268,3 +268,15 @@ async def test_a_whole_program_matches_the_profile_templates_and_primary_pattern
     for group in groups.values():
         assert validator.matching_patterns(group), " ".join(s["verb"]["id"].rsplit("/", 1)[-1] for s in group)
     assert {"suspended", "resumed", "unregistered", "completed"} <= set(verbs(statements))
+
+
+async def test_a_pause_that_ends_by_its_date_is_recorded_as_resumed(engine: AsyncEngine, clock: FixedClock) -> None:
+    service = make_service(engine, clock)
+    await service.create_program("Pairs", "peer_pairs", "weekly")
+    await service.import_participants("Pairs", people("e", 3))
+    roster = await service.roster("Pairs")
+    await service.pause("Pairs", roster[0].id, clock.now().date() + timedelta(days=3))
+    clock.advance(timedelta(days=7))
+    await service.run_round("Pairs")  # the pause is over: matched again, and recorded as resumed
+    resumed = [s for s in await queued(engine) if s["verb"]["id"].endswith("/resumed")]
+    assert len(resumed) == 1 and resumed[0]["actor"]["mbox"] == roster[0].email
