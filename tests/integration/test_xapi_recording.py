@@ -279,4 +279,4 @@ async def test_a_pause_that_ends_by_its_date_is_recorded_as_resumed(engine: Asyn
     clock.advance(timedelta(days=7))
     await service.run_round("Pairs")  # the pause is over: matched again, and recorded as resumed
     resumed = [s for s in await queued(engine) if s["verb"]["id"].endswith("/resumed")]
-    assert len(resumed) == 1 and resumed[0]["actor"]["mbox"] == roster[0].email
+    assert len(resumed) == 1 and resumed[0]["actor"]["mbox"] == f"mailto:{roster[0].email}"
