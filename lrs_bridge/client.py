@@ -230,6 +230,16 @@ class LrsClient:
             return matches[0] if matches else None
         return body
 
+    async def get_voided_statement(self, statement_id: uuid.UUID) -> dict[str, Any] | None:
+        """A voided statement by id (``voidedStatementId``), or None when the LRS does not have it."""
+        try:
+            body = await self._get_json(self.statements_url, {"voidedStatementId": str(statement_id)})
+        except LrsHttpError as exc:
+            if exc.status in (400, 404):  # 400: an LRS that does not implement the parameter
+                return None
+            raise
+        return body if body.get("id") == str(statement_id) else None
+
     async def get_statements(
         self,
         *,

@@ -273,6 +273,8 @@ async def withdraw_queued(conn: AsyncConnection, statement_ids: Iterable[uuid.UU
 
 async def create_tables(engine: AsyncEngine) -> None:
     """Create the outbox tables (tests and quick starts; production uses the Alembic migration)."""
+    from lrs_bridge import pseudonyms  # noqa: F401  (registers its table on the shared metadata)
+
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
 

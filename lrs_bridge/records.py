@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -27,11 +27,17 @@ def _require(condition: bool, message: str) -> None:
 
 @dataclass(frozen=True)
 class Person:
-    """Somebody taking part: identified by email, known to Teams by the AAD object id."""
+    """Somebody taking part: identified by email, known to Teams by the AAD object id.
+
+    ``pseudonym`` is an opaque per-person id (kept in a mapping table by the caller): statements name
+    the actor the way the LMS knows them, and every other person only by this pseudonym, which means
+    nothing once the mapping is deleted (erasure).
+    """
 
     email: str
     name: str = ""
     aad_object_id: str = ""
+    pseudonym: str = ""
 
     def __post_init__(self) -> None:
         _require("@" in self.email and not self.email.startswith("mailto:"),
@@ -40,8 +46,11 @@ class Person:
 
 @dataclass(frozen=True)
 class ProgramRef:
+    """A program; ``language`` tags the names of its activities (program, rounds, meetings, assessments)."""
+
     id: str
     name: str
+    language: str = "en"
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "program id is empty")
@@ -71,6 +80,7 @@ class MeetingRef:
 
     id: str
     title: str = ""
+    description: str = ""
 
     def __post_init__(self) -> None:
         _require(bool(self.id), "meeting id is empty")
@@ -119,7 +129,14 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Record:
-    """Fields every record shares. ``registration`` is one UUID per round per match."""
+    """Fields every record shares.
+
+    ``registration`` is one UUID per person per program (see :func:`registration_for`), so every
+    statement about one person's journey through one program shares it and the profile's patterns can
+    match it. ``platform`` is the channel the person used (``"Microsoft Teams"`` or ``"email"``); empty
+    means the builder's default. ``timestamp`` is never later than the moment the statement is built
+    (the builder clamps it).
+    """
 
     event_key: str
     timestamp: datetime
@@ -129,6 +146,7 @@ class Record:
     round: RoundRef | None = None
     registration: uuid.UUID | None = None
     language: str = "en"
+    platform: str = ""
 
     def __post_init__(self) -> None:
         _require(bool(self.event_key.strip()), "event_key is empty")
@@ -145,22 +163,21 @@ class Registered(Record):
     """The person opted in to the program (verb: registered; object: the program)."""
 
 
-class LeaveKind(StrEnum):
-    LEFT = "left"
-    PAUSED = "paused"
+@dataclass(frozen=True, kw_only=True)
+class Unregistered(Record):
+    """The person left the program (verb: unregistered). A pause is :class:`Suspended`, not this."""
 
 
 @dataclass(frozen=True, kw_only=True)
-class Unregistered(Record):
-    """The person left or paused the program (verb: unregistered)."""
+class Suspended(Record):
+    """The person paused their participation (verb: ADL suspended; object: the program)."""
 
-    kind: LeaveKind = LeaveKind.LEFT
     paused_until: date | None = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _require(self.paused_until is None or self.kind is LeaveKind.PAUSED,
-                 "paused_until only applies to a pause")
+
+@dataclass(frozen=True, kw_only=True)
+class Resumed(Record):
+    """The person resumed after a pause (verb: ADL resumed; object: the program)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,6 +188,7 @@ class Matched(Record):
     members: tuple[Person, ...]
     role: Role | None = None
     skills: tuple[str, ...] = ()
+    partner_departments: tuple[str, ...] = ()  # the other members' departments (organisation data, no people)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -191,7 +209,14 @@ class MeetingScheduled(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Attended(Record):
+    """The actor attended a session; ``duration`` is the meeting's length."""
+
     meeting: MeetingRef
+    duration: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.duration is None or self.duration >= timedelta(0), "negative duration")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,7 +246,8 @@ class TalkedWith(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Reflected(Record):
-    """A check-in: did we meet, how useful (1-5), what I learned, next step."""
+    """A check-in: did we meet, how useful (1-5), what I learned, next step. Usefulness is the actor's
+    opinion of the session, recorded as a result extension, never as a score."""
 
     meeting: MeetingRef | None = None
     met: bool = True
@@ -239,26 +265,41 @@ class Reflected(Record):
 
 @dataclass(frozen=True, kw_only=True)
 class Reviewed(Record):
-    """The actor reviewed a peer's work (assessment); score optional, reviewee kept for reports."""
+    """The actor reviewed a peer's work. Only that: the reviewee appears by pseudonym, and neither the
+    score the reviewer gave nor their comment is recorded (a result describes the actor's performance)."""
 
     assessment: AssessmentRef
     reviewee: Person
-    score: ScoreValue | None = None
-    comment: str = ""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(self.reviewee != self.actor, "self-assessment is not a peer review")
 
 
+class ScoreSource(StrEnum):
+    PEERS = "peers"  # released aggregate of peer reviews
+    SELF = "self"  # the actor's self-assessment
+
+
 @dataclass(frozen=True, kw_only=True)
-class Rated(Record):
-    """The actor rated a peer on one rubric criterion (or overall)."""
+class Scored(Record):
+    """The actor's own score on an assessment (verb: ADL scored): the released aggregate of their peers'
+    reviews (``reviews`` counts them; ``interval`` is the score's uncertainty range when known) or their
+    self-assessment."""
 
     assessment: AssessmentRef
-    reviewee: Person
     score: ScoreValue
-    criterion: str = ""
+    source: ScoreSource = ScoreSource.PEERS
+    reviews: int | None = None
+    interval: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _require(self.reviews is None or self.reviews >= 1, "a released score rests on at least one review")
+        _require(self.source is ScoreSource.PEERS or self.reviews is None, "a self-assessment has no reviews")
+        if self.interval is not None:
+            low, high = self.interval
+            _require(low <= high, f"interval {self.interval} is reversed")
 
 
 class CompletedScope(StrEnum):
@@ -268,25 +309,16 @@ class CompletedScope(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Completed(Record):
+    """The actor completed a round (its period ended and they met their match) or the program (by the
+    rule the program states); ``duration`` is how long it took (round period, or time since joining)."""
+
     scope: CompletedScope
+    duration: timedelta | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _require(self.scope is CompletedScope.PROGRAM or self.round is not None,
                  "completing a round needs the round")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Commented(Record):
-    """A comment on a meeting, an assessment, the round or the program (the first one given)."""
-
-    comment: str
-    meeting: MeetingRef | None = None
-    assessment: AssessmentRef | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _require(bool(self.comment.strip()), "empty comment")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -308,14 +340,22 @@ class Voided(Record):
 
 
 LearningRecord = (
-    Registered | Unregistered | Matched | MeetingScheduled | Attended | Mentored | TalkedWith
-    | Reflected | Reviewed | Rated | Completed | Commented | Earned | Voided
+    Registered | Unregistered | Suspended | Resumed | Matched | MeetingScheduled | Attended | Mentored
+    | TalkedWith | Reflected | Reviewed | Scored | Completed | Earned | Voided
 )
 
 ALL_RECORD_TYPES: tuple[type[Record], ...] = (
-    Registered, Unregistered, Matched, MeetingScheduled, Attended, Mentored, TalkedWith,
-    Reflected, Reviewed, Rated, Completed, Commented, Earned, Voided,
+    Registered, Unregistered, Suspended, Resumed, Matched, MeetingScheduled, Attended, Mentored, TalkedWith,
+    Reflected, Reviewed, Scored, Completed, Earned, Voided,
 )
+
+REGISTRATION_NAMESPACE = uuid.UUID("6f6c2f0e-2b8a-5a8e-9c1f-70656572636f")
+
+
+def registration_for(program_id: str, person_key: str) -> uuid.UUID:
+    """The registration of one person in one program: every statement of their journey carries it, so a
+    profile pattern (registered, matched, ..., completed) can match per registration."""
+    return uuid.uuid5(REGISTRATION_NAMESPACE, f"{program_id}\x1f{person_key}")
 
 __all__ = [
     "ALL_RECORD_TYPES",
@@ -323,28 +363,30 @@ __all__ = [
     "Attended",
     "BadgeRef",
     "CohortRef",
-    "Commented",
     "Completed",
     "CompletedScope",
     "Earned",
     "LearningRecord",
-    "LeaveKind",
     "Matched",
     "MeetingRef",
     "MeetingScheduled",
     "Mentored",
     "Person",
     "ProgramRef",
-    "Rated",
     "Record",
     "RecordError",
     "Reflected",
     "Registered",
+    "Resumed",
     "Reviewed",
     "Role",
     "RoundRef",
+    "ScoreSource",
     "ScoreValue",
+    "Scored",
+    "Suspended",
     "TalkedWith",
     "Unregistered",
     "Voided",
+    "registration_for",
 ]

@@ -6,11 +6,17 @@ and no row is POSTed by two relays at once. SQLite has no row locks; its single 
 statement atomic, which is enough for the one relay we run there. The HTTP request happens outside
 any transaction, so the application's writers never wait for the LRS.
 
-Answers: 200/204 -> sent. 400/413/422 and 409 -> split the batch in halves until the refused statement
-stands alone, deliver the rest, dead-letter that one with the LRS's reason (409 means the LRS holds a
-different statement under the same id). 429, 5xx, timeouts, connection errors -> back off
-(exponential with jitter, honouring Retry-After) and retry the same bytes. A multi-statement batch
-that keeps failing with 5xx is split too, because some LRSs answer 500 for one poisoned member.
+Answers: 200/204 -> sent. 400/413/422 and 409 -> isolate the refused statement, deliver the rest,
+dead-letter that one with the LRS's reason (409 means the LRS holds a different statement under the same
+id). Isolating costs a number of requests logarithmic in the batch size: when the LRS's answer names the
+refused positions (FastAPI/pydantic ``detail[].loc``, as ralph answers), the rest goes in one request and,
+when it goes through, the named ones are dead-lettered with what the LRS said about each; otherwise
+the batch is bisected, and when the first half goes through, the second half is known to hold the
+refused statement, so it is split again without being sent whole (a single statement known refused that
+way is dead-lettered with the batch's reason).
+429, 5xx, timeouts, connection errors -> back off (exponential with jitter, honouring Retry-After) and
+retry the same bytes. A multi-statement batch that keeps failing with 5xx is split too, because some
+LRSs answer 500 for one poisoned member.
 If the relay dies after the POST but before recording the answer, the rows stay queued: the retry sends
 identical bytes, which an LRS accepts as a no-op (204), so the LRS holds exactly one copy.
 """
@@ -18,11 +24,13 @@ identical bytes, which an LRS accepts as a no-op (204), so the LRS holds exactly
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -34,6 +42,9 @@ from lrs_bridge.retry import Backoff
 logger = logging.getLogger(__name__)
 
 SPLIT_STATUSES = frozenset({400, 409, 413, 422})
+# Refusals that depend only on the statements (not on the batch's size): if a part of a refused batch goes
+# through, the refused statement is in the rest.
+CONTENT_REFUSALS = frozenset({400, 409, 422})
 RETRY_STATUSES = frozenset({408, 425, 429})
 MAX_REASON = 2000
 
@@ -66,6 +77,27 @@ class RelayReport:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def blamed_positions(body: str, count: int) -> dict[int, str]:
+    """Positions in a refused batch that the LRS's answer names, each with what it said about it:
+    FastAPI/pydantic validation errors (ralph) carry ``detail[].loc`` such as ``["body", 6, "actor",
+    "mbox"]`` (a union adds a type tag before the position). Empty when the answer names none; positions
+    outside the batch are ignored."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {}
+    details = parsed.get("detail") if isinstance(parsed, dict) else None
+    found: dict[int, list[Any]] = {}
+    for detail in details if isinstance(details, list) else []:
+        loc = detail.get("loc") if isinstance(detail, dict) else None
+        if not isinstance(loc, list) or not loc or loc[0] != "body":
+            continue
+        position = next((p for p in loc[1:3] if isinstance(p, int) and not isinstance(p, bool)), None)
+        if position is not None and 0 <= position < count:
+            found.setdefault(position, []).append(detail)
+    return {i: json.dumps({"detail": found[i]}) for i in sorted(found)}
 
 
 class Relay:
@@ -182,38 +214,66 @@ class Relay:
 
     # -- delivery ---------------------------------------------------------------------------------
 
-    async def _deliver(self, token: str, rows: Sequence[_Row], report: RelayReport) -> None:
+    async def _deliver(self, token: str, rows: Sequence[_Row], report: RelayReport) -> bool:
+        """POST ``rows`` and record the answer; True when all of them were delivered."""
         report.posts += 1
         try:
             result: PostResult = await self.client.post_statements([r.payload for r in rows])
         except LrsConnectionError as exc:
             report.deferred += await self._defer(token, rows, None, str(exc), None)
             report.errors.append(str(exc))
-            return
+            return False
         if result.ok:
             report.delivered += await self._mark_sent(token, rows, result.status)
-            return
+            return True
         reason = result.body or f"HTTP {result.status}"
         status = result.status
         persistent_5xx = status >= 500 and min(r.attempts for r in rows) + 1 >= self.split_after_server_errors
         if len(rows) > 1 and (status in SPLIT_STATUSES or persistent_5xx):
-            # Bisect: the LRS refused the batch as a whole; find the member(s) it objects to.
-            half = len(rows) // 2
-            logger.info("relay %s: LRS answered %s for %s statements; splitting", self.relay_id, status,
-                        len(rows))
-            for part in (rows[:half], rows[half:]):
-                await self._extend_lease(token, part)
-                await self._deliver(token, part, report)
-            return
+            logger.info("relay %s: LRS answered %s for %s statements; isolating", self.relay_id, status, len(rows))
+            await self._isolate(token, rows, status, reason, report)
+            return False
         if status in SPLIT_STATUSES:
             report.dead += await self._mark_dead(token, rows[0], status, reason)
-            return
+            return False
         if status in (401, 403):
             reason = f"the LRS refused our credentials ({status}); check the LRS username/password: {reason}"
         elif status not in RETRY_STATUSES and status < 500:
             reason = f"unexpected answer {status} (check the LRS endpoint): {reason}"
         report.errors.append(reason)
         report.deferred += await self._defer(token, rows, status, reason, result.retry_after_s)
+        return False
+
+    async def _isolate(self, token: str, rows: Sequence[_Row], status: int, reason: str,
+                       report: RelayReport) -> None:
+        """``rows`` (more than one) were refused as a whole: deliver the good ones, dead-letter the rest."""
+        blamed = blamed_positions(reason, len(rows)) if status in CONTENT_REFUSALS else {}
+        if blamed and len(blamed) < len(rows):
+            rest = [r for i, r in enumerate(rows) if i not in blamed]
+            await self._extend_lease(token, rest)
+            if await self._deliver(token, rest, report):
+                # Everything else went through: the statements the LRS named are the refused ones, each
+                # dead-lettered with what the LRS said about it.
+                for i, said in blamed.items():
+                    report.dead += await self._mark_dead(token, rows[i], status, said)
+                return
+            for i in blamed:  # alone, so each gets its own answer (and is delivered if the LRS erred)
+                await self._extend_lease(token, [rows[i]])
+                await self._deliver(token, [rows[i]], report)
+            return
+        half = len(rows) // 2
+        left, right = rows[:half], rows[half:]
+        await self._extend_lease(token, left)
+        left_delivered = await self._deliver(token, left, report)
+        await self._extend_lease(token, right)
+        if left_delivered and status in CONTENT_REFUSALS:
+            # The whole was refused and its first half was not: the refused statement is in the second.
+            if len(right) == 1:
+                report.dead += await self._mark_dead(token, right[0], status, reason)
+            else:
+                await self._isolate(token, right, status, reason, report)
+            return
+        await self._deliver(token, right, report)
 
     async def _worker(self, report: RelayReport) -> None:
         while True:

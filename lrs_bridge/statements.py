@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -41,7 +42,6 @@ from lrs_bridge.records import (
     Attended,
     BadgeRef,
     CohortRef,
-    Commented,
     Completed,
     CompletedScope,
     Earned,
@@ -51,14 +51,16 @@ from lrs_bridge.records import (
     Mentored,
     Person,
     ProgramRef,
-    Rated,
     Record,
     RecordError,
     Reflected,
     Registered,
+    Resumed,
     Reviewed,
     RoundRef,
+    Scored,
     ScoreValue,
+    Suspended,
     TalkedWith,
     Unregistered,
     Voided,
@@ -93,12 +95,15 @@ class SerializedStatement:
 
 
 def serialize(statement: Statement) -> str:
-    """Canonical compact JSON of a statement (sorted keys, UTF-8 text, xAPI 1.0.3).
+    """Canonical compact JSON of a statement (sorted keys, UTF-8 text, xAPI 1.0.3, no ``version``).
 
-    The same JSON as ``statement.as_version("1.0.3")`` (a test holds them equal for every statement
-    kind), built in one pass: this runs for every statement inside the business transaction.
+    The same JSON as ``statement.as_version("1.0.3")`` without its ``version`` (a test holds them equal
+    for every statement kind), built in one pass: this runs for every statement inside the business transaction.
     """
-    return json.dumps(_plain(statement), separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    plain = _plain(statement)
+    # tincan fills in "version"; xAPI 1.0.3 Data 2.4.10: a producer SHOULD NOT set it (the LRS does).
+    plain.pop("version", None)
+    return json.dumps(plain, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def _plain(obj: SerializableBase) -> Any:
@@ -130,8 +135,18 @@ def _lang_map(language: str, text: str) -> LanguageMap:
     return LanguageMap({language: text})
 
 
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
 class StatementBuilder:
-    """Builds statements for one deployment (actor identification, platform, activity IRIs)."""
+    """Builds statements for one deployment (actor identification, platform, activity IRIs).
+
+    Rules every statement follows: the actor is named the way the LMS knows them
+    (``actor_identification``); everybody else only by an opaque account on ``pseudonym_homepage``
+    whose name is the person's pseudonym; no ``version`` property; a timestamp never later than the
+    moment of building (``clock``); ``result`` only ever describes the actor.
+    """
 
     def __init__(
         self,
@@ -139,9 +154,11 @@ class StatementBuilder:
         activity_base_iri: str,
         actor_identification: ActorIdentification | str = ActorIdentification.MBOX,
         account_homepage: str = "",
+        pseudonym_homepage: str = "",
         platform: str = "Microsoft Teams",
         namespace: uuid.UUID = STATEMENT_NAMESPACE,
         agent_objects: bool = True,
+        clock: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:
         """``agent_objects=False`` avoids Agent/Group statement objects (mentored, talked-with) for LRSs
         that refuse them although xAPI allows them (ralph 5.1 requires ``object.id``)."""
@@ -154,9 +171,14 @@ class StatementBuilder:
             raise ValueError("actor_identification=account needs account_homepage (an http(s) URL)")
         self.base = activity_base_iri.rstrip("/")
         self.account_homepage = account_homepage
+        self.pseudonym_homepage = pseudonym_homepage or f"{self.base}/pseudonym"
+        if not self.pseudonym_homepage.startswith(("http://", "https://")):
+            raise ValueError(f"pseudonym_homepage must be an http(s) URL, got {pseudonym_homepage!r}")
         self.platform = platform
         self.namespace = namespace
         self.agent_objects = agent_objects
+        self.clock = clock
+        self._future_warned = False
 
     # -- identities -------------------------------------------------------------------------------
 
@@ -164,6 +186,7 @@ class StatementBuilder:
         return uuid.uuid5(self.namespace, event_key)
 
     def agent(self, person: Person) -> Agent:
+        """The actor, identified the way the LMS knows them."""
         name = person.name or None
         email = person.email.strip().lower()
         if self.actor_identification is ActorIdentification.MBOX:
@@ -175,49 +198,69 @@ class StatementBuilder:
         account_name = person.aad_object_id or email
         return Agent(name=name, account=AgentAccount(home_page=self.account_homepage, name=account_name))
 
+    def other(self, person: Person) -> Agent:
+        """Anyone but the actor: an opaque account, no email, no name."""
+        if not person.pseudonym:
+            raise RecordError("a person other than the actor needs a pseudonym (they are never named)")
+        return Agent(account=AgentAccount(home_page=self.pseudonym_homepage, name=person.pseudonym))
+
     # -- activities -------------------------------------------------------------------------------
 
     def _iri(self, *parts: str) -> str:
         return "/".join([self.base, *(quote(p, safe="") for p in parts)])
 
-    def program_activity(self, program: ProgramRef, language: str) -> Activity:
+    def program_activity(self, program: ProgramRef, language: str | None = None) -> Activity:
+        """The program; its name tagged with ``language`` or else the program's own language."""
         return Activity(
             id=self._iri("programs", program.id),
-            definition=ActivityDefinition(type=ActivityTypes.PROGRAM, name=_lang_map(language, program.name)),
+            definition=ActivityDefinition(type=ActivityTypes.PROGRAM,
+                                          name=_lang_map(language or program.language, program.name)),
         )
 
-    def cohort_activity(self, program: ProgramRef, cohort: CohortRef, language: str) -> Activity:
+    def cohort_activity(self, program: ProgramRef, cohort: CohortRef) -> Activity:
         return Activity(
             id=self._iri("programs", program.id, "cohorts", cohort.id),
             definition=ActivityDefinition(
-                type=ActivityTypes.COHORT, name=_lang_map(language, cohort.name or cohort.id)
+                type=ActivityTypes.COHORT, name=_lang_map(program.language, cohort.name or cohort.id)
             ),
         )
 
-    def round_activity(self, program: ProgramRef, rnd: RoundRef, language: str) -> Activity:
+    def round_activity(self, program: ProgramRef, rnd: RoundRef) -> Activity:
         return Activity(
             id=self._iri("programs", rnd.program_id, "rounds", str(rnd.number)),
             definition=ActivityDefinition(
-                type=ActivityTypes.ROUND, name=_lang_map(language, f"{program.name} #{rnd.number}")
+                type=ActivityTypes.ROUND,
+                name=_lang_map(program.language, f"{program.name}, round {rnd.number}"),
+                description=_lang_map(program.language,
+                                      f"Round {rnd.number} of {program.name}: one matching cycle"),
             ),
         )
 
-    def meeting_activity(self, meeting: MeetingRef, language: str) -> Activity:
+    def meeting_activity(self, program: ProgramRef, meeting: MeetingRef) -> Activity:
         definition = ActivityDefinition(type=ActivityTypes.MEETING)
         if meeting.title:
-            definition.name = _lang_map(language, meeting.title)
+            definition.name = _lang_map(program.language, meeting.title)
+        if meeting.description:
+            definition.description = _lang_map(program.language, meeting.description)
         return Activity(id=self._iri("meetings", meeting.id), definition=definition)
 
-    def assessment_activity(self, assessment: AssessmentRef, language: str) -> Activity:
-        definition = ActivityDefinition(type=ActivityTypes.REVIEW)
+    def review_activity(self, program: ProgramRef, assessment: AssessmentRef) -> Activity:
+        """What a reviewer did: the peer review they wrote in an assessment."""
+        name = f"Peer review: {assessment.name}" if assessment.name else "Peer review"
+        return Activity(id=self._iri("assessments", assessment.id, "review"), definition=ActivityDefinition(
+            type=ActivityTypes.REVIEW, name=_lang_map(program.language, name)))
+
+    def assessment_activity(self, program: ProgramRef, assessment: AssessmentRef) -> Activity:
+        """What a person is scored on: the assessment (its rubric)."""
+        definition = ActivityDefinition(type=ActivityTypes.ASSESSMENT)
         if assessment.name:
-            definition.name = _lang_map(language, assessment.name)
+            definition.name = _lang_map(program.language, assessment.name)
         return Activity(id=self._iri("assessments", assessment.id), definition=definition)
 
-    def badge_activity(self, badge: BadgeRef, language: str) -> Activity:
-        definition = ActivityDefinition(type=ActivityTypes.BADGE, name=_lang_map(language, badge.name))
+    def badge_activity(self, program: ProgramRef, badge: BadgeRef) -> Activity:
+        definition = ActivityDefinition(type=ActivityTypes.BADGE, name=_lang_map(program.language, badge.name))
         if badge.description:
-            definition.description = _lang_map(language, badge.description)
+            definition.description = _lang_map(program.language, badge.description)
         return Activity(id=self._iri("badges", badge.id), definition=definition)
 
     @staticmethod
@@ -238,20 +281,35 @@ class StatementBuilder:
     def _score(value: ScoreValue) -> Score:
         return Score(raw=value.raw, min=value.min, max=value.max, scaled=value.scaled)
 
+    def _timestamp(self, record: Record) -> datetime.datetime:
+        """xAPI Data 2.4.7: a timestamp is never in the future. A record dated later than now (a clock
+        ahead, a simulated date) is stated as happening now."""
+        now = self.clock()
+        if record.timestamp > now:
+            # Once at WARNING (a clock ahead of ours, a simulated date), then quietly: it can be every record.
+            log = logger.debug if self._future_warned else logger.warning
+            self._future_warned = True
+            log("record %s is dated %s, after now (%s): stated as now", record.event_key,
+                record.timestamp.isoformat(), now.isoformat())
+            return now
+        return record.timestamp
+
     def build(self, record: Record) -> Statement:
         """The statement for ``record``; raises :class:`RecordError` for an unknown record type."""
         lang = record.language
+        timestamp = self._timestamp(record)
         if isinstance(record, Voided):
             return Statement(
                 id=self.statement_id(record.event_key),
                 actor=self.agent(record.actor),
                 verb=self._verb(Verbs.VOIDED, lang),
                 object=StatementRef(id=self.statement_id(record.voided_event_key)),
-                timestamp=record.timestamp,
+                timestamp=timestamp,
             )
 
-        program = self.program_activity(record.program, lang)
-        rnd = self.round_activity(record.program, record.round, lang) if record.round else None
+        prog = record.program
+        program = self.program_activity(prog)
+        rnd = self.round_activity(prog, record.round) if record.round else None
         ctx_ext: dict[str, Any] = {}
         res_ext: dict[str, Any] = {}
         other: list[Activity] = []
@@ -264,67 +322,70 @@ class StatementBuilder:
             verb, obj = Verbs.REGISTERED, program
         elif isinstance(record, Unregistered):
             verb, obj = Verbs.UNREGISTERED, program
-            ctx_ext[Extensions.LEAVE_KIND] = record.kind.value
+        elif isinstance(record, Suspended):
+            verb, obj = Verbs.SUSPENDED, program
             if record.paused_until is not None:
                 ctx_ext[Extensions.PAUSED_UNTIL] = record.paused_until.isoformat()
+        elif isinstance(record, Resumed):
+            verb, obj = Verbs.RESUMED, program
         elif isinstance(record, Matched):
             assert rnd is not None  # Matched.__post_init__ guarantees a round
             verb, obj = Verbs.MATCHED, rnd
-            team = Group(member=[self.agent(p) for p in record.members])
+            # The match's other members, by pseudonym (the actor is the actor).
+            team = Group(member=[self.other(p) for p in record.members if p != record.actor])
             if record.role is not None:
                 ctx_ext[Extensions.ROLE] = record.role.value
             if record.skills:
                 ctx_ext[Extensions.SKILLS] = list(record.skills)
+            if record.partner_departments:
+                ctx_ext[Extensions.PARTNER_DEPARTMENTS] = sorted(set(record.partner_departments))
         elif isinstance(record, MeetingScheduled):
-            verb, obj = Verbs.SCHEDULED, self.meeting_activity(record.meeting, lang)
+            verb, obj = Verbs.SCHEDULED, self.meeting_activity(prog, record.meeting)
             if record.start is not None:
                 ctx_ext[Extensions.MEETING_START] = record.start.isoformat()
         elif isinstance(record, Attended):
-            verb, obj = Verbs.ATTENDED, self.meeting_activity(record.meeting, lang)
+            verb, obj = Verbs.ATTENDED, self.meeting_activity(prog, record.meeting)
+            if record.duration is not None:
+                result = Result(duration=record.duration)
         elif isinstance(record, Mentored | TalkedWith):
             if isinstance(record, Mentored):
-                verb, people = Verbs.MENTORED, [self.agent(record.mentee)]
+                verb, people = Verbs.MENTORED, [self.other(record.mentee)]
             else:
-                verb, people = Verbs.TALKED_WITH, [self.agent(p) for p in record.peers]
-            meeting = self.meeting_activity(record.meeting, lang) if record.meeting is not None else None
+                verb, people = Verbs.TALKED_WITH, [self.other(p) for p in record.peers]
+            meeting = self.meeting_activity(prog, record.meeting) if record.meeting is not None else None
             if self.agent_objects:
                 obj = people[0] if len(people) == 1 else Group(member=people)
                 if meeting is not None:
                     other.append(meeting)
             else:
                 # For LRSs that require object.id: the session (or round, or program) is the object
-                # and the people are named in the partners extension.
+                # and the people are named (by pseudonym) in the partners extension.
                 obj = meeting or rnd or program
                 ctx_ext[Extensions.PARTNERS] = [a.as_version(XAPI_VERSION) for a in people]
         elif isinstance(record, Reflected):
             verb = Verbs.REFLECTED
             if record.meeting is not None:
-                obj = self.meeting_activity(record.meeting, lang)
+                obj = self.meeting_activity(prog, record.meeting)
             else:
                 assert rnd is not None  # Reflected.__post_init__: meeting or round
                 obj = rnd
             res_ext[Extensions.MET] = record.met
-            if record.learned:
-                ctx_ext[Extensions.REFLECTION] = record.learned
-            result = Result(
-                score=self._score(ScoreValue(raw=record.usefulness, min=1, max=5))
-                if record.usefulness is not None else None,
-                response=record.next_step or None,
-            )
+            if record.usefulness is not None:
+                res_ext[Extensions.USEFULNESS] = record.usefulness
+            if record.next_step:
+                res_ext[Extensions.NEXT_STEP] = record.next_step
+            result = Result(response=record.learned or None)
         elif isinstance(record, Reviewed):
-            verb, obj = Verbs.REVIEWED, self.assessment_activity(record.assessment, lang)
-            ctx_ext[Extensions.REVIEWEE] = self.agent(record.reviewee).as_version(XAPI_VERSION)
-            if record.score is not None or record.comment:
-                result = Result(
-                    score=self._score(record.score) if record.score is not None else None,
-                    response=record.comment or None,
-                )
-        elif isinstance(record, Rated):
-            verb, obj = Verbs.RATED, self.assessment_activity(record.assessment, lang)
-            ctx_ext[Extensions.REVIEWEE] = self.agent(record.reviewee).as_version(XAPI_VERSION)
-            if record.criterion:
-                res_ext[Extensions.CRITERION] = record.criterion
+            verb, obj = Verbs.REVIEWED, self.review_activity(prog, record.assessment)
+            ctx_ext[Extensions.REVIEWEE] = self.other(record.reviewee).as_version(XAPI_VERSION)
+        elif isinstance(record, Scored):
+            verb, obj = Verbs.SCORED, self.assessment_activity(prog, record.assessment)
+            ctx_ext[Extensions.SCORE_SOURCE] = record.source.value
             result = Result(score=self._score(record.score))
+            if record.reviews is not None:
+                res_ext[Extensions.REVIEW_COUNT] = record.reviews
+            if record.interval is not None:
+                res_ext[Extensions.SCORE_INTERVAL] = list(record.interval)
         elif isinstance(record, Completed):
             verb = Verbs.COMPLETED
             if record.scope is CompletedScope.ROUND:
@@ -332,18 +393,9 @@ class StatementBuilder:
                 obj = rnd
             else:
                 obj = program
-            result = Result(completion=True)
-        elif isinstance(record, Commented):
-            verb = Verbs.COMMENTED
-            if record.meeting is not None:
-                obj = self.meeting_activity(record.meeting, lang)
-            elif record.assessment is not None:
-                obj = self.assessment_activity(record.assessment, lang)
-            else:
-                obj = rnd or program
-            result = Result(response=record.comment)
+            result = Result(completion=True, duration=record.duration)
         elif isinstance(record, Earned):
-            verb, obj = Verbs.EARNED, self.badge_activity(record.badge, lang)
+            verb, obj = Verbs.EARNED, self.badge_activity(prog, record.badge)
             if record.reason:
                 result = Result(response=record.reason)
         else:
@@ -358,7 +410,7 @@ class StatementBuilder:
         parent = [rnd] if rnd is not None and rnd.id != obj_id else []
         grouping = [program] if program.id != obj_id else []
         if record.cohort is not None:
-            grouping.append(self.cohort_activity(record.program, record.cohort, lang))
+            grouping.append(self.cohort_activity(prog, record.cohort))
         context_activities = ContextActivities(category=[self.profile_activity()])
         if parent:
             context_activities.parent = parent
@@ -369,8 +421,9 @@ class StatementBuilder:
         context = Context(
             registration=record.registration,
             context_activities=context_activities,
-            # xAPI allows context.platform only when the object is an Activity (not an Agent/Group).
-            platform=(self.platform or None) if isinstance(obj, Activity) else None,
+            # The channel the person used; xAPI allows context.platform only when the object is an
+            # Activity (not an Agent/Group).
+            platform=(record.platform or self.platform or None) if isinstance(obj, Activity) else None,
             language=lang,
         )
         if team is not None:
@@ -383,7 +436,7 @@ class StatementBuilder:
             verb=self._verb(verb, lang),
             object=obj,
             context=context,
-            timestamp=record.timestamp,
+            timestamp=timestamp,
         )
         if result is not None:
             statement.result = result

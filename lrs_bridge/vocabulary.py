@@ -16,12 +16,16 @@ PROFILE_VERSION_IRI: Final = f"{PROFILE_IRI}/v1.0.0"
 # Statement ids are uuid5(STATEMENT_NAMESPACE, event_key): stable across processes and releases.
 STATEMENT_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, PROFILE_IRI)
 
+# The version we speak on the wire (X-Experience-API-Version header). Statements never carry "version":
+# xAPI 1.0.3 Data 2.4.10 says a producer SHOULD NOT set it (the LRS fills it in).
 XAPI_VERSION: Final = "1.0.3"
 
 
 class Verbs:
     REGISTERED: Final = "http://adlnet.gov/expapi/verbs/registered"
     UNREGISTERED: Final = "http://id.tincanapi.com/verb/unregistered"
+    SUSPENDED: Final = "http://adlnet.gov/expapi/verbs/suspended"
+    RESUMED: Final = "http://adlnet.gov/expapi/verbs/resumed"
     MATCHED: Final = f"{PROFILE_IRI}/verbs/matched"
     SCHEDULED: Final = "http://activitystrea.ms/schedule"
     ATTENDED: Final = "http://adlnet.gov/expapi/verbs/attended"
@@ -29,9 +33,8 @@ class Verbs:
     TALKED_WITH: Final = "http://id.tincanapi.com/verb/talked-with"
     REFLECTED: Final = f"{PROFILE_IRI}/verbs/reflected"
     REVIEWED: Final = "http://id.tincanapi.com/verb/reviewed"
-    RATED: Final = "http://id.tincanapi.com/verb/rated"
+    SCORED: Final = "http://adlnet.gov/expapi/verbs/scored"
     COMPLETED: Final = "http://adlnet.gov/expapi/verbs/completed"
-    COMMENTED: Final = "http://adlnet.gov/expapi/verbs/commented"
     EARNED: Final = "http://id.tincanapi.com/verb/earned"
     VOIDED: Final = "http://adlnet.gov/expapi/verbs/voided"
 
@@ -40,6 +43,8 @@ class Verbs:
 VERB_DISPLAY: Final[dict[str, dict[str, str]]] = {
     Verbs.REGISTERED: {"en": "registered", "de": "registrierte sich", "fr": "s'est inscrit"},
     Verbs.UNREGISTERED: {"en": "unregistered", "de": "meldete sich ab", "fr": "s'est désinscrit"},
+    Verbs.SUSPENDED: {"en": "suspended", "de": "pausierte", "fr": "a suspendu"},
+    Verbs.RESUMED: {"en": "resumed", "de": "setzte fort", "fr": "a repris"},
     Verbs.MATCHED: {"en": "was matched in", "de": "wurde zugeteilt in", "fr": "a été apparié dans"},
     Verbs.SCHEDULED: {"en": "scheduled", "de": "plante", "fr": "a planifié"},
     Verbs.ATTENDED: {"en": "attended", "de": "nahm teil an", "fr": "a participé à"},
@@ -47,9 +52,8 @@ VERB_DISPLAY: Final[dict[str, dict[str, str]]] = {
     Verbs.TALKED_WITH: {"en": "talked with", "de": "sprach mit", "fr": "a parlé avec"},
     Verbs.REFLECTED: {"en": "reflected on", "de": "reflektierte", "fr": "a réfléchi à"},
     Verbs.REVIEWED: {"en": "reviewed", "de": "begutachtete", "fr": "a évalué"},
-    Verbs.RATED: {"en": "rated", "de": "bewertete", "fr": "a noté"},
+    Verbs.SCORED: {"en": "scored", "de": "erzielte", "fr": "a obtenu le score"},
     Verbs.COMPLETED: {"en": "completed", "de": "schloss ab", "fr": "a terminé"},
-    Verbs.COMMENTED: {"en": "commented", "de": "kommentierte", "fr": "a commenté"},
     Verbs.EARNED: {"en": "earned", "de": "erhielt", "fr": "a obtenu"},
     Verbs.VOIDED: {"en": "voided", "de": "widerrief", "fr": "a annulé"},
 }
@@ -63,21 +67,54 @@ class ActivityTypes:
     REVIEW: Final = "http://activitystrea.ms/review"
     BADGE: Final = "http://activitystrea.ms/badge"
     PROFILE: Final = "http://adlnet.gov/expapi/activities/profile"
+    ASSESSMENT: Final = "http://adlnet.gov/expapi/activities/assessment"
 
 
 class Extensions:
     # Context extensions.
     ROLE: Final = f"{PROFILE_IRI}/extensions/role"
-    LEAVE_KIND: Final = f"{PROFILE_IRI}/extensions/leave-kind"
     PAUSED_UNTIL: Final = f"{PROFILE_IRI}/extensions/paused-until"
-    REVIEWEE: Final = f"{PROFILE_IRI}/extensions/reviewee"
+    REVIEWEE: Final = f"{PROFILE_IRI}/extensions/reviewee"  # an opaque account, never email or name
     MEETING_START: Final = f"{PROFILE_IRI}/extensions/meeting-start"
-    PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"
+    PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"  # opaque accounts
     SKILLS: Final = f"{PROFILE_IRI}/extensions/skills"
-    REFLECTION: Final = "http://id.tincanapi.com/extension/reflection"
+    PARTNER_DEPARTMENTS: Final = f"{PROFILE_IRI}/extensions/partner-departments"
+    SCORE_SOURCE: Final = f"{PROFILE_IRI}/extensions/score-source"
     # Result extensions.
     MET: Final = f"{PROFILE_IRI}/extensions/met"
-    CRITERION: Final = f"{PROFILE_IRI}/extensions/criterion"
+    USEFULNESS: Final = f"{PROFILE_IRI}/extensions/usefulness"
+    NEXT_STEP: Final = f"{PROFILE_IRI}/extensions/next-step"
+    REVIEW_COUNT: Final = f"{PROFILE_IRI}/extensions/review-count"
+    SCORE_INTERVAL: Final = f"{PROFILE_IRI}/extensions/score-interval"
+
+
+# Where each IRI that is not ours is defined: the vocabularies published in adlnet/xapi-authored-profiles
+# (the ADL verbs and activity types as the SCORM profile defines them, the Tin Can registry, Activity
+# Streams). Checked once against those files; a test keeps every IRI we use either ours or in here.
+VOCAB_ADL: Final = "https://w3id.org/xapi/adl"
+VOCAB_SCORM: Final = "https://w3id.org/xapi/scorm"
+VOCAB_TINCAN: Final = "https://registry.tincanapi.com"
+VOCAB_ACTIVITY_STREAMS: Final = "http://activitystrea.ms/schema/"
+CITED: Final[dict[str, str]] = {
+    Verbs.REGISTERED: VOCAB_ADL,
+    Verbs.ATTENDED: VOCAB_ADL,
+    Verbs.VOIDED: VOCAB_ADL,
+    ActivityTypes.MEETING: VOCAB_ADL,
+    Verbs.SUSPENDED: VOCAB_SCORM,
+    Verbs.RESUMED: VOCAB_SCORM,
+    Verbs.SCORED: VOCAB_SCORM,
+    Verbs.COMPLETED: VOCAB_SCORM,
+    ActivityTypes.PROFILE: VOCAB_SCORM,
+    ActivityTypes.ASSESSMENT: VOCAB_SCORM,
+    Verbs.UNREGISTERED: VOCAB_TINCAN,
+    Verbs.MENTORED: VOCAB_TINCAN,
+    Verbs.TALKED_WITH: VOCAB_TINCAN,
+    Verbs.REVIEWED: VOCAB_TINCAN,
+    Verbs.EARNED: VOCAB_TINCAN,
+    Verbs.SCHEDULED: VOCAB_ACTIVITY_STREAMS,
+    ActivityTypes.REVIEW: VOCAB_ACTIVITY_STREAMS,
+    ActivityTypes.BADGE: VOCAB_ACTIVITY_STREAMS,
+}
 
 
 def all_verbs() -> list[str]:

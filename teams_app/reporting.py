@@ -15,22 +15,24 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from lrs_bridge.vocabulary import Extensions, Verbs
+
 logger = logging.getLogger(__name__)
 
-VERB_REGISTERED = "http://adlnet.gov/expapi/verbs/registered"
-VERB_UNREGISTERED = "http://id.tincanapi.com/verb/unregistered"
-VERB_ATTENDED = "http://adlnet.gov/expapi/verbs/attended"
-VERB_TALKED_WITH = "http://id.tincanapi.com/verb/talked-with"
-VERB_MENTORED = "http://id.tincanapi.com/verb/mentored"
-VERB_REVIEWED = "http://id.tincanapi.com/verb/reviewed"
-VERB_RATED = "http://id.tincanapi.com/verb/rated"
-VERB_COMPLETED = "http://adlnet.gov/expapi/verbs/completed"
-VERB_VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-REFLECTION_EXT = "http://id.tincanapi.com/extension/reflection"
+# The IRIs come from the one vocabulary the statements are built with.
+VERB_REGISTERED = Verbs.REGISTERED
+VERB_UNREGISTERED = Verbs.UNREGISTERED
+VERB_ATTENDED = Verbs.ATTENDED
+VERB_TALKED_WITH = Verbs.TALKED_WITH
+VERB_MENTORED = Verbs.MENTORED
+VERB_REVIEWED = Verbs.REVIEWED
+VERB_SCORED = Verbs.SCORED
+VERB_COMPLETED = Verbs.COMPLETED
+VERB_VOIDED = Verbs.VOIDED
 
 CSV_FIELDS = ("timestamp", "verb", "actor", "object", "round", "registration", "score_raw", "score_scaled",
               "department")
@@ -64,6 +66,17 @@ def _round_of(statement: Mapping[str, Any]) -> str:
     return ""
 
 
+def _meeting_of(statement: Mapping[str, Any]) -> str:
+    """The session a statement is about: its object, or the meeting among its context activities (the
+    registration is per person, so it cannot stand for a meeting)."""
+    others = ((statement.get("context") or {}).get("contextActivities") or {}).get("other") or []
+    for activity in [statement.get("object") or {}, *others]:
+        ident = str(activity.get("id", ""))
+        if "/meetings/" in ident:
+            return ident
+    return ""
+
+
 def mentions_activity(statement: Mapping[str, Any], iri: str) -> bool:
     """Whether the activity is the statement's object or one of its context activities (xAPI's
     ``related_activities``)."""
@@ -88,6 +101,27 @@ def _extension_values(statement: Mapping[str, Any], suffix: str) -> list[str]:
 
 
 @dataclass
+class RoundFunnel:
+    """One round, as a program owner reads it: how many got from one step to the next."""
+
+    label: str
+    enrolled: int = 0
+    matched: int = 0
+    met: int = 0
+    checked_in: int = 0
+    completed: int = 0
+    usefulness: list[int] = field(default_factory=list)
+
+    @property
+    def check_in_rate(self) -> float | None:
+        return round(self.checked_in / self.matched, 3) if self.matched else None
+
+    @property
+    def average_usefulness(self) -> float | None:
+        return round(sum(self.usefulness) / len(self.usefulness), 2) if self.usefulness else None
+
+
+@dataclass
 class Report:
     program: str
     since: date | None
@@ -102,6 +136,31 @@ class Report:
     skills: Counter[str] = field(default_factory=Counter)
     departments: Counter[str] = field(default_factory=Counter)
     rows: list[dict[str, Any]] = field(default_factory=list)
+    made_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    first: datetime | None = None  # the period the statements cover
+    last: datetime | None = None
+    rounds: dict[str, RoundFunnel] = field(default_factory=dict)
+    paused: int = 0  # people who paused at least once (suspended)
+    left: int = 0  # people who left (unregistered)
+    assessments_released: int = 0  # released peer results (scored, source peers)
+    roles: Counter[str] = field(default_factory=Counter)  # role in matches (mentor/mentee balance)
+    matches_seen: int = 0  # matched statements whose departments are known
+    matches_across: int = 0  # ... of which the match spans departments
+    departments_met: dict[str, int] = field(default_factory=dict)  # per person: other departments met
+
+    @property
+    def cross_department_share(self) -> float | None:
+        return round(self.matches_across / self.matches_seen, 3) if self.matches_seen else None
+
+    @property
+    def average_departments_met(self) -> float | None:
+        met = self.departments_met
+        return round(sum(met.values()) / len(met), 2) if met else None
+
+    @property
+    def check_in_rate(self) -> float | None:
+        matched = sum(r.matched for r in self.rounds.values())
+        return round(sum(r.checked_in for r in self.rounds.values()) / matched, 3) if matched else None
 
     @property
     def average_usefulness(self) -> float | None:
@@ -137,11 +196,12 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
         round_label = _round_of(statement)
         registration = str((statement.get("context") or {}).get("registration", ""))
         if verb in (VERB_ATTENDED, VERB_TALKED_WITH, VERB_MENTORED):
-            meetings[round_label or "?"].add(registration or str(statement.get("id")))
+            meetings[round_label or "?"].add(_meeting_of(statement) or str(statement.get("id")))
         score = (statement.get("result") or {}).get("score") or {}
-        if REFLECTION_EXT in ((statement.get("context") or {}).get("extensions") or {}) or verb.endswith("/reflected"):
-            if isinstance(score.get("raw"), int | float):
-                report.usefulness[int(score["raw"])] += 1
+        if verb == Verbs.REFLECTED:  # usefulness is the actor's opinion: a result extension, not a score
+            usefulness = ((statement.get("result") or {}).get("extensions") or {}).get(Extensions.USEFULNESS)
+            if isinstance(usefulness, int) and not isinstance(usefulness, bool):
+                report.usefulness[usefulness] += 1
         for skill in _extension_values(statement, "/extensions/skills"):
             report.skills[skill] += 1
         if verb == VERB_REGISTERED:
@@ -152,6 +212,9 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
             "registration": registration, "score_raw": score.get("raw", ""), "score_scaled": score.get("scaled", ""),
             "department": department,
         })
+    _funnel(report, [s for s in all_statements if (s.get("verb") or {}).get("id") != VERB_VOIDED
+                     and str(s.get("id")) not in voided_ids and (not since or _timestamp(s).date() >= since)],
+            departments)
     report.people = len(people)
     report.active_by_week = {week: len(who) for week, who in sorted(weekly.items())}
     report.meetings_by_round = {label: len(ids) for label, ids in sorted(meetings.items(),
@@ -160,11 +223,118 @@ def build_report(statements: Iterable[Mapping[str, Any]], program: str, *, since
     return report
 
 
+def _funnel(report: Report, statements: list[Mapping[str, Any]], departments: Mapping[str, str]) -> None:
+    """Per round: enrolled (joined before the round and not gone) -> matched -> met -> checked in ->
+    completed; usefulness per round; paused vs left; released assessments; roles; cross-department reach
+    (from the partner-departments extension of each matched statement and the person's own department)."""
+    met_departments: dict[str, set[str]] = defaultdict(set)
+    steps: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    round_start: dict[str, datetime] = {}
+    joined: dict[str, datetime] = {}
+    gone: dict[str, datetime] = {}
+    paused: set[str] = set()
+    for statement in statements:
+        verb = str((statement.get("verb") or {}).get("id", ""))
+        who = actor_key(statement.get("actor") or {})
+        when = _timestamp(statement)
+        report.first = min(report.first, when) if report.first else when
+        report.last = max(report.last, when) if report.last else when
+        label = _round_of(statement)
+        result = statement.get("result") or {}
+        if verb == VERB_REGISTERED:
+            joined[who] = min(joined.get(who, when), when)
+        elif verb == VERB_UNREGISTERED:
+            gone[who] = max(gone.get(who, when), when)
+        elif verb == Verbs.SUSPENDED:
+            paused.add(who)
+        elif verb == VERB_SCORED and ((statement.get("context") or {}).get("extensions") or {}).get(
+                Extensions.SCORE_SOURCE) == "peers":
+            report.assessments_released += 1
+        if not label:
+            continue
+        if verb == Verbs.MATCHED:
+            steps[label]["matched"].add(who)
+            round_start[label] = min(round_start.get(label, when), when)
+            extensions = (statement.get("context") or {}).get("extensions") or {}
+            role = extensions.get(Extensions.ROLE)
+            if isinstance(role, str):
+                report.roles[role] += 1
+            partners = extensions.get(Extensions.PARTNER_DEPARTMENTS)
+            own = departments.get(who, "")
+            if isinstance(partners, list) and partners:
+                others = {str(d) for d in partners} - {own}
+                report.matches_seen += 1
+                report.matches_across += 1 if (others if own else len(set(partners)) > 1) else 0
+                met_departments[who] |= others
+        elif verb == VERB_ATTENDED:
+            steps[label]["met"].add(who)
+        elif verb == Verbs.REFLECTED:
+            steps[label]["checked_in"].add(who)
+            usefulness = (result.get("extensions") or {}).get(Extensions.USEFULNESS)
+            if isinstance(usefulness, int) and not isinstance(usefulness, bool):
+                report.rounds.setdefault(label, RoundFunnel(label)).usefulness.append(usefulness)
+        elif verb == VERB_COMPLETED and "/rounds/" in str((statement.get("object") or {}).get("id", "")):
+            steps[label]["completed"].add(who)
+    for label in sorted(set(steps) | set(report.rounds), key=lambda k: (len(k), k)):
+        funnel = report.rounds.setdefault(label, RoundFunnel(label))
+        start = round_start.get(label)
+        funnel.enrolled = sum(1 for who, at in joined.items()
+                              if (start is None or at <= start) and (who not in gone or start is None
+                                                                     or gone[who] > start))
+        for step in ("matched", "met", "checked_in", "completed"):
+            setattr(funnel, step, len(steps[label][step]))
+    report.rounds = {label: report.rounds[label] for label in sorted(report.rounds, key=lambda k: (len(k), k))}
+    report.paused = len(paused)
+    report.left = len(gone)
+    report.departments_met = {who: len(found) for who, found in sorted(met_departments.items())}
+
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> object:
+    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+ROUND_FIELDS = ("round", "enrolled", "matched", "met", "checked_in", "completed", "check_in_rate",
+                "average_usefulness")
+
+
+def round_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"round": f.label, "enrolled": f.enrolled, "matched": f.matched, "met": f.met,
+             "checked_in": f.checked_in, "completed": f.completed,
+             "check_in_rate": "" if f.check_in_rate is None else f.check_in_rate,
+             "average_usefulness": "" if f.average_usefulness is None else f.average_usefulness}
+            for f in report.rounds.values()]
+
+
 def write_csv(report: Report, path: Path) -> None:
+    """The statements as rows, and beside them every table of the page: ``<name>-rounds.csv`` (the
+    per-round funnel) and ``<name>-verbs.csv`` (records by kind)."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        writer.writerows(report.rows)
+        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in report.rows)
+    with path.with_name(f"{path.stem}-rounds.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ROUND_FIELDS)
+        writer.writeheader()
+        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in round_rows(report))
+    with path.with_name(f"{path.stem}-verbs.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=("verb", "count"))
+        writer.writeheader()
+        writer.writerows({"verb": safe_cell(v), "count": n} for v, n in report.by_verb.most_common())
+
+
+def describe(title: str, labels: list[str], values: list[float], unit: str) -> str:
+    """Alt text that says what a chart shows."""
+    if not values:
+        return f"{title}: no data yet"
+    points = ", ".join(f"{label}: {value:g}" for label, value in list(zip(labels, values, strict=False))[:12])
+    more = f" and {len(values) - 12} more" if len(values) > 12 else ""
+    return f"{title} ({unit}): {points}{more}"
 
 
 def _chart(kind: str, labels: list[str], values: list[float], title: str, xlabel: str, ylabel: str) -> str:
@@ -201,31 +371,46 @@ def _chart(kind: str, labels: list[str], values: list[float], title: str, xlabel
 
 def render_html(report: Report) -> str:
     weeks = [w.isoformat() for w in report.active_by_week]
-    charts = [
-        _chart("line", weeks, [float(v) for v in report.active_by_week.values()],
-               "Participation over time", "week starting", "people active"),
-        _chart("bar", [f"round {r}" for r in report.meetings_by_round], [float(v) for v in
-                                                                        report.meetings_by_round.values()],
-               "Meetings held", "round", "meetings"),
-        _chart("bar", [str(k) for k in range(1, 6)], [float(report.usefulness.get(k, 0)) for k in range(1, 6)]
-               if report.usefulness else [], "How useful were the sessions?", "usefulness (1-5)", "check-ins"),
-        _chart("barh", [s for s, _ in report.skills.most_common(10)], [float(n) for _, n in
-                                                                       report.skills.most_common(10)],
-               "Skills practised", "matches", ""),
-        _chart("barh", [d for d, _ in report.departments.most_common(10)],
-               [float(n) for _, n in report.departments.most_common(10)], "Participants by department",
-               "people", ""),
+    rounds = [f"round {r}" for r in report.meetings_by_round]
+    usefulness = [float(report.usefulness.get(k, 0)) for k in range(1, 6)] if report.usefulness else []
+    specs = [
+        ("line", weeks, [float(v) for v in report.active_by_week.values()], "Participation over time",
+         "week starting", "people active"),
+        ("bar", rounds, [float(v) for v in report.meetings_by_round.values()], "Meetings held", "round",
+         "meetings"),
+        ("bar", [str(k) for k in range(1, 6)], usefulness, "How useful were the sessions?", "usefulness (1-5)",
+         "check-ins"),
+        ("barh", [s for s, _ in report.skills.most_common(10)], [float(n) for _, n in report.skills.most_common(10)],
+         "Skills practised", "matches", ""),
+        ("barh", [d for d, _ in report.departments.most_common(10)],
+         [float(n) for _, n in report.departments.most_common(10)], "Participants by department", "people", ""),
     ]
     esc = html.escape
-    summary = [("Statements", report.statements), ("People", report.people),
-               ("Meetings", sum(report.meetings_by_round.values())),
+    images = "".join(
+        f'<figure><img alt="{esc(describe(title, labels, values, ylabel or xlabel))}" '
+        f'src="{_chart(kind, labels, values, title, xlabel, ylabel)}"></figure>'
+        for kind, labels, values, title, xlabel, ylabel in specs)
+    rate = report.check_in_rate
+    summary = [("People", report.people),
+               ("Check-in rate", f"{rate:.0%}" if rate is not None else "-"),
                ("Average usefulness", report.average_usefulness if report.average_usefulness is not None else "-"),
-               ("Voided", report.voided)]
-    verbs = "".join(f"<tr><td>{esc(v)}</td><td>{n}</td></tr>" for v, n in report.by_verb.most_common())
+               ("Paused / left", f"{report.paused} / {report.left}"),
+               ("Assessments released", report.assessments_released)]
     cards = "".join(f'<div class="kpi"><b>{esc(str(value))}</b><span>{esc(label)}</span></div>'
                     for label, value in summary)
-    images = "".join(f'<img alt="chart" src="{src}">' for src in charts)
-    since = f" since {report.since.isoformat()}" if report.since else ""
+    funnel = "".join(
+        "<tr>" + "".join(f"<td>{esc(str(row[k]))}</td>" for k in ROUND_FIELDS) + "</tr>" for row in round_rows(report))
+    funnel_head = "".join(f"<th>{esc(k.replace('_', ' '))}</th>" for k in ROUND_FIELDS)
+    roles = ", ".join(f"{esc(role)} {n}" for role, n in report.roles.most_common()) or "-"
+    share, met = report.cross_department_share, report.average_departments_met
+    reach = (f"{share:.0%} of matches span departments; people met {met} other department(s) on average"
+             if share is not None and met is not None else "no department data yet")
+    verbs = "".join(f"<tr><td>{esc(v)}</td><td>{n}</td></tr>" for v, n in report.by_verb.most_common())
+    if report.first and report.last:
+        period = f"{report.first:%d %b %Y} to {report.last:%d %b %Y}"
+    else:
+        period = "no records yet"
+    since = f" (records since {report.since.isoformat()})" if report.since else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>peercoach report: {esc(report.program)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -236,15 +421,20 @@ h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .sub {{ color: #616161; margin
 .kpi {{ background: #f5f5ff; border-radius: 8px; padding: .8rem 1.2rem; min-width: 120px; }}
 .kpi b {{ display: block; font-size: 1.4rem; }} .kpi span {{ color: #616161; font-size: .85rem; }}
 .charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 1rem; }}
-img {{ width: 100%; border: 1px solid #e0e0e0; border-radius: 8px; }}
+figure {{ margin: 0; }} img {{ width: 100%; border: 1px solid #e0e0e0; border-radius: 8px; }}
 table {{ border-collapse: collapse; margin-top: 1rem; }}
-td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; }}
+td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; text-align: right; }}
 </style></head><body>
 <h1>Peer coaching: {esc(report.program)}</h1>
-<p class="sub">From {esc(report.source)}{esc(since)}. Voided records are left out, as in the LMS.</p>
+<p class="sub">Period {esc(period)}{esc(since)}. Made {report.made_at:%d %b %Y %H:%M} UTC from {esc(report.source)};
+voided records are left out, as in the LMS.</p>
 <div class="kpis">{cards}</div>
+<h2>Rounds: from enrolled to completed</h2>
+<table><tr>{funnel_head}</tr>{funnel}</table>
+<p>Roles in matches: {roles}.</p>
+<h2>Cross-department reach</h2><p>{esc(reach)}.</p>
 <div class="charts">{images}</div>
-<h2>Statements by verb</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>
+<h2>Records by kind</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>
 </body></html>
 """
 

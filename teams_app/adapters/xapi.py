@@ -2,15 +2,21 @@
 
 Registered on the message bus as in-transaction handlers: the statement rows commit with the change that
 caused them, or not at all. Record keys derive from the event's stable key, so a retried event yields the
-same statement ids and the outbox stores each once. Erasure withdraws a person's undelivered statements
-and voids the delivered ones (the voiding statements name the system actor, never the person).
+same statement ids and the outbox stores each once.
+
+What the records say: a statement's result describes its actor only; everybody else appears by a random
+pseudonym (``lrs_bridge.pseudonyms``); ``context.registration`` is one UUID per person per program, so the
+profile's patterns match one person's journey; ``context.platform`` is the channel the person uses (Teams,
+or email when the bot cannot reach them in Teams). Erasure withdraws a person's undelivered statements,
+voids the delivered ones (never a voiding statement; the voids name the system actor, never the person),
+deletes the local copies of what was sent and deletes the pseudonym, so no live statement names them.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,8 +24,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lrs_bridge import records as r
-from lrs_bridge.outbox import enqueue, withdraw_queued
+from lrs_bridge.outbox import enqueue, outbox_table, withdraw_queued
+from lrs_bridge.pseudonyms import forget, pseudonyms
 from lrs_bridge.statements import StatementBuilder
+from lrs_bridge.vocabulary import Verbs
 from teams_app.adapters.db import tables as t
 from teams_app.domain import assessment_events as ae
 from teams_app.domain import events as ev
@@ -30,6 +38,8 @@ from teams_app.service.ports import UnitOfWork
 logger = logging.getLogger(__name__)
 
 BADGE_MILESTONES = (1, 5, 10, 25, 50)  # peer reviews written in a program that earn a recognition
+CHANNEL_TEAMS = "Microsoft Teams"
+CHANNEL_EMAIL = "email"
 
 
 def _connection(uow: UnitOfWork) -> AsyncConnection:
@@ -39,8 +49,20 @@ def _connection(uow: UnitOfWork) -> AsyncConnection:
     return conn
 
 
-def person(p: Participant) -> r.Person:
-    return r.Person(email=p.email, name=p.display_name, aad_object_id=p.aad_object_id)
+def person(p: Participant, pseudonym: str = "") -> r.Person:
+    return r.Person(email=p.email, name=p.display_name, aad_object_id=p.aad_object_id, pseudonym=pseudonym)
+
+
+def channel(p: Participant) -> str:
+    """The channel the person uses: Teams, or email when the bot cannot reach them there."""
+    return CHANNEL_TEAMS if p.teams_reachable else CHANNEL_EMAIL
+
+
+async def people_of(uow: UnitOfWork, participants: Iterable[Participant]) -> dict[str, r.Person]:
+    """Each participant as a record person, with their pseudonym (created on first use)."""
+    found = {p.id: p for p in participants}
+    names = await pseudonyms(_connection(uow), found)
+    return {pid: person(p, names[pid]) for pid, p in found.items()}
 
 
 def exchanged_skills(person: Participant, others: Sequence[Participant]) -> tuple[str, ...]:
@@ -59,14 +81,21 @@ def exchanged_skills(person: Participant, others: Sequence[Participant]) -> tupl
 
 
 class XapiRecorder:
-    def __init__(self, builder: StatementBuilder, system_email: str) -> None:
+    """``completion_sessions``: a person completes a program once they attended that many sessions in it
+    (0: never by count). ``language``: the language tag of activity names when the program states none."""
+
+    def __init__(self, builder: StatementBuilder, system_email: str, *, completion_sessions: int = 3,
+                 language: str = "en") -> None:
         self.builder = builder
         self.system = r.Person(email=system_email, name="peercoach")
+        self.completion_sessions = completion_sessions
+        self.language = language
 
     def register(self, bus: MessageBus) -> None:
         handlers: dict[type[ev.Event], Any] = {
             ev.ParticipantEnrolled: self.on_enrolled,
             ev.EnrollmentPaused: self.on_paused,
+            ev.EnrollmentResumed: self.on_resumed,
             ev.ParticipantLeft: self.on_left,
             ev.ParticipantErased: self.on_erased,
             ev.MatchCreated: self.on_matched,
@@ -89,27 +118,35 @@ class XapiRecorder:
         conn = _connection(uow)
         built = [(pid, record, self.builder.build_serialized(record)) for pid, record in items]
         await enqueue(conn, [s for _, _, s in built])
+        # Voiding statements are not indexed: erasure must never void a voiding statement.
         rows = [{"statement_id": str(s.id), "participant_id": pid, "event_key": record.event_key[:400]}
-                for pid, record, s in built if pid]
+                for pid, record, s in built if pid and not isinstance(record, r.Voided)]
         if rows:  # a retried event indexes nothing twice
             insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
             await conn.execute(insert(t.xapi_statements).on_conflict_do_nothing(index_elements=["statement_id"]),
                                rows)
 
-    @staticmethod
-    def _common(program: Program, participant: Participant, round_: Round | None = None,
+    def _common(self, program: Program, participant: Participant, round_: Round | None = None,
                 match: Match | None = None) -> dict[str, Any]:
+        """Fields every record of ``participant`` in ``program`` shares. ``match`` is accepted for symmetry
+        with the round; the registration is per person per program, not per match."""
+        language = str(getattr(program, "language", "") or self.language)
         common: dict[str, Any] = {
-            "actor": person(participant), "program": r.ProgramRef(program.id, program.name),
-            "language": participant.locale or "en",
+            "actor": person(participant), "program": r.ProgramRef(program.id, program.name, language),
+            "language": participant.locale or "en", "platform": channel(participant),
+            "registration": r.registration_for(program.id, participant.id),
         }
         if program.cohort:
             common["cohort"] = r.CohortRef(program.cohort, program.cohort)
         if round_ is not None:
             common["round"] = r.RoundRef(program.id, round_.number)
-        if match is not None and match.registration:
-            common["registration"] = uuid.UUID(match.registration)
         return common
+
+    @staticmethod
+    def _meeting(program: Program, round_: Round, match: Match) -> r.MeetingRef:
+        """Each match's session has its own name; the round is described as the matching cycle."""
+        return r.MeetingRef(match.id, f"{program.name}, round {round_.number}: session {match.id[:8]}",
+                            f"A coaching session of one match in round {round_.number} of {program.name}")
 
     async def _match_context(self, uow: UnitOfWork, match_id: str
                              ) -> tuple[Program, Round, Match, dict[str, Participant]] | None:
@@ -135,8 +172,15 @@ class XapiRecorder:
         program = await uow.programs.get(event.program_id)
         participant = await uow.participants.get(event.participant_id)
         if program and participant:
-            record = r.Unregistered(event_key=event.key, timestamp=event.at, kind=r.LeaveKind.PAUSED,
-                                    paused_until=event.until, **self._common(program, participant))
+            record = r.Suspended(event_key=event.key, timestamp=event.at, paused_until=event.until,
+                                 **self._common(program, participant))
+            await self._write(uow, [(participant.id, record)])
+
+    async def on_resumed(self, event: ev.EnrollmentResumed, uow: UnitOfWork) -> None:
+        program = await uow.programs.get(event.program_id)
+        participant = await uow.participants.get(event.participant_id)
+        if program and participant:
+            record = r.Resumed(event_key=event.key, timestamp=event.at, **self._common(program, participant))
             await self._write(uow, [(participant.id, record)])
 
     async def on_left(self, event: ev.ParticipantLeft, uow: UnitOfWork) -> None:
@@ -144,8 +188,7 @@ class XapiRecorder:
         participant = await uow.participants.get(event.participant_id)
         if not (program and participant):
             return
-        record = r.Unregistered(event_key=event.key, timestamp=event.at, kind=r.LeaveKind.LEFT,
-                                **self._common(program, participant))
+        record = r.Unregistered(event_key=event.key, timestamp=event.at, **self._common(program, participant))
         await self._write(uow, [(participant.id, record)])
 
     async def on_erased(self, event: ev.ParticipantErased, uow: UnitOfWork) -> None:
@@ -159,16 +202,36 @@ class XapiRecorder:
         conn = _connection(uow)
         index = list(await conn.execute(sa.select(t.xapi_statements.c.statement_id, t.xapi_statements.c.event_key)
                                         .where(t.xapi_statements.c.participant_id == participant.id)))
-        withdrawn = await withdraw_queued(conn, [row.statement_id for row in index])
+        ids = [row.statement_id for row in index]
+        withdrawn = await withdraw_queued(conn, ids)
+        voiding = await self._voiding_ids(conn, ids)
         program = r.ProgramRef("peercoach", "peercoach")
         voids = [r.Voided(event_key=f"erase/{participant.id}/{row.event_key}", timestamp=event.at, actor=self.system,
                           program=program, voided_event_key=row.event_key)
-                 for row in index if row.statement_id not in withdrawn]
+                 for row in index
+                 if row.statement_id not in withdrawn and row.statement_id not in voiding
+                 and not row.event_key.startswith("void/")]  # xAPI: a voiding statement is never voided
         await enqueue(conn, [self.builder.build_serialized(v) for v in voids])
+        # Local copies of what was sent name the person: keep only the (person-free) voiding statements.
+        for start in range(0, len(ids), 500):
+            await conn.execute(outbox_table.delete().where(outbox_table.c.statement_id.in_(ids[start:start + 500]),
+                                                           outbox_table.c.status != "queued"))
         await conn.execute(t.xapi_statements.delete().where(t.xapi_statements.c.participant_id == participant.id))
+        await forget(conn, participant.id)
         logger.info("erasure of participant %s: %s statement(s) withdrawn, %s voided", participant.id,
                     len(withdrawn), len(voids))
         return len(voids)
+
+    @staticmethod
+    async def _voiding_ids(conn: AsyncConnection, ids: Sequence[str]) -> set[str]:
+        """Which of these statements (still in the outbox) are voiding statements."""
+        found: set[str] = set()
+        marker = f'"id":"{Verbs.VOIDED}"'
+        for start in range(0, len(ids), 500):
+            rows = await conn.execute(sa.select(outbox_table.c.statement_id).where(
+                outbox_table.c.statement_id.in_(ids[start:start + 500]), outbox_table.c.payload.contains(marker)))
+            found.update(row.statement_id for row in rows)
+        return found
 
     # -- rounds -----------------------------------------------------------------------------------
     async def on_matched(self, event: ev.MatchCreated, uow: UnitOfWork) -> None:
@@ -176,9 +239,10 @@ class XapiRecorder:
         if found is None:
             return
         program, round_, match, people = found
-        members = tuple(person(people[pid]) for pid in match.participant_ids if pid in people)
-        if len(members) < 2:
+        if len(people) < 2:
             return
+        named = await people_of(uow, people.values())
+        members = tuple(named[pid] for pid in match.participant_ids if pid in named)
         items = []
         for member in match.members:
             who = people.get(member.participant_id)
@@ -186,9 +250,11 @@ class XapiRecorder:
                 continue
             role = r.Role(member.role.value) if member.role.value in r.Role._value2member_map_ else None
             others = [p for pid, p in people.items() if pid != who.id]
-            items.append((who.id, r.Matched(event_key=f"{event.key}/{who.id}", timestamp=event.at, members=members,
-                                            role=role, skills=exchanged_skills(who, others),
-                                            **self._common(program, who, round_, match))))
+            items.append((who.id, r.Matched(event_key=f"{event.key}/{who.id}", timestamp=event.at,
+                                            members=members, role=role, skills=exchanged_skills(who, others),
+                                            partner_departments=tuple(o.profile.department for o in others
+                                                                      if o.profile.department),
+                                            **{**self._common(program, who, round_, match), "actor": named[who.id]})))
         await self._write(uow, items)
 
     async def on_meeting_changed(self, event: ev.MeetingRescheduleRequested | ev.MeetingCancelled,
@@ -211,7 +277,7 @@ class XapiRecorder:
         if found is None:
             return
         program, round_, match, people = found
-        meeting = r.MeetingRef(match.id, f"{program.name}, round {round_.number}")
+        meeting = self._meeting(program, round_, match)
         await self._write(uow, [(who.id, r.MeetingScheduled(
             event_key=f"{event.key}/{who.id}", timestamp=event.at, meeting=meeting, start=event.start,
             **self._common(program, who, round_, match))) for who in people.values()])
@@ -226,38 +292,65 @@ class XapiRecorder:
         if who is None or check_in is None:
             return
         common = self._common(program, who, round_, match)
-        meeting = r.MeetingRef(match.id, f"{program.name}, round {round_.number}")
+        meeting = self._meeting(program, round_, match)
         items: list[tuple[str, r.Record]] = [(who.id, r.Reflected(
             event_key=f"{event.key}/reflected", timestamp=event.at, meeting=meeting, met=check_in.met,
             usefulness=check_in.usefulness, learned=check_in.learned, next_step=check_in.next_step, **common))]
         if check_in.met:
             items.append((who.id, r.Attended(event_key=f"{event.key}/attended", timestamp=event.at, meeting=meeting,
-                                             **common)))
+                                             duration=timedelta(minutes=program.meeting_minutes), **common)))
             others = [people[m.participant_id] for m in match.members
                       if m.participant_id != who.id and m.participant_id in people]
+            named = await people_of(uow, others)
             if match.role_of(who.id) is Role.MENTOR:
                 for mentee in others:
                     items.append((who.id, r.Mentored(event_key=f"{event.key}/mentored/{mentee.id}",
-                                                     timestamp=event.at, mentee=person(mentee), meeting=meeting,
+                                                     timestamp=event.at, mentee=named[mentee.id], meeting=meeting,
                                                      **common)))
             elif others:
                 items.append((who.id, r.TalkedWith(event_key=f"{event.key}/talked-with", timestamp=event.at,
-                                                   peers=tuple(person(o) for o in others), meeting=meeting,
+                                                   peers=tuple(named[o.id] for o in others), meeting=meeting,
                                                    **common)))
+            items.extend(await self._program_completions(uow, program, [who], event.at, attended_now=1))
         await self._write(uow, items)
 
+    async def _program_completions(self, uow: UnitOfWork, program: Program, who: Sequence[Participant],
+                                   at: datetime, attended_now: int = 0) -> list[tuple[str, r.Record]]:
+        """The program's rule: a person completes it with their ``completion_sessions``-th attended session
+        (counted from the statement index, plus ``attended_now`` being written in this transaction)."""
+        if self.completion_sessions <= 0 or not who:
+            return []
+        conn = _connection(uow)
+        items: list[tuple[str, r.Record]] = []
+        for participant in who:
+            keys = [f"check-in/{m.id}/{participant.id}/attended"
+                    for m in await uow.matches.for_participant(participant.id) if m.program_id == program.id]
+            attended = (await conn.execute(sa.select(sa.func.count()).select_from(t.xapi_statements).where(
+                t.xapi_statements.c.participant_id == participant.id,
+                t.xapi_statements.c.event_key.in_(keys)))).scalar_one() if keys else 0
+            if attended + attended_now != self.completion_sessions:
+                continue
+            enrollment = await uow.enrollments.get(program.id, participant.id)
+            since = enrollment.joined_at if enrollment is not None else at
+            items.append((participant.id, r.Completed(
+                event_key=f"program-completed/{program.id}/{participant.id}", timestamp=at,
+                scope=r.CompletedScope.PROGRAM, duration=max(at - since, timedelta(0)),
+                **self._common(program, participant))))
+        return items
+
     async def on_round_completed(self, event: ev.RoundCompleted, uow: UnitOfWork) -> None:
-        """Everyone who met their match in the round completed it."""
+        """The round's period ended: everyone who met their match in it completed it."""
         program = await uow.programs.get(event.program_id)
         round_ = await uow.rounds.get(event.round_id)
         if program is None or round_ is None:
             return
         items = []
+        duration = max(event.at - round_.started_at, timedelta(0))
         for match in await uow.matches.for_round(round_.id):
             met = {c.participant_id for c in await uow.check_ins.for_match(match.id) if c.met}
             for who in await uow.participants.get_many(sorted(met)):
                 items.append((who.id, r.Completed(event_key=f"{event.key}/{who.id}", timestamp=event.at,
-                                                  scope=r.CompletedScope.ROUND,
+                                                  scope=r.CompletedScope.ROUND, duration=duration,
                                                   **self._common(program, who, round_, match))))
         await self._write(uow, items)
 
@@ -271,6 +364,8 @@ class XapiRecorder:
         return program, round_, {p.id: p for p in await uow.participants.get_many(list(ids))}
 
     async def on_review_submitted(self, event: ae.ReviewSubmitted, uow: UnitOfWork) -> None:
+        """A peer review: the reviewer reviewed (no score, no comment, the reviewee by pseudonym). A
+        self-assessment is the person's own score on the assessment."""
         found = await self._assessment_people(uow, event.program_id, event.round_id, event.reviewer_id,
                                               event.reviewee_id)
         if found is None:
@@ -282,57 +377,51 @@ class XapiRecorder:
         common = self._common(program, reviewer, round_)
         assessment = r.AssessmentRef(event.assessment_id, f"{program.name} peer assessment")
         items: list[tuple[str, r.Record]] = []
-        if event.replaces_key:  # an edit: the earlier version's statements are withdrawn
-            for key in self._review_keys(event.replaces_key, event.ratings):
+        if event.replaces_key:  # an edit: the earlier version's statement is withdrawn
+            for key in await self._indexed_keys(uow, reviewer.id, event.replaces_key):
                 items.append((reviewer.id, r.Voided(event_key=f"void/{key}", timestamp=event.at,
                                                     voided_event_key=key, **common)))
-        criterion_records = [r.Rated(event_key=f"{event.key}/{c.criterion_id}", timestamp=event.at,
-                                     assessment=assessment, reviewee=person(reviewee),
-                                     score=r.ScoreValue(c.level, c.min, c.max), criterion=c.criterion_id, **common)
-                             for c in event.ratings]
-        if event.self_assessment:  # a self-assessment is not a peer review: recorded as ratings only
-            items.extend((reviewer.id, rec) for rec in criterion_records)
+        if event.self_assessment:
+            items.append((reviewer.id, r.Scored(
+                event_key=event.key, timestamp=event.at, assessment=assessment, source=r.ScoreSource.SELF,
+                score=r.ScoreValue(event.score_raw, event.score_min, event.score_max), **common)))
         else:
-            items.append((reviewer.id, r.Reviewed(
-                event_key=event.key, timestamp=event.at, assessment=assessment, reviewee=person(reviewee),
-                score=r.ScoreValue(event.score_raw, event.score_min, event.score_max),
-                comment=event.comment[:2000], **common)))
-            items.extend((reviewer.id, rec) for rec in criterion_records)
+            named = await people_of(uow, [reviewee])
+            items.append((reviewer.id, r.Reviewed(event_key=event.key, timestamp=event.at, assessment=assessment,
+                                                  reviewee=named[reviewee.id], **common)))
         await self._write(uow, items)
 
     @staticmethod
-    def _review_keys(key: str, ratings: Sequence[ae.CriterionRating]) -> list[str]:
-        return [key, *(f"{key}/{c.criterion_id}" for c in ratings)]
+    async def _indexed_keys(uow: UnitOfWork, participant_id: str, key: str) -> list[str]:
+        """The event keys written for ``key`` (earlier versions also wrote per-criterion keys under it)."""
+        conn = _connection(uow)
+        keys = set((await conn.execute(sa.select(t.xapi_statements.c.event_key).where(
+            t.xapi_statements.c.participant_id == participant_id,
+            t.xapi_statements.c.event_key.startswith(key)))).scalars())
+        return sorted(keys | {key})
 
     async def on_review_withdrawn(self, event: ae.ReviewWithdrawn, uow: UnitOfWork) -> None:
         program = await uow.programs.get(event.program_id)
         reviewer = await uow.participants.get(event.reviewer_id)
         if program is None or reviewer is None:
             return
-        conn = _connection(uow)
-        # The criterion statements share the review's key as a prefix; the index knows which were written.
-        keys = list((await conn.execute(sa.select(t.xapi_statements.c.event_key).where(
-            t.xapi_statements.c.participant_id == reviewer.id,
-            t.xapi_statements.c.event_key.startswith(event.voided_key)))).scalars())
         common = self._common(program, reviewer)
         await self._write(uow, [(reviewer.id, r.Voided(event_key=f"void/{key}", timestamp=event.at,
                                                        voided_event_key=key, **common))
-                                for key in sorted(set(keys) | {event.voided_key})])
+                                for key in await self._indexed_keys(uow, reviewer.id, event.voided_key)])
 
     async def on_feedback_released(self, event: ae.FeedbackReleased, uow: UnitOfWork) -> None:
+        """Released feedback is the reviewee's own result: they scored, on the assessment, from n reviews."""
         found = await self._assessment_people(uow, event.program_id, event.round_id, event.reviewee_id)
         if found is None or event.reviewee_id not in found[2]:
             return
         program, round_, people = found
         reviewee = people[event.reviewee_id]
-        # The aggregate is the peers' view of the person: recorded with the person as actor and reviewee is
-        # not allowed (a Rated needs someone else), so the system actor states it, naming no reviewer.
-        record = r.Rated(event_key=event.key, timestamp=event.at,
-                         assessment=r.AssessmentRef(event.assessment_id, f"{program.name} peer assessment"),
-                         reviewee=person(reviewee), score=r.ScoreValue(event.score_raw, event.score_min,
-                                                                       event.score_max),
-                         criterion="aggregate", **{**self._common(program, reviewee, round_),
-                                                   "actor": self.system})
+        record = r.Scored(event_key=event.key, timestamp=event.at,
+                          assessment=r.AssessmentRef(event.assessment_id, f"{program.name} peer assessment"),
+                          score=r.ScoreValue(event.score_raw, event.score_min, event.score_max),
+                          source=r.ScoreSource.PEERS, reviews=max(event.n_reviews, 1),
+                          **self._common(program, reviewee, round_))
         await self._write(uow, [(reviewee.id, record)])
 
     async def on_reviewer_thanked(self, event: ae.ReviewerThanked, uow: UnitOfWork) -> None:

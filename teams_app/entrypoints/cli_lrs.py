@@ -13,14 +13,16 @@ import logging
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import TypeVar
 
 import click
 from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from lrs_bridge.audit import AuditReport
 from lrs_bridge.check import check_lrs
-from lrs_bridge.client import LrsClient
+from lrs_bridge.client import LrsClient, LrsError
 from lrs_bridge.outbox import dead_letters, replay_dead, status
 from lrs_bridge.relay import Relay
 from teams_app.adapters.db.migrate import upgrade
@@ -172,6 +174,37 @@ def replay_command(dead: bool, ids: tuple[str, ...]) -> None:
 
     count = _run_db(settings, work)
     click.echo(f"re-queued {count} dead statements")
+
+
+@lrs.command("audit")
+@click.option("--program", "program", default="", help="Program id or its activity IRI (default: every statement).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only statements from this day on (UTC).")
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only statements before this day (UTC).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def audit_command(program: str, since: datetime | None, until: datetime | None, as_json: bool) -> None:
+    """Read the LRS's statements and report per verb how many match the profile and keep xAPI's rules."""
+    from lrs_bridge.audit import audit, render
+    from lrs_bridge.records import ProgramRef
+    from teams_app.bootstrap import statement_builder
+
+    settings = _settings()
+    client = _client(settings)
+    program_iri = program if program.startswith(("http://", "https://")) or not program else \
+        statement_builder(settings).program_activity(ProgramRef(program, program)).id
+
+    async def main() -> AuditReport:
+        async with client:
+            return await audit(client, program_iri=program_iri or None,
+                               since=since.replace(tzinfo=UTC) if since else None,
+                               until=until.replace(tzinfo=UTC) if until else None)
+
+    try:
+        report = asyncio.run(main())
+    except LrsError as exc:
+        raise click.ClickException(f"could not read the LRS at {settings.lrs.endpoint}: {exc}") from None
+    click.echo(json.dumps(report.as_dict()) if as_json else render(report))
+    if not report.ok:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

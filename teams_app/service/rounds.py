@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 from teams_app.domain import events as ev
 from teams_app.domain.matching import Candidate, MatchHistory, plan_matches
 from teams_app.domain.model import (
+    EnrollmentStatus,
     Match,
     Participant,
     Program,
@@ -19,6 +20,7 @@ from teams_app.domain.model import (
 )
 from teams_app.service.base import UseCases
 from teams_app.service.ports import UnitOfWork
+from teams_app.service.round_periods import close_ended_rounds
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,8 @@ class Rounds(UseCases):
         return result
 
     async def run_due_rounds(self) -> list[RoundResult]:
-        """Start every round that is due; safe with several processes on one PostgreSQL database."""
+        """Close rounds whose period ended, then start every round that is due (safe with several processes)."""
+        await close_ended_rounds(self._uow, self._bus, self._clock)
         now = self._clock.now()
         results = []
         async with self._uow() as uow:
@@ -93,6 +96,11 @@ class Rounds(UseCases):
             after = enrollment.after_round(enrollment.participant_id in deserving)
             if after != enrollment:
                 await uow.enrollments.update(after)
+            if enrollment.status is EnrollmentStatus.PAUSED and after.status is EnrollmentStatus.ACTIVE:
+                # a pause that ended by its date is a resumption too (xAPI resumed)
+                uow.events.append(ev.EnrollmentResumed(f"resumed/{program.id}/{enrollment.participant_id}/"
+                                                       f"{now.isoformat()}", now, program.id,
+                                                       enrollment.participant_id))
         for pid, reason in plan.unmatched:
             uow.events.append(ev.ParticipantUnmatched(f"unmatched/{round_.id}/{pid}", now, program.id, round_.id,
                                                       pid, reason))

@@ -145,9 +145,14 @@ async def test_a_learning_circle_from_install_to_the_lrs(product: BotHarness, gr
     assert by_verb == Counter({
         "registered": 4, "matched": 4, "schedule": 4,
         "reflected": 4, "attended": 4, "talked-with": 4,
-        "reviewed": 12, "rated": 12 * criteria + 4,  # per criterion, plus one released aggregate per person
+        "reviewed": 12,  # that they reviewed: no score of the reviewee in the reviewer's result
+        "scored": 4,  # each person's released result, as their own statement
         "earned": 4,  # the first peer review earns each reviewer a recognition
     })
+    for statement in ours:
+        if statement["verb"]["id"].endswith("/reviewed"):
+            assert "result" not in statement
+    assert criteria >= 1
     for statement in ours:
         BaseXapiStatement.model_validate(statement)
     assert len({s["id"] for s in ours}) == len(ours)  # exactly once each

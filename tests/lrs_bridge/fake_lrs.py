@@ -32,6 +32,7 @@ class FakeLrs:
     revoked_tokens: set[str] = field(default_factory=set)
     get_requests: list[str] = field(default_factory=list)
     page_size: int = 2
+    name_refused_positions: bool = True  # False: a 422 without detail.loc (as Learning Locker answers)
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -78,11 +79,12 @@ class FakeLrs:
         statements = json.loads(body)
         if isinstance(statements, dict):
             statements = [statements]
-        for index, st in enumerate(statements):
-            mbox = st.get("actor", {}).get("mbox", "mailto:x@y")
-            if "@" not in mbox:
-                detail = [{"loc": ["body", index, "actor", "mbox"], "msg": "not a valid email address"}]
-                return web.json_response({"detail": detail}, status=422)
+        refused = [i for i, st in enumerate(statements) if "@" not in st.get("actor", {}).get("mbox", "mailto:x@y")]
+        if refused:
+            if not self.name_refused_positions:
+                return web.json_response({"message": "not a valid email address"}, status=422)
+            detail = [{"loc": ["body", i, "actor", "mbox"], "msg": "not a valid email address"} for i in refused]
+            return web.json_response({"detail": detail}, status=422)
         new: dict[str, dict[str, Any]] = {}
         for st in statements:
             old = self.stored.get(st["id"])

@@ -15,6 +15,7 @@ from lrs_bridge.statements import StatementBuilder
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import make_engine
 from teams_app.entrypoints.cli_lrs import lrs
+from tests.fixtures.learning_locker import LearningLockerLrs
 from tests.fixtures.ralph_lrs import RalphLrs, free_port
 from tests.lrs_bridge.test_ralph_lrs import attended_records
 
@@ -129,3 +130,36 @@ def test_relay_once_with_lrs_down_exits_nonzero(tmp_path: Path) -> None:
     result = CliRunner().invoke(lrs, ["relay", "--once"], env=env)
     assert result.exit_code == 1
     assert "deferred 2" in result.output and "nothing could be delivered" in result.output
+
+
+def test_audit_reads_learning_locker_and_reports_per_verb(tmp_path: Path,
+                                                          learning_locker_lrs: LearningLockerLrs) -> None:
+    from dataclasses import replace
+
+    from lrs_bridge.client import LrsClient
+    from lrs_bridge.records import ProgramRef
+    from tests.lrs_bridge.conftest import sample_records
+
+    program = ProgramRef(f"cli-audit-{uuid.uuid4().hex[:6]}", "CLI audit")
+    builder = StatementBuilder(activity_base_iri="https://peercoach.example/xapi")  # the settings' default
+    records = [replace(r, program=program, round=replace(r.round, program_id=program.id) if r.round else None)
+               for r in sample_records() if type(r).__name__ != "Unregistered"]
+
+    async def post() -> None:
+        async with LrsClient(learning_locker_lrs.endpoint, username="a", password="b") as client:
+            assert (await client.post_statements([builder.build_serialized(r).payload for r in records])).ok
+
+    asyncio.run(post())
+    env = env_for(tmp_path / "app.db", learning_locker_lrs.endpoint, "peercoach", "x")
+    result = CliRunner().invoke(lrs, ["audit", "--program", program.id], env=env)
+    assert result.exit_code == 0, result.output
+    assert "100.0% match a profile template, 0 xAPI rule violation(s)" in result.output
+    assert "1 of 1 registrations match a primary pattern" in result.output
+    assert "http://adlnet.gov/expapi/verbs/scored" in result.output
+    as_json = CliRunner().invoke(lrs, ["audit", "--program", program.id, "--json"], env=env)
+    assert json.loads(as_json.output)["template_conformance"] == 1.0
+
+
+def test_audit_without_endpoint_explains(tmp_path: Path) -> None:
+    result = CliRunner().invoke(lrs, ["audit"], env=env_for(tmp_path / "app.db"))
+    assert result.exit_code != 0 and "PEERCOACH_LRS__ENDPOINT" in result.output

@@ -14,6 +14,7 @@ from alembic.operations import Operations
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from lrs_bridge import pseudonyms  # noqa: F401  (its table is on the shared metadata)
 from lrs_bridge.outbox import (
     STATUS_DEAD,
     STATUS_QUEUED,
@@ -175,9 +176,9 @@ async def test_serialized_statements_are_stored_verbatim(sqlite_engine: AsyncEng
     assert await _payloads(sqlite_engine) == {str(odd.id): odd.payload}
 
 
-def _load_migration() -> object:
-    path = Path(__file__).parents[2] / "lrs_bridge" / "migrations" / "versions" / "lrs_0001_outbox.py"
-    spec = importlib.util.spec_from_file_location("lrs_0001_outbox", path)
+def _load_migration(name: str = "lrs_0001_outbox.py") -> object:
+    path = Path(__file__).parents[2] / "lrs_bridge" / "migrations" / "versions" / name
+    spec = importlib.util.spec_from_file_location(name.removesuffix(".py"), path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -199,6 +200,7 @@ async def test_migration_creates_exactly_the_tables_the_code_uses(tmp_path: Path
         context = MigrationContext.configure(sync_conn)  # type: ignore[arg-type]
         with Operations.context(context):
             module.upgrade()  # type: ignore[attr-defined]
+            _load_migration("lrs_0002_pseudonyms.py").upgrade()  # type: ignore[attr-defined]
         return list(compare_metadata(context, metadata))
 
     async with engine.begin() as conn:

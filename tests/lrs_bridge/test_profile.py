@@ -1,4 +1,6 @@
-"""The shipped xAPI profile: structure per xAPI Profiles 1.0, and it defines every IRI the code emits."""
+"""The shipped xAPI profile: structure per xAPI Profiles 1.0, it defines every IRI the code emits, and every
+statement the code can produce matches its templates and (per registration) its primary pattern, checked by
+an implementation of Profiles 1.0 Part 3 whose own semantics are tested here too."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import jsonschema
 import pytest
 
 from lrs_bridge.profile import load_profile
+from lrs_bridge.profile.validate import JsonPathError, ProfileValidator, check_rule, evaluate
 from lrs_bridge.statements import StatementBuilder
 from lrs_bridge.vocabulary import (
     PROFILE_IRI,
@@ -18,7 +21,15 @@ from lrs_bridge.vocabulary import (
     all_extensions,
     all_verbs,
 )
-from tests.lrs_bridge.conftest import sample_records
+from tests.lrs_bridge.conftest import ALICE, sample_records
+
+BASE = "https://coach.example.org/xapi"
+
+
+def builders() -> list[StatementBuilder]:
+    return [StatementBuilder(activity_base_iri=BASE, actor_identification=mode, agent_objects=agent_objects,
+                             account_homepage="https://login.example.org")
+            for mode in ("mbox", "mbox_sha1sum", "account") for agent_objects in (True, False)]
 
 CONCEPT_TYPES = {"Verb", "ActivityType", "AttachmentUsageType", "ContextExtension", "ResultExtension",
                  "ActivityExtension", "StateResource", "AgentProfileResource", "ActivityProfileResource",
@@ -127,7 +138,7 @@ def _statement_iris(statement: dict[str, Any]) -> set[str]:
 def test_every_iri_in_produced_statements_is_in_the_profile(profile: dict[str, Any]) -> None:
     refs = _referenced(profile) | {PROFILE_VERSION_IRI}
     for agent_objects in (True, False):
-        b = StatementBuilder(activity_base_iri="https://coach.example.org/xapi", agent_objects=agent_objects)
+        b = StatementBuilder(activity_base_iri=BASE, agent_objects=agent_objects)
         for record in sample_records():
             statement = json.loads(b.build_serialized(record).payload)
             missing = _statement_iris(statement) - refs
@@ -154,3 +165,115 @@ def test_every_template_verb_is_produced_by_some_record(profile: dict[str, Any])
     b = StatementBuilder(activity_base_iri="https://coach.example.org/xapi")
     produced = {json.loads(b.build_serialized(r).payload)["verb"]["id"] for r in sample_records()}
     assert {t["verb"] for t in profile["templates"]} == produced
+
+
+def test_every_statement_kind_matches_exactly_one_template(profile: dict[str, Any]) -> None:
+    validator = ProfileValidator(profile)
+    matched: set[str] = set()
+    for b in builders():
+        for record in sample_records():
+            statement = json.loads(b.build_serialized(record).payload)
+            found = validator.matching_templates(statement)
+            assert len(found) == 1, f"{type(record).__name__}: {found or validator.explain(statement)}"
+            matched.update(found)
+    assert matched == {t["id"] for t in profile["templates"]}, "every template describes something we send"
+
+
+def _statement(record_index: int = 0) -> dict[str, Any]:
+    return json.loads(builders()[0].build_serialized(sample_records()[record_index]).payload)
+
+
+@pytest.mark.parametrize(("defect", "template_failure"), [
+    (lambda s: s.update(version="1.0.3"), "$.version"),
+    (lambda s: s["context"].pop("registration"), "$.context.registration"),
+    (lambda s: s["context"]["contextActivities"].update(category=[{"id": "https://x.example/other"}]), None),
+])
+def test_statements_with_the_old_defects_match_no_template(profile: dict[str, Any], defect: Any,
+                                                            template_failure: str | None) -> None:
+    validator = ProfileValidator(profile)
+    statement = _statement()
+    assert validator.matching_templates(statement)
+    defect(statement)
+    assert validator.matching_templates(statement) == []
+    if template_failure:
+        assert template_failure in validator.explain(statement)
+
+
+def test_a_reviewers_statement_with_the_reviewees_score_or_email_matches_no_template(profile: dict[str, Any]) -> None:
+    validator = ProfileValidator(profile)
+    reviewed = next(json.loads(builders()[0].build_serialized(r).payload) for r in sample_records()
+                    if type(r).__name__ == "Reviewed")
+    assert validator.matching_templates(reviewed)
+    scored = {**reviewed, "result": {"score": {"raw": 16, "min": 4, "max": 16, "scaled": 1.0}}}
+    assert validator.matching_templates(scored) == []
+    named = json.loads(json.dumps(reviewed))
+    named["context"]["extensions"][f"{PROFILE_IRI}/extensions/reviewee"] = {"mbox": f"mailto:{ALICE.email}"}
+    assert validator.matching_templates(named) == []
+
+
+def test_jsonpath_locations_select_what_part_2_says() -> None:
+    doc = {"a": {"b": [{"c": 1}, {"c": 2}, {"d": 3}]}, "ext": {"https://x.example/e.f": True}}
+    assert evaluate(doc, "$.a.b[*].c") == [1, 2]
+    assert evaluate(doc, "$.a.b[1]") == [{"c": 2}]
+    assert evaluate(doc, "$.ext['https://x.example/e.f']") == [True]
+    assert evaluate(doc, "$.a.missing[*]") == []
+    assert evaluate(doc, "$.a.b[*].c | $.a.b[*].d") == [1, 2, 3]
+    assert evaluate(doc, "$.a.*") == [doc["a"]["b"]]
+    with pytest.raises(JsonPathError):
+        evaluate(doc, "a.b")
+
+
+@pytest.mark.parametrize(("rule", "passes"), [
+    ({"location": "$.x", "presence": "included"}, True),
+    ({"location": "$.nope", "presence": "included"}, False),
+    ({"location": "$.nope", "presence": "excluded"}, True),
+    ({"location": "$.x", "presence": "excluded"}, False),
+    ({"location": "$.nope", "presence": "recommended", "any": ["a"]}, True),
+    ({"location": "$.list[*]", "presence": "recommended", "any": ["zz"]}, False),
+    ({"location": "$.list[*]", "any": ["b", "zz"]}, True),
+    ({"location": "$.list[*]", "all": ["a", "b"]}, True),
+    ({"location": "$.list[*]", "all": ["a"]}, False),
+    ({"location": "$.list[*]", "none": ["c"]}, True),
+    ({"location": "$.list[*]", "none": ["b"]}, False),
+    ({"location": "$.flag", "all": [True]}, True),
+    ({"location": "$.one", "all": [True]}, False),  # JSON true is not 1
+    ({"location": "$.objs[*]", "selector": "$.id", "all": ["i1", "i2"]}, True),
+    ({"location": "$.objs[*]", "selector": "$.id", "presence": "included", "none": ["i2"]}, False),
+])
+def test_template_rules_presence_and_any_all_none(rule: dict[str, Any], passes: bool) -> None:
+    doc = {"x": 0, "list": ["a", "b"], "flag": True, "one": 1, "objs": [{"id": "i1"}, {"id": "i2"}]}
+    assert (check_rule(doc, rule) is None) is passes
+
+
+def _toy_profile() -> dict[str, Any]:
+    def template(name: str) -> dict[str, Any]:
+        return {"id": f"t:{name}", "verb": f"v:{name}"}
+
+    def pattern(name: str, kind: str, members: Any, primary: bool = False) -> dict[str, Any]:
+        return {"id": f"p:{name}", kind: members, "primary": primary}
+
+    return {"templates": [template(n) for n in "abcd"], "patterns": [
+        pattern("b-or-c", "alternates", ["t:b", "t:c"]),
+        pattern("many", "zeroOrMore", "p:b-or-c"),
+        pattern("maybe-d", "optional", "t:d"),
+        pattern("one", "sequence", ["t:a", "p:many", "p:maybe-d"]),
+        pattern("main", "oneOrMore", "p:one", primary=True),
+    ]}
+
+
+@pytest.mark.parametrize(("verbs", "matches"), [
+    ("a", True), ("abcbd", True), ("ad", True), ("abda", True), ("abdacc", True),
+    ("", False), ("b", False), ("add", False), ("abdb", False), ("da", False), ("ax", False),
+])
+def test_patterns_sequence_alternates_optional_one_or_more_zero_or_more(verbs: str, matches: bool) -> None:
+    validator = ProfileValidator(_toy_profile())
+    statements = [{"verb": {"id": f"v:{v}"}} for v in verbs]
+    assert (validator.matching_patterns(statements) == ["p:main"]) is matches
+
+
+def test_every_iri_not_ours_comes_from_a_cited_vocabulary() -> None:
+    from lrs_bridge.vocabulary import CITED
+
+    used = set(all_verbs()) | set(all_activity_types()) | set(all_extensions())
+    foreign = {iri for iri in used if not iri.startswith(PROFILE_IRI + "/")}
+    assert foreign == set(CITED), "each IRI that is not ours names the vocabulary that defines it"

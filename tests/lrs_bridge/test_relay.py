@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,6 +111,51 @@ async def test_relay_splits_batch_to_isolate_refused_statement(sqlite_engine: As
     state = (await rows(sqlite_engine))[str(bad.id)]
     assert state[0] == "dead" and state[2] == 422 and "not a valid email address" in (state[3] or "")
     assert report.posts <= 1 + 2 * 3 + 2  # bisection, not one POST per statement
+
+
+def attended(n: int) -> list[SerializedStatement]:
+    from lrs_bridge.records import Attended, MeetingRef
+    from tests.lrs_bridge.conftest import ALICE, PROGRAM, ROUND
+
+    ts = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+    return [BUILDER.build_serialized(Attended(event_key=f"{uuid.uuid4()}", timestamp=ts, actor=ALICE, program=PROGRAM,
+                                              round=ROUND, meeting=MeetingRef(f"m{i}"))) for i in range(n)]
+
+
+@pytest.mark.parametrize("position", [0, 77, 127, 199])
+async def test_relay_isolates_one_refused_statement_in_log2_posts_by_bisection(
+        sqlite_engine: AsyncEngine, fake_lrs: FakeLrs, position: int) -> None:
+    fake_lrs.name_refused_positions = False  # the LRS does not say which one: pure bisection
+    items = attended(199)
+    bad = invalid_statement()
+    items.insert(position, bad)
+    await queue(sqlite_engine, items)
+    async with client_for(fake_lrs) as client:
+        report = await Relay(sqlite_engine, client, batch_size=200).run_once()
+    assert (report.delivered, report.dead) == (199, 1)
+    assert (await rows(sqlite_engine))[str(bad.id)][:3] == ("dead", 1, 422)
+    # The whole batch, then at most two POSTs per halving (8 halvings for 200); when the first half goes
+    # through, the second is split without being sent whole.
+    assert report.posts == len(fake_lrs.posts)
+    assert report.posts <= 1 + 2 * math.ceil(math.log2(200))
+    if position == 199:
+        assert report.posts <= 1 + math.ceil(math.log2(200))  # every left half passes: one POST per level
+
+
+async def test_relay_uses_the_positions_the_lrs_names_to_isolate_in_a_few_posts(
+        sqlite_engine: AsyncEngine, fake_lrs: FakeLrs) -> None:
+    items = attended(195)
+    bad = [invalid_statement() for _ in range(5)]
+    for i, statement in enumerate(bad):
+        items.insert(13 + i * 37, statement)
+    await queue(sqlite_engine, items)
+    async with client_for(fake_lrs) as client:
+        report = await Relay(sqlite_engine, client, batch_size=200).run_once()
+    assert (report.delivered, report.dead) == (195, 5)
+    assert report.posts == 2  # the batch, then the rest in one request: the named five are the refused ones
+    for statement in bad:
+        state = (await rows(sqlite_engine))[str(statement.id)]
+        assert state[0] == "dead" and state[2] == 422 and "not a valid email address" in (state[3] or "")
 
 
 async def test_relay_dead_letters_409_conflict_and_delivers_the_rest(sqlite_engine: AsyncEngine,

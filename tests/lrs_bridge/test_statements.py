@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -16,12 +17,12 @@ from lrs_bridge.records import (
     Matched,
     Person,
     ProgramRef,
-    Rated,
     Record,
     RecordError,
     Reflected,
     Registered,
     RoundRef,
+    Scored,
     ScoreValue,
     TalkedWith,
     Voided,
@@ -66,8 +67,9 @@ def test_serialize_writes_what_tincans_own_as_version_writes(mode: str, agent_ob
         statement = b.build(record)
         statement.result = statement.result or Result()
         statement.result.duration = timedelta(minutes=45, seconds=3)  # the one conversion records lack
-        expected = json.dumps(statement.as_version("1.0.3"), separators=(",", ":"), sort_keys=True,
-                              ensure_ascii=False)
+        tincan = statement.as_version("1.0.3")
+        tincan.pop("version")
+        expected = json.dumps(tincan, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
         assert serialize(statement) == expected, type(record).__name__
 
 
@@ -123,9 +125,12 @@ def test_matched_has_round_object_team_group_and_registration() -> None:
     ctx = st["context"]
     assert ctx["registration"] == str(reg)
     assert ctx["team"]["objectType"] == "Group"
-    assert [m["mbox"] for m in ctx["team"]["member"]] == [
-        "mailto:alice@example.org", "mailto:bob@example.org", "mailto:cara@example.org"]
-    assert ctx["extensions"] == {Extensions.ROLE: "facilitator"}
+    # The other members by pseudonym only: no email, no name.
+    assert ctx["team"]["member"] == [
+        {"objectType": "Agent", "account": {"homePage": f"{BASE}/pseudonym", "name": p.pseudonym}}
+        for p in (BOB, CARA)]
+    assert ctx["extensions"] == {Extensions.ROLE: "facilitator", Extensions.SKILLS: ["listening"],
+                                 Extensions.PARTNER_DEPARTMENTS: ["Finance", "Sales"]}
     assert "parent" not in ctx["contextActivities"]  # the round is the object itself
     assert [a["id"] for a in ctx["contextActivities"]["grouping"]] == [
         f"{BASE}/programs/pairs-2026", f"{BASE}/programs/pairs-2026/cohorts/spring"]
@@ -134,33 +139,93 @@ def test_matched_has_round_object_team_group_and_registration() -> None:
 
 
 def test_context_activities_parent_round_grouping_program_and_cohort() -> None:
-    attended = sample_records()[4]
+    attended = next(r for r in sample_records() if type(r).__name__ == "Attended")
     ctx = as_json(builder(), attended)["context"]["contextActivities"]
     assert [a["id"] for a in ctx["parent"]] == [f"{BASE}/programs/pairs-2026/rounds/3"]
     assert [a["definition"]["type"] for a in ctx["grouping"]] == [ActivityTypes.PROGRAM, ActivityTypes.COHORT]
     assert ctx["category"][0]["definition"]["type"] == ActivityTypes.PROFILE
 
 
-def test_reflection_carries_usefulness_score_learned_and_next_step() -> None:
+def test_reflection_usefulness_is_an_extension_not_a_score() -> None:
     reflected = next(r for r in sample_records() if isinstance(r, Reflected))
     st = as_json(builder(), reflected)
     assert st["verb"]["id"] == Verbs.REFLECTED
     assert st["verb"]["display"] == {"en": "reflected on"}
-    assert st["result"]["score"] == {"raw": 4.0, "min": 1.0, "max": 5.0, "scaled": 0.75}
-    assert st["result"]["response"] == "Try GROW with my team."
-    assert st["result"]["extensions"] == {Extensions.MET: True}
-    assert st["context"]["extensions"][Extensions.REFLECTION] == "Ask before advising."
+    assert "score" not in st["result"]
+    assert st["result"]["response"] == "Ask before advising."
+    assert st["result"]["extensions"] == {Extensions.MET: True, Extensions.USEFULNESS: 4,
+                                          Extensions.NEXT_STEP: "Try GROW with my team."}
     assert st["context"]["language"] == "en-GB"
-    assert st["object"]["definition"]["name"] == {"en-GB": "Coaching session"}
+    # Names use the program's language tag, not the participant's.
+    assert st["object"]["definition"]["name"] == {"en": "Peer coaching 2026, round 3: session mtg-42"}
 
 
-def test_rating_score_is_scaled_and_language_map_localised() -> None:
-    rated = next(r for r in sample_records() if isinstance(r, Rated))
-    st = as_json(builder(), rated)
-    assert st["result"]["score"] == {"raw": 3.0, "min": 0.0, "max": 4.0, "scaled": 0.75}
-    assert st["verb"]["display"] == {"en": "rated", "de-DE": "bewertete"}
-    assert st["context"]["extensions"][Extensions.REVIEWEE]["mbox"] == "mailto:alice@example.org"
-    assert st["result"]["extensions"] == {Extensions.CRITERION: "listening"}
+def test_reviewer_statement_records_only_the_review_and_names_the_reviewee_by_pseudonym() -> None:
+    reviewed = next(r for r in sample_records() if type(r).__name__ == "Reviewed")
+    st = as_json(builder(), reviewed)
+    assert st["actor"]["mbox"] == "mailto:bob@example.org"
+    assert "result" not in st  # nothing about the reviewee's performance in the reviewer's statement
+    assert st["context"]["extensions"][Extensions.REVIEWEE] == {
+        "objectType": "Agent", "account": {"homePage": f"{BASE}/pseudonym", "name": ALICE.pseudonym}}
+    assert "alice" not in json.dumps(st).lower()
+
+
+def test_released_feedback_is_the_reviewees_own_scored_statement() -> None:
+    scored = next(r for r in sample_records() if isinstance(r, Scored) and r.reviews)
+    st = as_json(builder(), scored)
+    assert st["verb"]["id"] == Verbs.SCORED
+    assert st["actor"]["mbox"] == "mailto:alice@example.org"
+    assert st["object"]["definition"]["type"] == ActivityTypes.ASSESSMENT
+    assert st["result"]["score"] == {"raw": 13.5, "min": 4.0, "max": 16.0, "scaled": 0.7917}
+    assert st["result"]["extensions"] == {Extensions.REVIEW_COUNT: 3, Extensions.SCORE_INTERVAL: [12.0, 15.0]}
+    assert st["verb"]["display"] == {"en": "scored", "de-DE": "erzielte"}
+
+
+def test_pause_and_resume_are_their_own_verbs_not_leaving() -> None:
+    by_verb = {as_json(builder(), r)["verb"]["id"]: as_json(builder(), r) for r in sample_records()}
+    paused = by_verb[Verbs.SUSPENDED]
+    assert paused["object"]["definition"]["type"] == ActivityTypes.PROGRAM
+    assert paused["context"]["extensions"] == {Extensions.PAUSED_UNTIL: "2026-05-01"}
+    assert paused["context"]["platform"] == "email"  # the channel the person used
+    assert by_verb[Verbs.RESUMED]["object"]["definition"]["type"] == ActivityTypes.PROGRAM
+    assert "extensions" not in by_verb[Verbs.UNREGISTERED]["context"]
+
+
+def test_completion_and_attendance_carry_completion_and_duration() -> None:
+    statements = [as_json(builder(), r) for r in sample_records()]
+    completed = [s for s in statements if s["verb"]["id"] == Verbs.COMPLETED]
+    assert {(s["object"]["definition"]["type"], s["result"]["duration"]) for s in completed} == {
+        (ActivityTypes.ROUND, "P7DT00H00M00S"), (ActivityTypes.PROGRAM, "P90DT00H00M00S")}
+    assert all(s["result"]["completion"] is True for s in completed)
+    attended = next(s for s in statements if s["verb"]["id"] == Verbs.ATTENDED)
+    assert attended["result"] == {"duration": "PT30M00S"}
+
+
+def test_round_and_meeting_activities_have_distinct_names_and_descriptions() -> None:
+    statements = [as_json(builder(), r) for r in sample_records()]
+    activities = {a["id"]: a["definition"] for s in statements
+                  for a in [s["object"], *s.get("context", {}).get("contextActivities", {}).get("parent", [])]
+                  if a.get("definition", {}).get("type") in (ActivityTypes.ROUND, ActivityTypes.MEETING)}
+    names = [json.dumps(d["name"]) for d in activities.values()]
+    descriptions = [json.dumps(d["description"]) for d in activities.values()]
+    assert len(activities) == 2 and len(set(names)) == 2 and len(set(descriptions)) == 2
+
+
+def test_no_statement_names_anyone_but_its_actor_by_email_or_name() -> None:
+    for mode in ("mbox", "mbox_sha1sum", "account"):
+        for record in sample_records():
+            text = json.dumps(as_json(builder(mode), record)).lower()
+            for person in (ALICE, BOB, CARA):
+                if person != record.actor:
+                    assert person.email not in text and person.name.lower() not in text, (mode, record)
+                    assert hashlib.sha1(f"mailto:{person.email}".encode()).hexdigest() not in text
+
+
+def test_another_person_without_pseudonym_is_refused() -> None:
+    record = TalkedWith(event_key="t", timestamp=T0, actor=ALICE, program=PROGRAM,
+                        peers=(Person("x@example.org", "X"),))
+    with pytest.raises(RecordError, match="pseudonym"):
+        builder().build(record)
 
 
 def test_talked_with_one_peer_is_agent_several_are_group() -> None:
@@ -178,7 +243,7 @@ def test_without_agent_objects_the_session_is_the_object_and_people_are_partners
     assert st["object"]["id"] == f"{BASE}/programs/pairs-2026/rounds/3"
     assert "parent" not in st["context"]["contextActivities"]
     assert st["context"]["extensions"][Extensions.PARTNERS] == [
-        {"mbox": "mailto:bob@example.org", "name": "Bob Brown", "objectType": "Agent"}]
+        {"account": {"homePage": f"{BASE}/pseudonym", "name": BOB.pseudonym}, "objectType": "Agent"}]
     st = as_json(b, many)
     assert st["object"]["id"] == f"{BASE}/meetings/mtg-42"
     assert len(st["context"]["extensions"][Extensions.PARTNERS]) == 2
@@ -188,7 +253,7 @@ def test_without_agent_objects_the_session_is_the_object_and_people_are_partners
 def test_voided_points_at_statement_of_voided_event() -> None:
     voided = next(r for r in sample_records("v") if isinstance(r, Voided))
     st = as_json(builder(), voided)
-    voided_id = str(uuid.uuid5(STATEMENT_NAMESPACE, "v:commented"))
+    voided_id = str(uuid.uuid5(STATEMENT_NAMESPACE, "v:earned"))
     assert st["object"] == {"objectType": "StatementRef", "id": voided_id}
     assert st["verb"]["id"] == Verbs.VOIDED
 
@@ -211,9 +276,26 @@ def test_unknown_record_type_is_refused() -> None:
         builder().build(record)
 
 
-def test_serialize_uses_xapi_1_0_3() -> None:
-    st = builder().build(sample_records()[0])
-    assert json.loads(serialize(st))["version"] == "1.0.3"
+def test_statements_carry_no_version_property() -> None:
+    # xAPI 1.0.3 Data 2.4.10: a producer SHOULD NOT set "version" (and if set it must be "1.0.0").
+    for record in sample_records():
+        assert "version" not in as_json(builder(), record)
+
+
+def fixed_clock(at: datetime) -> Callable[[], datetime]:
+    return lambda: at
+
+
+def test_a_future_timestamp_is_stated_as_the_moment_of_building() -> None:
+    now = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    b = StatementBuilder(activity_base_iri=BASE, clock=fixed_clock(now))
+    future = Registered(event_key="f", timestamp=now + timedelta(days=14), actor=ALICE, program=PROGRAM)
+    past = Registered(event_key="p", timestamp=now - timedelta(hours=1), actor=ALICE, program=PROGRAM)
+    assert as_json(b, future)["timestamp"] == "2026-03-01T12:00:00+00:00"
+    assert as_json(b, past)["timestamp"] == "2026-03-01T11:00:00+00:00"
+    voiding = Voided(event_key="v", timestamp=now + timedelta(days=1), actor=ALICE, program=PROGRAM,
+                     voided_event_key="p")
+    assert as_json(b, voiding)["timestamp"] == "2026-03-01T12:00:00+00:00"
 
 
 @pytest.mark.parametrize(
