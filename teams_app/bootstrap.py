@@ -63,6 +63,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     from teams_app.entrypoints.assessment import assessment_worker, load_rubric_dir
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
+    if settings.db.entra_auth:  # PostgreSQL sign-in with the managed identity's token (deploy)
+        from teams_app.adapters.db.entra import entra_auth_from_settings
+
+        entra = entra_auth_from_settings(engine, enabled=True, client_id=settings.db.entra_client_id,
+                                         endpoint=settings.bot.identity_endpoint)
     clock = clock or SystemClock()
     uow_factory = SqlUnitOfWorkFactory(engine)
     bus = MessageBus()
@@ -73,6 +78,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     outside = build_calendar_and_mail(settings.graph, settings.smtp)
     app = Application(settings, engine, uow_factory, bus, clock, service, assessment, outside.calendar,
                       outside.mailer, closers=[outside.close])
+    if settings.db.entra_auth:
+        app.closers.insert(0, entra.close)
     from teams_app.adapters.bot.install import install_notifications
 
     install_notifications(app)  # domain events -> notification outbox, in every process that changes the domain
