@@ -14,6 +14,7 @@ graceful timeout (aiohttp's worker gives in-flight requests 95 % of it).
 from __future__ import annotations
 
 import logging
+import math
 import os
 
 from aiohttp import web
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 bind = f"0.0.0.0:{os.environ.get('PORT') or os.environ.get('PEERCOACH_PORT') or '3978'}"
 worker_class = "aiohttp.GunicornWebWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "1"))
-graceful_timeout = float(os.environ.get("PEERCOACH_SERVER__SHUTDOWN_GRACE_S", "30"))
+graceful_timeout = math.ceil(float(os.environ.get("PEERCOACH_SERVER__SHUTDOWN_GRACE_S", "30")))  # gunicorn: int
 timeout = 120  # a worker silent this long is restarted; the event loop never blocks that long
 accesslog = None  # the bot logs what matters; Azure's front end logs requests
 
