@@ -83,7 +83,7 @@ def test_dockerfile_shape() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(300)
 async def test_dockerfile_build_and_start_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
     named = stages(ROOT / "Dockerfile")
     venv = tmp_path / "venv"
