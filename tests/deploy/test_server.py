@@ -9,6 +9,7 @@ import logging
 import shutil
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from teams_app.entrypoints.web import create_web_app
 from teams_app.logging_json import JsonFormatter
 from teams_app.simulation.connector import LocalConnector
 from tests.deploy.processes import ROOT, free_port, server_env, start_serve, stop, terminate, wait_status
+from tests.lrs_bridge.fake_lrs import FakeLrs
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 BOT = {"id": "28:peercoach-bot", "name": "peercoach"}
@@ -287,3 +289,80 @@ async def test_gunicorn_entry_point_serves_and_stops_on_sigterm(tmp_path: Path) 
         assert any(line.startswith("{") and "shutting down" in line for line in output.splitlines()), output
     finally:
         stop(process)
+
+
+class SlowLrs(FakeLrs):
+    """The fake LRS with a remote LRS's latency, so the relays are mid-delivery when one is stopped."""
+
+    delay_s = 0.05
+
+    async def _post(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(self.delay_s)
+        return await super()._post(request)
+
+
+def posted_ids(lrs: FakeLrs) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for body in lrs.posts:
+        statements = json.loads(body)
+        counts.update(s["id"] for s in (statements if isinstance(statements, list) else [statements]))
+    return counts
+
+
+async def queue_real_statements(url: str, count: int) -> set[str]:
+    from lrs_bridge.outbox import enqueue as enqueue_statements
+    from lrs_bridge.statements import SerializedStatement
+
+    engine = make_engine(url)
+    ids = {str(uuid.uuid5(uuid.NAMESPACE_URL, f"peercoach-test/{n}")) for n in range(count)}
+    items = [SerializedStatement(id=uuid.UUID(sid), payload=json.dumps({
+        "id": sid, "actor": {"mbox": f"mailto:p{n}@example.com", "objectType": "Agent"},
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/attended"},
+        "object": {"id": f"https://peercoach.example/xapi/meeting/{n}"}})) for n, sid in enumerate(sorted(ids))]
+    async with engine.begin() as conn:
+        await enqueue_statements(conn, items)
+    await engine.dispose()
+    return ids
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_two_serve_processes_relay_2000_statements_once_while_one_is_stopped(
+        postgres_url: str, tmp_path: Path) -> None:
+    total = 2000
+    lrs = SlowLrs()
+    await lrs.start()
+    engine = make_engine(postgres_url)
+    await upgrade(engine)
+    await engine.dispose()
+    env = server_env(postgres_url, PEERCOACH_LRS__ENDPOINT=lrs.endpoint, PEERCOACH_LRS__USERNAME=lrs.username,
+                     PEERCOACH_LRS__PASSWORD=lrs.password, PEERCOACH_LRS__BATCH_SIZE="25",
+                     PEERCOACH_SERVER__SHUTDOWN_GRACE_S="10", PEERCOACH_SERVER__MIGRATE_ON_START="false")
+    ports = [free_port(), free_port()]
+    servers = [start_serve(port, env, tmp_path) for port in ports]
+    outputs: list[str] = []
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            await wait_status(f"http://127.0.0.1:{port}/readyz", process=server)
+        ids = await queue_real_statements(postgres_url, total)
+        deadline = time.monotonic() + 60
+        while len(lrs.stored) < 400 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert 0 < len(lrs.stored) < total, "SIGTERM should land in the middle of the delivery"
+        stopped_at = time.monotonic()
+        code, took, output = await terminate(servers[0])
+        outputs.append(output)
+        assert code == 0 and took < 10 + 1, (code, took, output[-2000:])
+        while len(lrs.stored) < total and time.monotonic() < stopped_at + 120:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        assert set(lrs.stored) == ids
+        posts = posted_ids(lrs)
+        assert [sid for sid, n in posts.items() if n > 1] == [], "a statement was posted twice"
+        code, _, output = await terminate(servers[1])
+        outputs.append(output)
+    finally:
+        for server in servers:
+            outputs.append(stop(server))
+        await lrs.stop()
+    assert "Traceback" not in "\n".join(outputs)
