@@ -130,12 +130,12 @@ module vault 'modules/keyvault.bicep' = {
     name: '${resourceBaseName}-kv'
     location: location
     readerPrincipalId: identity.properties.principalId
-    secrets: [
-      { name: 'lrs-password', value: lrsPassword }
-      { name: 'smtp-password', value: smtpPassword }
-      { name: 'graph-client-secret', value: graphMode == 'appRegistration' ? graphClientSecret : '' }
-      { name: 'bot-app-password', value: useMsiBot ? '' : botAppPassword }
-    ]
+    secrets: {
+      'lrs-password': lrsPassword
+      'smtp-password': smtpPassword
+      'graph-client-secret': graphMode == 'appRegistration' ? graphClientSecret : ''
+      'bot-app-password': useMsiBot ? '' : botAppPassword
+    }
   }
 }
 

@@ -6,8 +6,8 @@ param location string
 param readerPrincipalId string
 
 @secure()
-@description('Array of { name, value }; written to an object param so values stay out of deployment logs.')
-param secrets array
+@description('Secret name -> value (a secure object: values stay out of deployment logs and outputs).')
+param secrets object
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
@@ -22,9 +22,9 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   }
 }
 
-resource stored 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in secrets: if (!empty(secret.value)) {
+resource stored 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [for secret in items(secrets): if (!empty(secret.value)) {
   parent: vault
-  name: secret.name
+  name: secret.key
   properties: { value: secret.value }
 }]
 

@@ -76,10 +76,12 @@ async def check_lrs(settings: Settings, engine: AsyncEngine, result: Readiness, 
 
     timeout_s = settings.server.ready_timeout_s
     if settings.lrs.configured:
-        from teams_app.bootstrap import lrs_client
+        from lrs_bridge.client import LrsClient
 
+        lrs = settings.lrs
         try:
-            async with lrs_client(settings) as client:
+            async with LrsClient(lrs.endpoint, username=lrs.username, password=lrs.password.get_secret_value(),
+                                 auth=lrs.auth, token_url=lrs.token_url, timeout_s=timeout_s) as client:
                 await _within(timeout_s, client.about())
             result.checks["lrs"] = "ok"
             return
@@ -110,23 +112,20 @@ async def readiness(settings: Settings, engine: AsyncEngine) -> Readiness:
     return result
 
 
-async def readyz(request: web.Request) -> web.Response:
-    """``GET /readyz``: 200 when ready, 503 with the failing checks otherwise."""
-    from teams_app.entrypoints.web import APP_KEY
-
-    app = request.app[APP_KEY]
-    if request.app[DRAINING_KEY]["draining"]:
-        return web.json_response({"status": "draining"}, status=503)
-    result = await readiness(app.settings, app.engine)
-    return web.json_response(result.json(), status=200 if result.ready else 503)
-
-
 # Set on shutdown so a load balancer stops routing here while in-flight turns finish.
 DRAINING_KEY = web.AppKey("peercoach_draining", dict)
 
 
-def install_readiness(web_app: web.Application) -> None:
+def install_readiness(web_app: web.Application, settings: Settings, engine: AsyncEngine) -> None:
     """Add ``GET /readyz`` and mark the app draining as soon as shutdown starts."""
+
+    async def readyz(request: web.Request) -> web.Response:
+        """200 when ready, 503 with the failing checks otherwise (and while shutting down)."""
+        if request.app[DRAINING_KEY]["draining"]:
+            return web.json_response({"status": "draining"}, status=503)
+        result = await readiness(settings, engine)
+        return web.json_response(result.json(), status=200 if result.ready else 503)
+
     web_app.router.add_get("/readyz", readyz)
     web_app[DRAINING_KEY] = {"draining": False}  # mutable: the app is frozen once it runs
 

@@ -14,6 +14,7 @@ import os
 import threading
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.health import install_readiness
 from teams_app.config import Settings
@@ -44,9 +45,9 @@ def _hard_exit(grace_s: float) -> None:
     os._exit(3)
 
 
-def install_server_hooks(web_app: web.Application, settings: Settings) -> None:
+def install_server_hooks(web_app: web.Application, settings: Settings, engine: AsyncEngine) -> None:
     """``/readyz``, draining on shutdown, and the watchdog that enforces the grace period."""
-    install_readiness(web_app)
+    install_readiness(web_app, settings, engine)
     grace_s = settings.server.shutdown_grace_s
 
     timers: list[threading.Timer] = []

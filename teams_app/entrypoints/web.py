@@ -38,7 +38,7 @@ def create_web_app(app: Application, *, installers: tuple[RouteInstaller, ...] =
     web_app = web.Application(client_max_size=1024 * 1024)  # Teams activities are far below 1 MiB
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
-    install_server_hooks(web_app, app.settings)  # /readyz, draining, shutdown deadline (deploy)
+    install_server_hooks(web_app, app.settings, app.engine)  # /readyz, draining, shutdown deadline (deploy)
     for install in installers:
         install(web_app, app)
 
