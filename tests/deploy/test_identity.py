@@ -205,3 +205,41 @@ async def test_entra_sign_in_refuses_sqlite(tmp_path: object) -> None:
             install_entra_auth(engine, ManagedIdentityTokenProvider("x", environ={}))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_graph_check_runs_as_the_managed_identity(token_server: TokenServer,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`peercoach graph check` with only a managed identity configured: the identity endpoint hands out tokens
+    the local Graph server issued, so the roles claim and the getSchedule probe are the real checks."""
+    from click.testing import CliRunner
+
+    from teams_app.adapters.graph import ClientCredentialsTokenCredential
+    from teams_app.entrypoints.cli_graph import graph as graph_cli
+    from teams_app.simulation.graph_server import GraphServer
+
+    graph = await GraphServer().start()
+    upstream = ClientCredentialsTokenCredential(graph.token_url(), "mi-client-id", "s3cret")
+
+    async def graph_token(resource: str) -> str:
+        return (await upstream.get_token()).token
+
+    token_server.upstream = graph_token
+    graph.roles = ["Calendars.ReadWrite", "Mail.Send"]
+    for name, value in {"IDENTITY_ENDPOINT": token_server.url(APP_SERVICE_PATH),
+                        "IDENTITY_HEADER": token_server.header_secret,
+                        "PEERCOACH_GRAPH__MANAGED_IDENTITY_CLIENT_ID": "mi-client-id",
+                        "PEERCOACH_GRAPH__BASE_URL": graph.base_url,
+                        "PEERCOACH_GRAPH__SENDER_MAILBOX": "program@contoso.com",
+                        "PEERCOACH_BOT__DEV_MODE": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PEERCOACH_GRAPH__CLIENT_SECRET", raising=False)
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, graph_cli, ["check"])
+    finally:
+        await upstream.close()
+        await graph.stop()
+    assert result.exit_code == 0, result.output
+    assert "[ok ] credentials" in result.output and "[ok ] Mail.Send" in result.output
+    assert "Graph setup looks complete." in result.output
+    assert token_server.requests and all(r["client_id"] == "mi-client-id" for r in token_server.requests)

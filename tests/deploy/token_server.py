@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,8 @@ class TokenServer:
     delay_s: float = 0.0
     scripted: list[tuple[int, dict[str, str]]] = field(default_factory=list)  # answered before any token
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # Where tokens come from (e.g. a local Graph server's token endpoint); default: opaque test tokens.
+    upstream: Callable[[str], Awaitable[str]] | None = None
     server: TestServer | None = None
     _ids: Any = field(default_factory=lambda: itertools.count(1))
 
@@ -67,7 +70,8 @@ class TokenServer:
             return web.json_response({"error": "invalid_request",
                                       "error_description": "Identity not found"}, status=400)
         expires_on = int(time.time()) + self.lifetime_s
-        token = f"token-{next(self._ids)}-for-{query['resource']}"
+        token = (await self.upstream(query["resource"]) if self.upstream is not None
+                 else f"token-{next(self._ids)}-for-{query['resource']}")
         body: dict[str, Any] = {"access_token": token, "expires_on": str(expires_on), "resource": query["resource"],
                                 "token_type": "Bearer", "client_id": query["client_id"]}
         if protocol == "imds":
