@@ -285,3 +285,39 @@ def test_app_service_package_is_a_wheel_with_the_server_extra(tmp_path: Path) ->
     assert "teams_app/entrypoints/gunicorn.py" in names and "teams_app/adapters/identity.py" in names
     metadata = next(n for n in names if n.endswith("METADATA"))
     assert "Provides-Extra: server" in zipfile.ZipFile(wheels[0]).read(metadata).decode()
+
+
+@pytest.mark.parametrize("project", sorted(PROJECTS))
+def test_files_the_toolkit_reads_exist(project: str) -> None:
+    document = yaml.safe_load((ROOT / project).read_text(encoding="utf-8"))
+    inputs = []
+    for stage in ("provision", "deploy", "publish"):
+        for action in document.get(stage) or []:
+            options = action.get("with") or {}
+            inputs += [options[k] for k in ("manifestPath",) if k in options]
+            for template in options.get("templates", []):
+                inputs += [template["path"], template["parameters"]]
+            run = options.get("run", "")
+            inputs += re.findall(r"python (\S+\.py)", run)
+    assert inputs or project == "m365agents.playground.yml"
+    missing = [path for path in inputs if not (ROOT / path).is_file()]
+    assert missing == [], f"{project} reads missing files {missing}"
+
+
+def test_compose_runs_migrations_once_before_the_bot() -> None:
+    compose = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
+    services = compose["services"]
+    assert {"db", "migrate", "bot", "lrs"} <= set(services)
+    assert services["migrate"]["command"] == ["peercoach", "db", "upgrade"]
+    assert services["migrate"]["depends_on"]["db"]["condition"] == "service_healthy"
+    assert services["bot"]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert "command" not in services["bot"], "the bot runs the image's CMD (peercoach serve)"
+    assert services["lrs"]["profiles"] == ["lrs"], "the local LRS is optional"
+    assert services["bot"]["build"] == "." and services["bot"]["image"] == services["migrate"]["image"]
+    # Every PEERCOACH_ variable compose sets is a setting peercoach knows.
+    known = {name for name, _, _ in describe_settings()}
+    for service in ("bot", "migrate"):
+        names = {n for n in services[service]["environment"] if n.startswith("PEERCOACH_")}
+        assert names and names <= known
+    grace = services["bot"]["stop_grace_period"]
+    assert int(grace.rstrip("s")) > 30, "longer than the default PEERCOACH_SERVER__SHUTDOWN_GRACE_S"
