@@ -16,6 +16,7 @@ Its ``async def get_token(self) -> str`` is the bot's token-provider protocol (`
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import time
@@ -106,10 +107,14 @@ class ManagedIdentityTokenProvider:
             retry_after: float | None = None
             try:
                 async with self._session.get(self.endpoint, params=params, headers=headers) as response:
-                    payload: Any = await response.json(content_type=None)
+                    body = await response.text()
                     status = response.status
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
-            except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+                try:
+                    payload: Any = json.loads(body)
+                except ValueError:
+                    payload = None  # a proxy's HTML error page: the status says what happened
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 status, payload = 0, None
                 problem = f"managed identity endpoint {self.endpoint} unreachable: {type(exc).__name__}"
             if status == 200 and isinstance(payload, dict) and payload.get("access_token"):

@@ -243,3 +243,24 @@ async def test_graph_check_runs_as_the_managed_identity(token_server: TokenServe
     assert "[ok ] credentials" in result.output and "[ok ] Mail.Send" in result.output
     assert "Graph setup looks complete." in result.output
     assert token_server.requests and all(r["client_id"] == "mi-client-id" for r in token_server.requests)
+
+
+async def test_a_non_json_error_page_is_reported_with_its_status(token_server: TokenServer) -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    async def gateway_error(request: web.Request) -> web.Response:
+        return web.Response(status=502, text="<html>Bad Gateway</html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/token", gateway_error)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    provider = ManagedIdentityTokenProvider("mi-client-id", endpoint=str(server.make_url("/token")), environ={},
+                                            max_attempts=2, backoff=FAST)
+    try:
+        with pytest.raises(ManagedIdentityError, match="answered 502: no token"):
+            await provider.get_token()
+    finally:
+        await provider.close()
+        await server.close()
