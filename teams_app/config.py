@@ -58,6 +58,14 @@ class DatabaseSettings(BaseModel):
             raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
         return value
 
+    @model_validator(mode="after")
+    def _entra(self) -> DatabaseSettings:
+        if self.entra_auth and not self.url.startswith("postgresql"):
+            raise ValueError("entra_auth (PEERCOACH_DB__ENTRA_AUTH) needs a postgresql+asyncpg:// URL")
+        if self.entra_auth and not self.entra_client_id:
+            raise ValueError("entra_auth needs PEERCOACH_DB__ENTRA_CLIENT_ID (the managed identity's client id)")
+        return self
+
 
 class BotSettings(BaseModel):
     app_id: str = Field(default="", description="Microsoft App ID of the Azure Bot registration.")

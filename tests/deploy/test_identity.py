@@ -264,3 +264,13 @@ async def test_a_non_json_error_page_is_reported_with_its_status(token_server: T
     finally:
         await provider.close()
         await server.close()
+
+
+def test_entra_sign_in_settings_are_checked_at_start_up() -> None:
+    from teams_app.config import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match=r"PEERCOACH_DB.*postgresql"):
+        load_settings(db={"url": "sqlite+aiosqlite:///x.db", "entra_auth": True, "entra_client_id": "id"},
+                      bot={"dev_mode": True})
+    with pytest.raises(SettingsError, match="PEERCOACH_DB__ENTRA_CLIENT_ID"):
+        load_settings(db={"url": "postgresql+asyncpg://role@host/db", "entra_auth": True}, bot={"dev_mode": True})
