@@ -193,6 +193,7 @@ async def test_two_serve_processes_deliver_2000_notifications_once_while_one_is_
         while len(connector.sent) < 400 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         assert 0 < len(connector.sent) < total, "SIGTERM should land in the middle of the fan-out"
+        sent_at_stop = len(connector.sent)
         stopped_at = time.monotonic()
         code, took, output = await terminate(servers[0])
         outputs.append(output)
@@ -207,6 +208,8 @@ async def test_two_serve_processes_deliver_2000_notifications_once_while_one_is_
         # The stopped server gave its claimed rows back: the survivor delivered them long before the 2-minute lease.
         assert time.monotonic() - stopped_at < 60
         assert await statuses(postgres_url) == Counter({"sent": total})
+        print(f"fan-out: SIGTERM after {sent_at_stop} of {total}; stopped server exited in {took:.2f} s; "
+              f"all {total} delivered once {time.monotonic() - stopped_at:.1f} s after the SIGTERM")
         code, _, output = await terminate(servers[1])
         outputs.append(output)
         assert code == 0
@@ -359,6 +362,8 @@ async def test_two_serve_processes_relay_2000_statements_once_while_one_is_stopp
         assert set(lrs.stored) == ids
         posts = posted_ids(lrs)
         assert [sid for sid, n in posts.items() if n > 1] == [], "a statement was posted twice"
+        print(f"relay: stopped server exited in {took:.2f} s; {total} statements stored once, "
+              f"{len(lrs.posts)} POSTs, {time.monotonic() - stopped_at:.1f} s after the SIGTERM")
         code, _, output = await terminate(servers[1])
         outputs.append(output)
     finally:
