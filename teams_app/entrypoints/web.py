@@ -50,7 +50,8 @@ def create_web_app(app: Application, *, installers: tuple[RouteInstaller, ...] =
         yield
         stop.set()
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            # A worker still busy when its share of the grace period ends is cancelled (wait_for): not an error.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=worker_grace_s(app.settings))
         await app.close()
 
