@@ -20,6 +20,13 @@ class AppType(StrEnum):
     USER_ASSIGNED_MSI = "UserAssignedMSI"
 
 
+class BotCredential(StrEnum):
+    AUTO = "auto"
+    SECRET = "secret"
+    CERTIFICATE = "certificate"
+    MANAGED_IDENTITY = "managed_identity"
+
+
 class ActorIdentification(StrEnum):
     MBOX = "mbox"
     MBOX_SHA1SUM = "mbox_sha1sum"
@@ -32,6 +39,13 @@ class DatabaseSettings(BaseModel):
         description="SQLAlchemy async URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db",
     )
     echo: bool = Field(default=False, description="Log every SQL statement (debugging only).")
+    entra_auth: bool = Field(
+        default=False,
+        description="PostgreSQL: sign in with a Microsoft Entra token of the managed identity instead of a password.",
+    )
+    entra_client_id: str = Field(
+        default="", description="Client id of the user-assigned managed identity used for Entra sign-in."
+    )
 
     @field_validator("url")
     @classmethod
@@ -43,6 +57,14 @@ class DatabaseSettings(BaseModel):
         if not (value.startswith("sqlite+aiosqlite:") or value.startswith("postgresql+asyncpg:")):
             raise ValueError("use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
         return value
+
+    @model_validator(mode="after")
+    def _entra(self) -> DatabaseSettings:
+        if self.entra_auth and not self.url.startswith("postgresql"):
+            raise ValueError("entra_auth (PEERCOACH_DB__ENTRA_AUTH) needs a postgresql+asyncpg:// URL")
+        if self.entra_auth and not self.entra_client_id:
+            raise ValueError("entra_auth needs PEERCOACH_DB__ENTRA_CLIENT_ID (the managed identity's client id)")
+        return self
 
 
 class BotSettings(BaseModel):
@@ -70,6 +92,25 @@ class BotSettings(BaseModel):
     )
     per_conversation_rps: float = Field(default=1.0, gt=0, description="Proactive sends per conversation/s.")
     per_tenant_rps: float = Field(default=50.0, gt=0, description="Proactive sends per tenant per second.")
+    # -- deploy: how the bot proves itself to the Bot Connector (issue 17) --
+    credential: BotCredential = Field(
+        default=BotCredential.AUTO,
+        description="Outbound credential: auto (managed identity for UserAssignedMSI, else certificate if set, "
+                    "else secret), secret, certificate or managed_identity.",
+    )
+    identity_endpoint: str = Field(
+        default="",
+        description="Managed identity token endpoint override; empty: App Service's IDENTITY_ENDPOINT, else IMDS.",
+    )
+
+    @property
+    def credential_kind(self) -> BotCredential:
+        """The credential actually used (``auto`` resolved)."""
+        if self.credential is not BotCredential.AUTO:
+            return self.credential
+        if self.app_type is AppType.USER_ASSIGNED_MSI:
+            return BotCredential.MANAGED_IDENTITY
+        return BotCredential.CERTIFICATE if self.app_certificate_path is not None else BotCredential.SECRET
 
 
 class GraphSettings(BaseModel):
@@ -89,11 +130,15 @@ class GraphSettings(BaseModel):
         default="mentor", description="Who organises meetings: 'mentor', 'first' or a program mailbox address."
     )
     sender_mailbox: str = Field(default="", description="Mailbox that sends program email via sendMail.")
+    managed_identity_client_id: str = Field(
+        default="",
+        description="Client id of a user-assigned managed identity for Graph (instead of a secret/certificate).",
+    )
 
     @property
     def configured(self) -> bool:
-        return bool(self.tenant_id and self.client_id and (self.client_secret.get_secret_value()
-                                                           or self.certificate_path))
+        return bool(self.managed_identity_client_id) or bool(
+            self.tenant_id and self.client_id and (self.client_secret.get_secret_value() or self.certificate_path))
 
 
 class SmtpSettings(BaseModel):
@@ -160,6 +205,30 @@ class SchedulerSettings(BaseModel):
     interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks for due rounds.")
 
 
+class LogFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+class ServerSettings(BaseModel):
+    """How `peercoach serve` (and the gunicorn entry point) behaves under a process manager (issue 17)."""
+
+    shutdown_grace_s: float = Field(
+        default=30.0, gt=0, le=600,
+        description="On SIGTERM: seconds to finish in-flight turns and release leases before exiting.",
+    )
+    log_format: LogFormat = Field(default=LogFormat.TEXT, description="'text' or 'json' (one JSON object a line).")
+    ready_outbox_limit: int = Field(
+        default=10000, ge=1,
+        description="/readyz fails when the LRS is unreachable and more statements than this wait in the outbox.",
+    )
+    ready_timeout_s: float = Field(default=3.0, gt=0, le=30, description="Timeout of each /readyz probe.")
+    migrate_on_start: bool = Field(
+        default=True,
+        description="`serve` applies migrations at start; false when `peercoach db upgrade` runs as its own step.",
+    )
+
+
 class Settings(BaseSettings):
     """Every setting peercoach reads. Environment: ``PEERCOACH_<NAME>`` and ``PEERCOACH_<SECTION>__<NAME>``."""
 
@@ -180,6 +249,7 @@ class Settings(BaseSettings):
     manifest: ManifestSettings = Field(default_factory=ManifestSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     assessment: AssessmentSettings = Field(default_factory=AssessmentSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -76,6 +76,11 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     from teams_app.adapters.graph.factory import build_calendar_and_mail
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
+    if settings.db.entra_auth:  # PostgreSQL sign-in with the managed identity's token (deploy)
+        from teams_app.adapters.db.entra import entra_auth_from_settings
+
+        entra = entra_auth_from_settings(engine, enabled=True, client_id=settings.db.entra_client_id,
+                                         endpoint=settings.bot.identity_endpoint)
     clock = clock or SystemClock()
     uow_factory = SqlUnitOfWorkFactory(engine)
     bus = MessageBus()
@@ -95,6 +100,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
                       OutboxNotifier(uow_factory, clock, wake=wake), delivery, MatchNoticeRenderer(uow_factory),
                       wake=wake,
                       closers=[outside.close])
+    if settings.db.entra_auth:
+        app.closers.insert(0, entra.close)
     if settings.scheduler.enabled:
         interval = settings.scheduler.interval_s
         app.workers["scheduler"] = scheduler_worker(service, interval)

@@ -47,8 +47,6 @@ def main(ctx: click.Context, db_url: str | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run the bot (/api/messages), /healthz and the background workers."""
-    from aiohttp import web
-
     settings = settings_from(ctx)
     app = bootstrap(settings)
     web_app = build_web_app(app)
@@ -56,7 +54,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
     if settings.bot.dev_mode:
         logger.warning("DEV MODE: activities are NOT authenticated. Use only with the Agents Playground.")
     click.echo(f"peercoach {__version__} listening on http://{host}:{port} (database {redacted(settings.db.url)})")
-    web.run_app(web_app, host=host, port=port, print=None)
+    from teams_app.entrypoints.server import run
+
+    run(web_app, settings, host, port)  # SIGTERM: drain within PEERCOACH_SERVER__SHUTDOWN_GRACE_S
 
 
 def build_web_app(app: Application) -> Any:
@@ -65,7 +65,7 @@ def build_web_app(app: Application) -> Any:
     from teams_app.entrypoints.web import create_web_app
 
     try:
-        return create_web_app(app, installers=installers())
+        return create_web_app(app, installers=installers(), migrate=app.settings.server.migrate_on_start)
     except BotConfigurationError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -41,7 +41,8 @@ def check(probe_mailbox: str) -> None:
             tenant_id=graph_settings.tenant_id, client_id=graph_settings.client_id,
             client_secret=graph_settings.client_secret.get_secret_value(),
             certificate_path=graph_settings.certificate_path, authority_host=graph_settings.authority_host,
-            token_url=graph_settings.token_url)
+            token_url=graph_settings.token_url,
+            managed_identity_client_id=graph_settings.managed_identity_client_id)
     except (ValueError, OSError) as exc:
         raise click.ClickException(f"cannot build the Graph credential: {exc}") from None
     mailbox = probe_mailbox or graph_settings.sender_mailbox

@@ -13,6 +13,7 @@ import click
 from teams_app.bootstrap import bootstrap
 from teams_app.config import Settings, SettingsError, load_settings
 from teams_app.domain.errors import DomainError
+from teams_app.logging_json import apply_log_format
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +35,7 @@ def settings_from(ctx: click.Context) -> Settings:
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
         configure_logging(obj["settings"].log_level)
+        apply_log_format(obj["settings"].server.log_format)
     settings: Settings = obj["settings"]
     return settings
 

@@ -11,6 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from teams_app.bootstrap import Application
+from teams_app.entrypoints.server import install_server_hooks, worker_grace_s
 from teams_app.service.workers import run_workers
 
 logger = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ def create_web_app(app: Application, *, installers: tuple[RouteInstaller, ...] =
     web_app = web.Application(client_max_size=1024 * 1024)  # Teams activities are far below 1 MiB
     web_app[APP_KEY] = app
     web_app.router.add_get("/healthz", healthz)
+    install_server_hooks(web_app, app.settings, app.engine)  # /readyz, draining, shutdown deadline (deploy)
     for install in installers:
         install(web_app, app)
 
@@ -48,8 +50,9 @@ def create_web_app(app: Application, *, installers: tuple[RouteInstaller, ...] =
         yield
         stop.set()
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait_for(task, timeout=10)
+            # A worker still busy when its share of the grace period ends is cancelled (wait_for): not an error.
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=worker_grace_s(app.settings))
         await app.close()
 
     web_app.cleanup_ctx.append(lifecycle)

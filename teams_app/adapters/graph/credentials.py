@@ -1,7 +1,8 @@
 """App-only credentials for Microsoft Graph.
 
-Production uses azure-identity's ``ClientSecretCredential`` or ``CertificateCredential`` (with an
-authority host for national clouds). azure-identity insists on an https authority, so tests (and private
+Production uses azure-identity's ``ManagedIdentityCredential`` (a user-assigned managed identity, the
+deployment kit's default), ``ClientSecretCredential`` or ``CertificateCredential`` (with an authority host
+for national clouds). azure-identity insists on an https authority, so tests (and private
 endpoints behind a plain token URL) use :class:`ClientCredentialsTokenCredential`: the same OAuth 2.0
 client-credentials request, made over real HTTP to a configurable token endpoint, with caching.
 """
@@ -88,8 +89,14 @@ class ClientCredentialsTokenCredential:
 
 
 def make_credential(*, tenant_id: str, client_id: str, client_secret: str = "",
-                    certificate_path: Path | None = None, authority_host: str = "", token_url: str = "") -> Any:
-    """The credential for the configured app registration (secret or certificate)."""
+                    certificate_path: Path | None = None, authority_host: str = "", token_url: str = "",
+                    managed_identity_client_id: str = "") -> Any:
+    """The credential for the configured identity: managed identity, else the app's secret or certificate."""
+    if managed_identity_client_id:
+        from azure.identity.aio import ManagedIdentityCredential
+
+        # azure-identity finds the platform's endpoint itself (IDENTITY_ENDPOINT/IDENTITY_HEADER, else IMDS).
+        return ManagedIdentityCredential(client_id=managed_identity_client_id)
     if token_url:
         return ClientCredentialsTokenCredential(token_url, client_id, client_secret)
     from azure.identity.aio import CertificateCredential, ClientSecretCredential

@@ -52,7 +52,8 @@ def build_calendar_and_mail(graph: GraphSettings, smtp: SmtpSettings) -> Calenda
         return CalendarAndMail(IcsCalendar(), smtp_mailer(smtp))
     credential = make_credential(
         tenant_id=graph.tenant_id, client_id=graph.client_id, client_secret=graph.client_secret.get_secret_value(),
-        certificate_path=graph.certificate_path, authority_host=graph.authority_host, token_url=graph.token_url)
+        certificate_path=graph.certificate_path, authority_host=graph.authority_host, token_url=graph.token_url,
+        managed_identity_client_id=graph.managed_identity_client_id)
     gateway = GraphGateway(build_graph_client(credential, graph.base_url),
                            policy=RetryPolicy(max_attempts=graph.max_attempts))
     mailer: GraphMailer | SmtpMailer | None = (

@@ -1,0 +1,75 @@
+"""Running the web app under a process manager: readiness, draining and a hard shutdown deadline.
+
+``peercoach serve`` (aiohttp's built-in server) and the gunicorn entry point (:mod:`.gunicorn`) both call
+:func:`install_server_hooks`. On SIGTERM aiohttp stops accepting connections, ``/readyz`` answers 503
+("draining"), in-flight turns get half the grace period to finish, then the background workers are stopped
+(the bot's sender gives back the rows it claimed but has not sent; the LRS relay keeps delivering until its
+round ends or its share runs out -- rows it holds then wait for their lease) within the rest; a watchdog ends
+the process if all that has not finished within ``PEERCOACH_SERVER__SHUTDOWN_GRACE_S``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from teams_app.adapters.health import install_readiness
+from teams_app.config import Settings
+
+logger = logging.getLogger(__name__)
+
+REQUEST_SHARE = 0.5  # of the grace period, for in-flight turns
+WORKER_SHARE = 0.4  # for the background workers to stop and release their leases
+# Armed only by the server entry points (serve, gunicorn): an in-process test server must never hard-exit.
+_watchdog = {"armed": False}
+
+
+def arm_watchdog() -> None:
+    _watchdog["armed"] = True
+
+
+def request_grace_s(settings: Settings) -> float:
+    return settings.server.shutdown_grace_s * REQUEST_SHARE
+
+
+def worker_grace_s(settings: Settings) -> float:
+    return settings.server.shutdown_grace_s * WORKER_SHARE
+
+
+def _hard_exit(grace_s: float) -> None:
+    logger.error("shutdown did not finish within %.1f s: exiting now", grace_s)
+    logging.shutdown()
+    os._exit(3)
+
+
+def install_server_hooks(web_app: web.Application, settings: Settings, engine: AsyncEngine) -> None:
+    """``/readyz``, draining on shutdown, and the watchdog that enforces the grace period."""
+    install_readiness(web_app, settings, engine)
+    grace_s = settings.server.shutdown_grace_s
+
+    timers: list[threading.Timer] = []
+
+    async def start_deadline(_: web.Application) -> None:
+        logger.info("shutting down: finishing in-flight turns and releasing leases (grace %.1f s)", grace_s)
+        if _watchdog["armed"]:
+            timer = threading.Timer(grace_s, _hard_exit, (grace_s,))
+            timer.daemon = True  # a clean exit before the deadline must not wait for it
+            timer.start()
+            timers.append(timer)
+
+    async def stop_deadline(_: web.Application) -> None:
+        for timer in timers:
+            timer.cancel()
+
+    web_app.on_shutdown.append(start_deadline)
+    web_app.on_cleanup.append(stop_deadline)  # runs after the workers' cleanup context
+
+
+def run(web_app: web.Application, settings: Settings, host: str, port: int) -> None:
+    """aiohttp's own server with the configured grace period (``peercoach serve``)."""
+    arm_watchdog()
+    web.run_app(web_app, host=host, port=port, print=None, shutdown_timeout=request_grace_s(settings))
