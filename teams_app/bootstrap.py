@@ -59,15 +59,16 @@ class Application:
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> Application:
     """Build the application from settings. Only program rubric files are read; connections open on first use."""
     from teams_app.adapters.graph.factory import build_calendar_and_mail
+    from teams_app.adapters.rubric_files import program_rubrics
     from teams_app.adapters.xapi import XapiRecorder
-    from teams_app.entrypoints.assessment import assessment_worker, load_rubric_dir
+    from teams_app.entrypoints.assessment import assessment_worker
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
     clock = clock or SystemClock()
     uow_factory = SqlUnitOfWorkFactory(engine)
     bus = MessageBus()
     service = CoachingService(uow_factory, bus, clock)
-    rubrics = load_rubric_dir(settings.assessment.rubrics_dir) if settings.assessment.rubrics_dir else None
+    rubrics = program_rubrics(settings.assessment.rubrics_dir)
     assessment = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, rubrics)
     XapiRecorder(statement_builder(settings), settings.lrs.system_email).register(bus)
     outside = build_calendar_and_mail(settings.graph, settings.smtp)

@@ -19,8 +19,9 @@ from typing import Any
 import click
 
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
+from teams_app.adapters.rubric_files import BUILTIN_RUBRICS, load_rubric_dir, load_rubric_file, program_rubrics
 from teams_app.bootstrap import Application
-from teams_app.domain.assessment import BUILTIN_RUBRICS, AllocationMode, LatePolicy, Rubric, parse_rubric
+from teams_app.domain.assessment import AllocationMode, LatePolicy, Rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.entrypoints.cli_support import with_app
 from teams_app.service.assessment import AdminView, AssessmentService, OverrideAction
@@ -51,46 +52,6 @@ def assessment_worker(service: AssessmentService, interval_s: float) -> Callable
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
     return run
-
-
-def load_rubric_file(path: Path) -> Rubric:
-    """A rubric from a ``.yaml``/``.yml``/``.json`` file; problems are raised as InvalidInput(s)."""
-    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput("rubric", f"cannot read {path}: {exc.strerror}") from None
-    return parse_rubric(text, fmt=fmt)
-
-
-def load_rubric_dir(directory: Path) -> dict[str, Rubric]:
-    """Every ``*.yaml``/``*.yml``/``*.json`` rubric in a directory, by id (program-level rubrics).
-
-    All files are checked; problems are reported together, each prefixed with its file name.
-    """
-    if not directory.is_dir():
-        raise InvalidInput("rubrics_dir", f"{directory} is not a directory")
-    rubrics: dict[str, Rubric] = {}
-    problems: list[InvalidInput] = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-            continue
-        try:
-            rubric = load_rubric_file(path)
-        except InvalidInputs as exc:
-            problems.extend(InvalidInput(f"{path.name}: {p.field}", p.problem) for p in exc.problems)
-            continue
-        except InvalidInput as exc:
-            problems.append(InvalidInput(f"{path.name}: {exc.field}", exc.problem))
-            continue
-        if rubric.id in rubrics:
-            problems.append(InvalidInput(f"{path.name}: id", f"'{rubric.id}' is already defined by another file"))
-            continue
-        rubrics[rubric.id] = rubric
-    if problems:
-        raise InvalidInputs(problems)
-    logger.info("loaded %s rubrics from %s", len(rubrics), directory)
-    return rubrics
 
 
 def _problems(exc: InvalidInput | InvalidInputs) -> str:
@@ -152,7 +113,7 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
                 self_assessment: bool, late_policy: str, grace_hours: int, reminder_hours: str,
                 admin_sees_names: bool, seed: int | None) -> None:
     """Open an assessment for a round and allocate reviewers."""
-    rubrics: dict[str, Rubric] = {}
+    rubrics: dict[str, Rubric] = program_rubrics(app.settings.assessment.rubrics_dir)
     if rubrics_dir is not None:
         try:
             rubrics.update(load_rubric_dir(rubrics_dir))
