@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.adapters.rubric_files import builtin_rubrics
-from teams_app.entrypoints.assessment import assessment, assessment_worker
+from teams_app.entrypoints.assessment import assessment_worker
 from teams_app.entrypoints.cli import main
+from teams_app.entrypoints.cli.assessment import assessment
 from teams_app.service.assessment import AssessmentService
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput

@@ -1,6 +1,6 @@
 """``peercoach manifest ...``: build the Teams app package and keep the admin guide's settings table current.
 
-Register in the main CLI with ``cli.add_command(manifest)``.
+Registered in the main CLI's command table (:mod:`teams_app.entrypoints.cli`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``peercoach graph ...``: Microsoft Graph setup help.
 
-The lead registers the group in the main CLI: ``main.add_command(graph)``.
+Registered in the main CLI's command table (:mod:`teams_app.entrypoints.cli`).
 """
 
 from __future__ import annotations
