@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,25 +23,45 @@ def participants() -> None:
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--program", "program_ref", required=True, help="Program name or id to enroll them in.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
+@click.option("--batch-size", type=click.IntRange(1, 10_000),
+              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 500).")
 @with_app
-async def participants_import(app: Application, csv_file: Path, program_ref: str, skip_invalid: bool) -> None:
+async def participants_import(app: Application, csv_file: Path, program_ref: str, skip_invalid: bool,
+                              batch_size: int | None) -> None:
     """Enroll people from a CSV file (all or nothing unless --skip-invalid).
+
+    The whole file is checked first and nothing is written if any row has a problem. Then people are written
+    in short batches, so the bot keeps answering; if the import stops, run the same command again to finish it.
 
     Columns: email, name, department, location, time_zone, working_hours (09:00-17:00), languages (en;de),
     seniority (1-5), skills_offered, skills_wanted, goals (separated by ';'), start_date (YYYY-MM-DD),
     manager_email, role_preference (either|mentor|mentee). email and time_zone are required.
     """
-    from teams_app.adapters.csv_import import parse_participants
+    from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
+    from teams_app.adapters.db.import_tables import SqlImportCheckpoints
+    from teams_app.service.imports import ParticipantImports
 
-    with csv_file.open(encoding="utf-8-sig", newline="") as handle:
-        rows, problems = parse_participants(handle)
-    for problem in problems:
+    settings = app.settings.imports
+    limits = CsvLimits(max_cell_chars=settings.max_cell_chars, max_rows=settings.max_rows)
+    program = await app.service.get_program(program_ref)  # a wrong program fails before reading the file
+    checked = await asyncio.to_thread(validate_file, csv_file, limits)
+    for problem in checked.problems or []:
         echo_safe(f"{csv_file.name}: {problem}", err=True)
-    if problems and not skip_invalid:
-        raise click.ClickException(f"{len(problems)} problem(s) found; nothing was imported "
+    if checked.problem_count > len(checked.problems or []):
+        click.echo(f"{csv_file.name}: ... and {checked.problem_count - len(checked.problems or [])} more "
+                   "problem(s)", err=True)
+    if not checked.ok and not skip_invalid:
+        raise click.ClickException(f"{checked.problem_count} problem(s) found; nothing was imported "
                                    "(fix the file, or use --skip-invalid to import the good rows)")
-    added, existing = await app.service.import_participants(program_ref, rows)
-    click.echo(f"enrolled {added} participant(s); {existing} already enrolled; {len(problems)} problem(s) skipped")
+    digest = await asyncio.to_thread(file_sha256, csv_file)
+    imports = ParticipantImports(app.service, SqlImportCheckpoints(app.engine), app.clock)
+    result = await imports.run(program.id, lambda: (row for _, row in good_rows(csv_file, limits)),
+                               file_sha256=digest, total_rows=checked.good_rows,
+                               batch_size=batch_size or settings.batch_size)
+    if result.resumed_at_row:
+        click.echo(f"resumed an unfinished import of this file at row {result.resumed_at_row + 1}")
+    click.echo(f"enrolled {result.enrolled} participant(s); {result.existing} already enrolled; "
+               f"{checked.problem_count} problem(s) skipped")
 
 
 @participants.command("erase")

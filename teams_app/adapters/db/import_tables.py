@@ -1,0 +1,66 @@
+"""The participant-import checkpoint table: one row per CSV import, so a stopped import resumes where it was.
+
+Migration: ``core_0003`` (``teams_app/adapters/db/migrations/versions/core_0003_imports.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
+from teams_app.service.imports import ImportCheckpoint
+
+participant_imports = sa.Table(
+    "participant_imports", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("program_id", ID, nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("total_rows", sa.Integer, nullable=False),
+    sa.Column("next_row", sa.Integer, nullable=False, server_default="0"),  # rows before it are written
+    sa.Column("enrolled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("existing", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_participant_imports_program_file", "program_id", "file_sha256"),
+)
+
+
+class SqlImportCheckpoints:
+    """:class:`ImportCheckpoints` on the application's database; each call is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None:
+        t = participant_imports
+        query = (sa.select(t).where(t.c.program_id == program_id, t.c.file_sha256 == file_sha256,
+                                    t.c.status == "running").order_by(t.c.started_at.desc()).limit(1))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
+                                row["enrolled"], row["existing"], row["status"], row["started_at"])
+
+    async def start(self, checkpoint: ImportCheckpoint) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.insert().values(
+                id=checkpoint.id, program_id=checkpoint.program_id, file_sha256=checkpoint.file_sha256,
+                total_rows=checkpoint.total_rows, next_row=checkpoint.next_row, enrolled=checkpoint.enrolled,
+                existing=checkpoint.existing, status=checkpoint.status, started_at=checkpoint.started_at,
+                updated_at=checkpoint.started_at))
+
+    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+                next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
+
+    async def finish(self, import_id: str, at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+                status="done", updated_at=at))
