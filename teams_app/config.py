@@ -158,8 +158,10 @@ class AssessmentSettings(BaseModel):
 class ImportSettings(BaseModel):
     """``participants import`` (cli branch): batches keep each write transaction short so the bot keeps answering."""
 
-    batch_size: int = Field(default=500, ge=1, le=10_000,
+    batch_size: int = Field(default=25, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
+    pause_ms: int = Field(default=120, ge=0, le=10_000,
+                          description="Pause between batches of `participants import`: waiting writers go first.")
     max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
                                 description="Longest cell `participants import` accepts (characters).")
     max_rows: int = Field(default=200_000, ge=1, description="Most rows one `participants import` file may have.")

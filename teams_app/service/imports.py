@@ -65,9 +65,14 @@ class ParticipantImports:
         self._clock = clock
 
     async def run(self, program_ref: str, rows: Callable[[], Iterable[ParticipantInput]], *, file_sha256: str,
-                  total_rows: int, batch_size: int,
+                  total_rows: int, batch_size: int, pause_s: float = 0.0,
                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
-        """Write ``rows()`` (the validated good rows, same order every call) in batches; resume if unfinished."""
+        """Write ``rows()`` (the validated good rows, same order every call) in batches; resume if unfinished.
+
+        ``pause_s`` between batches lets writers that wait on the database (the bot, on SQLite) take their turn:
+        SQLite's busy handler retries on a timer, so a writer that commits and begins again at once can win
+        every race.
+        """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         program = await self._coaching.get_program(program_ref)
@@ -86,6 +91,6 @@ class ParticipantImports:
             await self._checkpoints.advance(checkpoint.id, done, enrolled, existing, self._clock.now())
             if progress is not None:
                 progress(done, total_rows)
-            await asyncio.sleep(0)  # let anything else on this loop run between batches
+            await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
         await self._checkpoints.finish(checkpoint.id, self._clock.now())
         return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)

@@ -199,6 +199,8 @@ def test_kinds_and_cadences_are_normalised_whatever_their_case(cli) -> None:  # 
     assert cli("program", "create", "--name", "B", "--kind", "Peer_Pairs", "--cadence", "WEEKLY").exit_code == 0
     listed = cli("program", "list").output
     assert "A\tpeer_pairs\tweekly" in listed and "B\tpeer_pairs\tweekly" in listed
+    twin = cli("program", "create", "--name", "a", "--kind", "circle", "--cadence", "weekly")
+    assert twin.exit_code == 1 and "a program called 'A' already exists" in twin.output
 
 
 def test_export_csv_escapes_cells_a_spreadsheet_would_run(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

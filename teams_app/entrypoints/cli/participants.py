@@ -24,7 +24,7 @@ def participants() -> None:
 @click.option("--program", "program_ref", required=True, help="Program name or id to enroll them in.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000),
-              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 500).")
+              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 25).")
 @with_app
 async def participants_import(app: Application, csv_file: Path, program_ref: str, skip_invalid: bool,
                               batch_size: int | None) -> None:
@@ -57,7 +57,7 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
     imports = ParticipantImports(app.service, SqlImportCheckpoints(app.engine), app.clock)
     result = await imports.run(program.id, lambda: (row for _, row in good_rows(csv_file, limits)),
                                file_sha256=digest, total_rows=checked.good_rows,
-                               batch_size=batch_size or settings.batch_size)
+                               batch_size=batch_size or settings.batch_size, pause_s=settings.pause_ms / 1000)
     if result.resumed_at_row:
         click.echo(f"resumed an unfinished import of this file at row {result.resumed_at_row + 1}")
     click.echo(f"enrolled {result.enrolled} participant(s); {result.existing} already enrolled; "

@@ -48,6 +48,9 @@ async def program_create(app: Application, file_: Path | None, name: str | None,
         spec = program_input(file_, {k: v for k, v in flags.items() if v is not None})
     except ProgramInputError as exc:
         raise click.ClickException(str(exc)) from None
+    taken = {p.name.casefold(): p.name for p in await app.service.list_programs()}
+    if spec.name.casefold() in taken:  # "Pairs" and "PAIRS" side by side would confuse every admin command
+        raise click.ClickException(f"a program called '{taken[spec.name.casefold()]}' already exists")
     try:
         created = await app.service.create_program(spec.name, spec.kind, spec.cadence, **spec.options)
     except (TypeError, ValueError) as exc:
