@@ -27,6 +27,7 @@ def people(n: int, start: int = 0) -> bytes:
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PEERCOACH_IMPORTS__PAUSE_MS", "0")  # nobody else writes here
     db = f"sqlite+aiosqlite:///{tmp_path / 'import.db'}"
     runner = CliRunner()
 
