@@ -48,6 +48,14 @@ class ImportCheckpoints(Protocol):
     async def finish(self, import_id: str, at: datetime) -> None: ...
 
 
+class ImportStopped(Exception):
+    """A batch failed; the rows before ``written`` are in, the checkpoint says so, and a rerun continues."""
+
+    def __init__(self, import_id: str, written: int, total: int, cause: BaseException) -> None:
+        super().__init__(f"import {import_id} stopped after {written} of {total} people: {cause}")
+        self.import_id, self.written, self.total, self.cause = import_id, written, total, cause
+
+
 @dataclass(frozen=True)
 class ImportResult:
     import_id: str
@@ -86,7 +94,11 @@ class ParticipantImports:
         done, enrolled, existing, batches = checkpoint.next_row, checkpoint.enrolled, checkpoint.existing, 0
         source: Iterator[ParticipantInput] = islice(iter(rows()), done, None)
         while batch := list(islice(source, batch_size)):
-            added, already = await self._coaching.import_participants(program.id, batch)
+            try:
+                added, already = await self._coaching.import_participants(program.id, batch)
+            except Exception as exc:
+                logger.warning("import %s stopped after %s of %s people", checkpoint.id, done, total_rows)
+                raise ImportStopped(checkpoint.id, done, total_rows, exc) from exc
             done, enrolled, existing, batches = done + len(batch), enrolled + added, existing + already, batches + 1
             await self._checkpoints.advance(checkpoint.id, done, enrolled, existing, self._clock.now())
             if progress is not None:

@@ -14,7 +14,7 @@ from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
 from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
 from teams_app.entrypoints.cli import main
-from teams_app.service.imports import ParticipantImports
+from teams_app.service.imports import ImportStopped, ParticipantImports
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 HEADER = b"email,name,department,time_zone\n"
@@ -103,9 +103,11 @@ async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, se
     def rows() -> list[ParticipantInput]:
         return [row for _, row in good_rows(path, limits)]
 
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ImportStopped) as stopped:
         await ParticipantImports(StopsAfter(service, 2), checkpoints, clock).run(
             "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)
+    assert (stopped.value.written, stopped.value.total) == (200, 250)
+    assert isinstance(stopped.value.cause, ConnectionError)
     assert (await service.status((await service.get_program("Pairs")).id))["enrolled"] == 200
     result = await ParticipantImports(service, checkpoints, clock).run(
         "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)

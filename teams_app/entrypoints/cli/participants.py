@@ -39,7 +39,8 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
     """
     from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
     from teams_app.adapters.db.import_tables import SqlImportCheckpoints
-    from teams_app.service.imports import ParticipantImports
+    from teams_app.adapters.redaction import redact_text
+    from teams_app.service.imports import ImportStopped, ParticipantImports
 
     settings = app.settings.imports
     limits = CsvLimits(max_cell_chars=settings.max_cell_chars, max_rows=settings.max_rows)
@@ -55,9 +56,14 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
                                    "(fix the file, or use --skip-invalid to import the good rows)")
     digest = await asyncio.to_thread(file_sha256, csv_file)
     imports = ParticipantImports(app.service, SqlImportCheckpoints(app.engine), app.clock)
-    result = await imports.run(program.id, lambda: (row for _, row in good_rows(csv_file, limits)),
-                               file_sha256=digest, total_rows=checked.good_rows,
-                               batch_size=batch_size or settings.batch_size, pause_s=settings.pause_ms / 1000)
+    try:
+        result = await imports.run(program.id, lambda: (row for _, row in good_rows(csv_file, limits)),
+                                   file_sha256=digest, total_rows=checked.good_rows,
+                                   batch_size=batch_size or settings.batch_size, pause_s=settings.pause_ms / 1000)
+    except ImportStopped as exc:
+        raise click.ClickException(redact_text(
+            f"the import stopped after {exc.written} of {exc.total} people ({type(exc.cause).__name__}: "
+            f"{exc.cause}); run the same command again to continue where it stopped")) from None
     if result.resumed_at_row:
         click.echo(f"resumed an unfinished import of this file at row {result.resumed_at_row + 1}")
     click.echo(f"enrolled {result.enrolled} participant(s); {result.existing} already enrolled; "
