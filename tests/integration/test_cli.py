@@ -226,3 +226,9 @@ def test_lrs_check_never_prints_a_password_written_into_the_endpoint(tmp_path: P
     assert result.exit_code == 1
     assert "127.0.0.1:1" in result.output and "admin:***@" in result.output
     assert "hunter2" not in result.output
+
+
+def test_error_messages_carry_no_terminal_escapes(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("program", "show", "\x1b]0;pwned\x07Nope")
+    assert result.exit_code == 1 and "was not found" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output

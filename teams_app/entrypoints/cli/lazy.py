@@ -44,6 +44,17 @@ class LazyGroup(click.Group):
             raise TypeError(f"{module_name}:{attribute} is not a click command")
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; an error message never shows a password or a terminal escape sequence."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            from teams_app.adapters.redaction import redact_text
+            from teams_app.adapters.text_safety import printable
+
+            exc.message = printable(redact_text(exc.message))
+            raise
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Like click's, but unloaded commands show their table help instead of being imported."""
         rows: list[tuple[str, str]] = []
