@@ -161,7 +161,7 @@ class ImportSettings(BaseModel):
     batch_size: int = Field(default=25, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
     pause_ms: int = Field(default=120, ge=0, le=10_000,
-                          description="Pause between batches of `participants import`: waiting writers go first.")
+                          description="SQLite: pause between `participants import` batches; waiting writers go first.")
     max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
                                 description="Longest cell `participants import` accepts (characters).")
     max_rows: int = Field(default=200_000, ge=1, description="Most rows one `participants import` file may have.")
