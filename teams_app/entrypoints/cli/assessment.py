@@ -18,7 +18,7 @@ from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.adapters.rubric_files import BUILTIN_RUBRICS, load_rubric_dir, load_rubric_file, program_rubrics
 from teams_app.domain.assessment import AllocationMode, LatePolicy, Rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
-from teams_app.entrypoints.cli.support import with_app
+from teams_app.entrypoints.cli.support import echo_safe, with_app
 from teams_app.service.assessment import AdminView, AssessmentService, OverrideAction
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ def validate_rubric(path: Path) -> None:
         rubric = load_rubric_file(path)
     except (InvalidInput, InvalidInputs) as exc:
         raise click.ClickException(f"{path} is not a valid rubric:\n{_problems(exc)}") from None
-    click.echo(f"rubric '{rubric.id}' ({rubric.name}): {len(rubric.criteria)} criteria, "
+    echo_safe(f"rubric '{rubric.id}' ({rubric.name}): {len(rubric.criteria)} criteria, "
                f"weights {', '.join(f'{c.id}={c.weight:g}' for c in rubric.criteria)}")
 
 
@@ -114,10 +114,10 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
     except InvalidInputs as exc:
         raise click.ClickException(f"cannot open the assessment:\n{_problems(exc)}") from None
     a = opened.assessment
-    click.echo(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
+    echo_safe(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
                f"{len(opened.reviews)} reviews allocated")
     for person, reason in opened.allocation.unfilled:
-        click.echo(f"  fewer reviewers for {person}: {reason}")
+        echo_safe(f"  fewer reviewers for {person}: {reason}")
 
 
 def admin_view_json(view: AdminView) -> dict[str, Any]:
@@ -146,16 +146,16 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
         click.echo(json.dumps(admin_view_json(view), indent=2))
         return
     a = view.assessment
-    click.echo(f"{a.rubric.name} ({a.status.value}), deadline {a.deadline.isoformat()}, k={a.threshold}: "
+    echo_safe(f"{a.rubric.name} ({a.status.value}), deadline {a.deadline.isoformat()}, k={a.threshold}: "
                f"{view.submitted} submitted ({view.late} late), {view.pending} pending")
     for p in view.people:
         score = f"{p.score_scaled:.0%}" if p.score_scaled is not None else "-"
-        click.echo(f"  {p.reviewee}\treviews {p.n_reviews}\tscore {score}\t"
+        echo_safe(f"  {p.reviewee}\treviews {p.n_reviews}\tscore {score}\t"
                    f"{'releasable' if p.releasable else 'below k'}")
     for f in view.flags:
-        click.echo(f"  flag {f.kind}: {f.reviewer} {f.detail}" + (f" (review {f.review_id})" if f.review_id else ""))
+        echo_safe(f"  flag {f.kind}: {f.reviewer} {f.detail}" + (f" (review {f.review_id})" if f.review_id else ""))
     for e in view.audit:
-        click.echo(f"  audit {e.at.isoformat()} {e.actor} {e.action} {e.target or ''}: {e.reason}")
+        echo_safe(f"  audit {e.at.isoformat()} {e.actor} {e.action} {e.target or ''}: {e.reason}")
 
 
 @assessment.command("release")
@@ -164,7 +164,7 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
 async def release(app: Application, assessment_id: str) -> None:
     """Release results after the deadline (people below k are told why; nobody sees reviewer names)."""
     summary = await app.assessment.release_results(assessment_id)
-    click.echo(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
+    echo_safe(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
                f"{len(summary.flags)} careless-review flags")
 
 
@@ -173,7 +173,7 @@ async def release(app: Application, assessment_id: str) -> None:
 async def remind(app: Application) -> None:
     """Record the reminders that are due now (the worker does this on its own)."""
     sent = await app.assessment.send_reminders()
-    click.echo(f"{len(sent)} reminders due")
+    echo_safe(f"{len(sent)} reminders due")
 
 
 @assessment.command("override")
@@ -192,4 +192,4 @@ async def override(app: Application, assessment_id: str, action: str, reason: st
         assessment_id, actor, action, reason, review_id=review_id,
         deadline=_parse_moment(deadline, "--deadline") if deadline else None,
         until=_parse_moment(until, "--until") if until else None)
-    click.echo(f"{entry.action} recorded ({entry.id})")
+    echo_safe(f"{entry.action} recorded ({entry.id})")

@@ -40,4 +40,8 @@ async def export(app: Application, program_ref: str | None, fmt: str, out: Path 
         out.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(rows)} row(s) to {out}", err=True)
     else:
+        if sys.stdout.isatty():  # on a terminal, names must not be able to move the cursor or retitle it
+            from teams_app.adapters.text_safety import printable
+
+            text = printable(text)
         sys.stdout.write(text)
