@@ -6,7 +6,6 @@ The background worker that reminds and releases is :func:`teams_app.entrypoints.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +22,6 @@ from teams_app.service.assessment import AdminView, AssessmentService, OverrideA
 
 if TYPE_CHECKING:
     from teams_app.bootstrap import Application
-
-logger = logging.getLogger(__name__)
 
 
 def _problems(exc: InvalidInput | InvalidInputs) -> str:

@@ -19,7 +19,6 @@ from teams_app.entrypoints.cli.support import echo_safe, settings_from
 if TYPE_CHECKING:
     from teams_app.config import Settings
 
-logger = logging.getLogger(__name__)
 
 STATE_DIR = Path(".peercoach")
 DEV_LRS_FILE = STATE_DIR / "lrs" / "endpoint.json"  # lets `peercoach report` find the dev stack's LRS

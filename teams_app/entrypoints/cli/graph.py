@@ -6,7 +6,6 @@ Registered in the main CLI's command table (:mod:`teams_app.entrypoints.cli`).
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import click
 
@@ -14,8 +13,6 @@ from teams_app.adapters.graph.check import CheckResult, check_graph
 from teams_app.adapters.graph.credentials import make_credential
 from teams_app.config import SettingsError, load_settings
 from teams_app.entrypoints.cli.support import echo_safe
-
-logger = logging.getLogger(__name__)
 
 
 @click.group(name="graph")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import signal
 import uuid
 from collections.abc import Awaitable, Callable
@@ -30,8 +29,6 @@ from teams_app.adapters.redaction import redact_text, redact_url
 from teams_app.bootstrap import lrs_client
 from teams_app.config import Settings, SettingsError, load_settings
 from teams_app.entrypoints.cli.support import echo_safe, settings_from
-
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 

@@ -16,7 +16,6 @@ import click
 if TYPE_CHECKING:
     from teams_app.config import Settings
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
