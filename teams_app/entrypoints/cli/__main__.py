@@ -2,4 +2,4 @@
 
 from teams_app.entrypoints.cli import main
 
-main()
+main(prog_name="peercoach")
