@@ -7,18 +7,23 @@ event and learning record, and the bot's own transactions wait at most one batch
 checkpoint records how far the import got; running the same file for the same program again continues from
 there. A batch interrupted before its checkpoint is written again: enrolling is idempotent (people already
 enrolled are counted as such), so the result is the same.
+
+Before each batch, the people it will newly enroll are noted under the import's id; :meth:`rollback` takes
+them out of the program again (they leave it, which the LRS records), so an import the admin abandons
+leaves the program as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import Protocol
 
+from teams_app.domain.errors import NotEnrolled, NotFound
 from teams_app.domain.model import new_id
 from teams_app.service.ports import Clock
 from teams_app.service.use_cases import CoachingService, ParticipantInput
@@ -43,6 +48,11 @@ class ImportCheckpoints(Protocol):
     """Where import progress is kept; every method is its own short transaction."""
 
     async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None: ...
+    async def get(self, import_id: str) -> ImportCheckpoint | None: ...
+    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]: ...
+    async def plan(self, import_id: str, emails: Sequence[str]) -> None: ...
+    async def planned(self, import_id: str) -> list[str]: ...
+    async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
     async def start(self, checkpoint: ImportCheckpoint) -> None: ...
     async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None: ...
     async def finish(self, import_id: str, at: datetime) -> None: ...
@@ -95,6 +105,8 @@ class ParticipantImports:
         source: Iterator[ParticipantInput] = islice(iter(rows()), done, None)
         while batch := list(islice(source, batch_size)):
             try:
+                await self._checkpoints.plan(checkpoint.id, await self._checkpoints.not_enrolled(
+                    program.id, [row.email for row in batch]))
                 added, already = await self._coaching.import_participants(program.id, batch)
             except Exception as exc:
                 logger.warning("import %s stopped after %s of %s people", checkpoint.id, done, total_rows)
@@ -106,3 +118,24 @@ class ParticipantImports:
             await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
         await self._checkpoints.finish(checkpoint.id, self._clock.now())
         return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)
+
+    async def rollback(self, import_id: str) -> int:
+        """Take everyone this import enrolled out of the program again; returns how many left."""
+        checkpoint = await self._checkpoints.get(import_id)
+        if checkpoint is None:
+            raise NotFound("import", import_id)
+        if checkpoint.status == "rolled_back":
+            return 0
+        left = 0
+        for email in await self._checkpoints.planned(import_id):
+            person = await self._coaching.find_participant(email=email)
+            if person is None:
+                continue
+            try:
+                await self._coaching.leave(checkpoint.program_id, person.id, erase=False)
+                left += 1
+            except NotEnrolled:
+                continue  # its batch never committed, or the person left since
+        await self._checkpoints.mark(import_id, "rolled_back", self._clock.now())
+        logger.info("rolled back import %s: %s people left the program", import_id, left)
+        return left

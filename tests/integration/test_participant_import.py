@@ -116,3 +116,41 @@ async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, se
     async with engine.connect() as conn:
         states = (await conn.execute(sa.select(participant_imports.c.status, participant_imports.c.next_row))).all()
     assert [tuple(s) for s in states] == [("done", 250)]
+
+
+async def test_rollback_by_import_id_takes_out_only_the_people_it_enrolled(
+        engine: AsyncEngine, service: CoachingService, clock: FixedClock, tmp_path: Path) -> None:
+    program = await service.create_program("Pairs", "peer_pairs", "weekly")
+    await service.import_participants("Pairs", [row for _, row in good_rows(_file(tmp_path, "before.csv", 30),
+                                                                         CsvLimits())])
+    path = _file(tmp_path, "people.csv", 120)  # p0..p29 were already enrolled
+    limits = CsvLimits()
+    imports = ParticipantImports(StopsAfter(service, 2), SqlImportCheckpoints(engine), clock)
+    with pytest.raises(ImportStopped) as stopped:
+        await imports.run("Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path),
+                          total_rows=120, batch_size=40)
+    assert (await service.status(program.id))["enrolled"] == 80
+    left = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).rollback(stopped.value.import_id)
+    assert left == 50  # p30..p79: the two committed batches' newcomers; the third batch never committed
+    assert (await service.status(program.id))["enrolled"] == 30
+    again = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).run(
+        "Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path), total_rows=120,
+        batch_size=40)
+    assert (again.resumed_at_row, again.enrolled, again.existing) == (0, 90, 30)  # a rolled-back import starts over
+
+
+def _file(tmp_path: Path, name: str, n: int) -> Path:
+    path = tmp_path / name
+    path.write_bytes(HEADER + people(n))
+    return path
+
+
+def test_import_rollback_command_undoes_a_whole_import(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = _file(tmp_path, "people.csv", 60)
+    result = cli("participants", "import", str(path), "--program", "Pairs", "--batch-size", "25")
+    import_id = result.output.rsplit("(import ", 1)[1].split(")")[0]
+    undone = cli("participants", "import-rollback", import_id, "--yes")
+    assert undone.exit_code == 0 and "60 participant(s) left the program" in undone.output
+    assert '"enrolled": 0' in cli("program", "show", "Pairs").output
+    unknown = cli("participants", "import-rollback", "nope", "--yes")
+    assert unknown.exit_code == 1 and "import 'nope' was not found" in unknown.output

@@ -65,11 +65,28 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
     except ImportStopped as exc:
         raise click.ClickException(redact_text(
             f"the import stopped after {exc.written} of {exc.total} people ({type(exc.cause).__name__}: "
-            f"{exc.cause}); run the same command again to continue where it stopped")) from None
+            f"{exc.cause}); run the same command again to continue where it stopped, or undo it with "
+            f"'peercoach participants import-rollback {exc.import_id}'")) from None
     if result.resumed_at_row:
         click.echo(f"resumed an unfinished import of this file at row {result.resumed_at_row + 1}")
     click.echo(f"enrolled {result.enrolled} participant(s); {result.existing} already enrolled; "
-               f"{checked.problem_count} problem(s) skipped")
+               f"{checked.problem_count} problem(s) skipped (import {result.import_id})")
+
+
+@participants.command("import-rollback")
+@click.argument("import_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@with_app
+async def participants_import_rollback(app: Application, import_id: str, yes: bool) -> None:
+    """Undo an import: everyone it enrolled leaves the program again (recorded in the LRS)."""
+    from teams_app.adapters.db.import_tables import SqlImportCheckpoints
+    from teams_app.service.imports import ParticipantImports
+
+    if not yes and not click.confirm(f"Take everyone import {import_id} enrolled out of the program?", default=False):
+        raise click.Abort()
+    imports = ParticipantImports(app.service, SqlImportCheckpoints(app.engine), app.clock)
+    left = await imports.rollback(import_id)
+    click.echo(f"rolled back import {import_id}: {left} participant(s) left the program")
 
 
 @participants.command("erase")

@@ -1,4 +1,4 @@
-"""Participant-import checkpoints (resumable, batched CSV imports).
+"""Participant-import checkpoints and planned enrollments (resumable, batched CSV imports; rollback by id).
 
 Revision ID: core_0003
 Revises: core_0002
@@ -33,8 +33,15 @@ def upgrade() -> None:
     )
     op.create_index("ix_participant_imports_program_file", "participant_imports", ["program_id", "file_sha256"],
                     unique=False)
+    op.create_table(
+        "participant_import_rows",
+        sa.Column("import_id", sa.String(length=36), nullable=False),
+        sa.Column("email", sa.String(length=254), nullable=False),
+        sa.PrimaryKeyConstraint("import_id", "email", name=op.f("pk_participant_import_rows")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("participant_import_rows")
     op.drop_index("ix_participant_imports_program_file", table_name="participant_imports")
     op.drop_table("participant_imports")
