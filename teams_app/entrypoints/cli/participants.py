@@ -31,7 +31,8 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
     """Enroll people from a CSV file (all or nothing unless --skip-invalid).
 
     The whole file is checked first and nothing is written if any row has a problem. Then people are written
-    in short batches, so the bot keeps answering; if the import stops, run the same command again to finish it.
+    in short batches, so the bot keeps answering; if the import stops, run the same command again to finish it,
+    or undo it with 'participants import-rollback IMPORT_ID'.
 
     Columns: email, name, department, location, time_zone, working_hours (09:00-17:00), languages (en;de),
     seniority (1-5), skills_offered, skills_wanted, goals (separated by ';'), start_date (YYYY-MM-DD),
