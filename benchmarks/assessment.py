@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from teams_app.adapters.rubric_files import builtin_rubric
 from teams_app.domain.assessment import (
     AllocationMode,
     Assessment,
@@ -32,7 +33,6 @@ from teams_app.domain.assessment import (
     ReviewSubmission,
     aggregate,
     allocate_reviewers,
-    builtin_rubric,
     fit_reviewer_model,
 )
 from teams_app.domain.model import Participant, Profile

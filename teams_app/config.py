@@ -200,6 +200,18 @@ class AssessmentSettings(BaseModel):
     )
 
 
+class ImportSettings(BaseModel):
+    """``participants import`` (cli branch): batches keep each write transaction short so the bot keeps answering."""
+
+    batch_size: int = Field(default=25, ge=1, le=10_000,
+                            description="People written per transaction by `participants import`.")
+    pause_ms: int = Field(default=120, ge=0, le=10_000,
+                          description="SQLite: pause between `participants import` batches; waiting writers go first.")
+    max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
+                                description="Longest cell `participants import` accepts (characters).")
+    max_rows: int = Field(default=200_000, ge=1, description="Most rows one `participants import` file may have.")
+
+
 class SchedulerSettings(BaseModel):
     enabled: bool = Field(default=True, description="Start due rounds by themselves inside `serve`.")
     interval_s: float = Field(default=60.0, gt=0, description="How often the scheduler looks for due rounds.")
@@ -250,6 +262,7 @@ class Settings(BaseSettings):
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     assessment: AssessmentSettings = Field(default_factory=AssessmentSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     @field_validator("log_level")
     @classmethod

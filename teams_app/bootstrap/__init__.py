@@ -26,7 +26,6 @@ from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
 from teams_app.adapters.xapi import XapiRecorder
 from teams_app.config import Settings
-from teams_app.domain.assessment import Rubric
 from teams_app.service.assessment import AssessmentService
 from teams_app.service.check_ins import CheckInPrompts
 from teams_app.service.messagebus import MessageBus
@@ -74,6 +73,7 @@ class Application:
 def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEngine | None = None) -> Application:
     """Build the application from settings. Only program rubric files are read; connections open on first use."""
     from teams_app.adapters.graph.factory import build_calendar_and_mail
+    from teams_app.adapters.rubric_files import program_rubrics
 
     engine = engine or make_engine(settings.db.url, echo=settings.db.echo)
     if settings.db.entra_auth:  # PostgreSQL sign-in with the managed identity's token (deploy)
@@ -87,7 +87,8 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     wake = Waker()
     service = CoachingService(uow_factory, bus, clock)
     assessment_uows = SqlAssessmentUnitOfWorkFactory(engine)
-    assessment = AssessmentService(assessment_uows, bus, clock, _rubrics(settings))
+    # Built-in and program rubrics, read by the rubric file adapter (the domain reads no files).
+    assessment = AssessmentService(assessment_uows, bus, clock, program_rubrics(settings.assessment.rubrics_dir))
     # In-transaction handlers: learning records and notifications commit with the change that causes them,
     # in every process that changes the domain (the CLI's `round run` too).
     XapiRecorder(statement_builder(settings), settings.lrs.system_email).register(bus)
@@ -113,15 +114,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, engine: AsyncEn
     else:
         logger.info("no LRS configured (PEERCOACH_LRS__ENDPOINT): statements wait in the outbox")
     return app
-
-
-def _rubrics(settings: Settings) -> dict[str, Rubric] | None:
-    if not settings.assessment.rubrics_dir:
-        return None
-    # The cli branch moves rubric file loading to adapters/rubric_files.py; until then it lives in the CLI.
-    from teams_app.entrypoints.assessment import load_rubric_dir
-
-    return dict(load_rubric_dir(settings.assessment.rubrics_dir))
 
 
 def statement_builder(settings: Settings) -> StatementBuilder:

@@ -38,7 +38,6 @@ from teams_app.domain.assessment import (
     aggregate,
     allocate_reviewers,
     build_feedback,
-    builtin_rubric,
     release_decision,
     reminders_due,
     require_reviewer,
@@ -163,14 +162,18 @@ class AssessmentService:
         self._uow = uow_factory
         self._bus = bus
         self._clock = clock
-        self._rubrics = dict(rubrics or {})  # program rubrics loaded from YAML/JSON, by id
+        self._rubrics = dict(rubrics or {})  # built-in and program rubrics by id, read by adapters.rubric_files
 
     def add_rubrics(self, rubrics: Mapping[str, Rubric]) -> None:
         """Rubrics given at run time (e.g. a file on the command line), beside the program rubrics."""
         self._rubrics.update(rubrics)
 
     def rubric(self, rubric_id: str) -> Rubric:
-        return self._rubrics.get(rubric_id) or builtin_rubric(rubric_id)
+        rubric = self._rubrics.get(rubric_id)
+        if rubric is None:
+            known = ", ".join(sorted(self._rubrics)) or "none loaded"
+            raise InvalidInput("rubric", f"unknown rubric '{rubric_id}': choose one of {known}")
+        return rubric
 
     # -- opening and allocation -------------------------------------------------------------------
     async def open_assessment(

@@ -215,7 +215,7 @@ async def test_graph_check_runs_as_the_managed_identity(token_server: TokenServe
     from click.testing import CliRunner
 
     from teams_app.adapters.graph import ClientCredentialsTokenCredential
-    from teams_app.entrypoints.cli_graph import graph as graph_cli
+    from teams_app.entrypoints.cli.graph import graph as graph_cli
     from teams_app.simulation.graph_server import GraphServer
 
     graph = await GraphServer().start()

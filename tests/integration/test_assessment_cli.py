@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
-from teams_app.entrypoints.assessment import assessment, assessment_worker
+from teams_app.adapters.rubric_files import builtin_rubrics
 from teams_app.entrypoints.cli import main
+from teams_app.entrypoints.cli.assessment import assessment
 from teams_app.service.assessment import AssessmentService
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
+from teams_app.service.workers import assessment_worker
 
 from .test_cli import write_people
 
@@ -114,7 +116,7 @@ async def test_worker_reminds_and_releases_then_stops(engine: AsyncEngine, servi
         await service.enroll("Pairs", ParticipantInput(email=f"w{i}@example.com", display_name=f"W {i}"),
                              consent=True)
     await service.run_round("Pairs", seed=3)
-    assessments = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock)
+    assessments = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, builtin_rubrics())
     opened = await assessments.open_assessment("Pairs", deadline=clock.now() + timedelta(days=2), mode="peers",
                                                reviewers_per_person=2)
     clock.set(clock.now() + timedelta(days=1, hours=1))  # inside the 24 h reminder window
@@ -133,8 +135,8 @@ async def test_worker_reminds_and_releases_then_stops(engine: AsyncEngine, servi
 
 
 def test_rubrics_dir_is_loaded_by_id_and_bad_files_are_named(tmp_path: Path) -> None:
+    from teams_app.adapters.rubric_files import load_rubric_dir
     from teams_app.domain.errors import InvalidInputs
-    from teams_app.entrypoints.assessment import load_rubric_dir
 
     good = tmp_path / "rubrics"
     good.mkdir()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
-from teams_app.domain import assessment_events as aev
+from teams_app.adapters.rubric_files import builtin_rubrics
 from teams_app.domain.assessment import (
     AssessmentStatus,
     Assignment,
@@ -24,6 +24,7 @@ from teams_app.domain.assessment import (
     ReviewStatus,
     Score,
 )
+from teams_app.domain.assessment import events as aev
 from teams_app.domain.errors import InvalidInputs
 from teams_app.domain.events import Event
 from teams_app.domain.model import Profile
@@ -49,7 +50,7 @@ async def cohort(service: CoachingService, n: int = 8) -> list[str]:
 
 @pytest.fixture
 def assessments(engine: AsyncEngine, bus: MessageBus, clock: FixedClock) -> AssessmentService:
-    return AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock)
+    return AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, builtin_rubrics())
 
 
 async def test_assessment_and_reviews_round_trip(service: CoachingService, assessments: AssessmentService,

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
@@ -137,3 +140,95 @@ def test_serve_without_app_id_outside_dev_mode_refuses_to_start(tmp_path: Path,
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 1
     assert "PEERCOACH_BOT__APP_ID is empty" in result.output
+
+
+HEAVY = ("sqlalchemy", "botbuilder", "msgraph", "scipy", "matplotlib", "babel", "aiohttp", "alembic", "numpy",
+         "pydantic", "yaml")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["-h"]])
+def test_help_and_version_import_no_heavy_module(argv: list[str]) -> None:
+    code = ("import sys\nfrom teams_app.entrypoints.cli import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            f"print('LOADED', sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "LOADED []"
+
+
+def test_help_lists_every_command_with_its_own_help_line() -> None:
+    from teams_app.entrypoints.cli import COMMANDS
+
+    listing = CliRunner().invoke(main, ["--help"]).output
+    for name, entry in COMMANDS.items():
+        assert f"  {name} " in listing
+        command = main.get_command(click.Context(main), name)
+        assert command is not None and command.name in (name, "round")
+        assert command.get_short_help_str(limit=1000) == entry.short_help, name
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"name: [a, b]\nkind: circle\ncadence: weekly\n", "name: must be text, not a list"),
+    (b"name: P\nkind: circle\ncadence: weekly\npolicy: strict\n", "policy: must be a mapping of matching settings"),
+    (b"name: P\nkind: circle\ncadence: weekly\nfirst_round_at: 20261201\n", "first_round_at: must be a date and time"),
+    (b"name: P\nkind: circle\ncadence: weekly\nfirst_round_at: 2026-12-01\n", "is a day without a time"),
+    (b"name: Caf\xe9\nkind: circle\ncadence: weekly\n", "not UTF-8 text (byte 0xe9 on line 1)"),
+    (b"name: P\nkind: Pairs\ncadence: weekly\n", "kind: 'Pairs' is not one of peer_pairs"),
+    (b"name: P\nkind: circle\ncadence: weekly\npolicy: {group_min: three}\n", "policy.group_min: must be a whole"),
+    (b"name: P\nkind: circle\ncadence: weekly\ncolour: red\n", "colour: not a program field"),
+    (b"- just\n- a list\n", "expected a mapping of program fields"),
+])
+def test_program_file_problems_are_named_without_a_traceback(cli, tmp_path: Path, content: bytes,  # type: ignore[no-untyped-def]
+                                                             expected: str) -> None:
+    spec = tmp_path / "program.yaml"
+    spec.write_bytes(content)
+    result = CliRunner().invoke(main, ["--db", f"sqlite+aiosqlite:///{tmp_path / 'p.db'}", "program", "create",
+                                       "--file", str(spec)])
+    assert result.exit_code == 1 and result.exception is not None and isinstance(result.exception, SystemExit)
+    assert expected in result.output
+    assert "Traceback" not in result.output
+
+
+def test_first_round_at_without_offset_is_refused(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("program", "create", "--name", "P", "--kind", "circle", "--cadence", "weekly",
+                 "--first-round-at", "2026-12-01T09:00")
+    assert result.exit_code == 1 and "first_round_at: 2026-12-01T09:00:00 has no UTC offset" in result.output
+
+
+def test_kinds_and_cadences_are_normalised_whatever_their_case(cli) -> None:  # type: ignore[no-untyped-def]
+    assert cli("program", "create", "--name", "A", "--kind", "PEER_PAIRS", "--cadence", "Weekly").exit_code == 0
+    assert cli("program", "create", "--name", "B", "--kind", "Peer_Pairs", "--cadence", "WEEKLY").exit_code == 0
+    listed = cli("program", "list").output
+    assert "A\tpeer_pairs\tweekly" in listed and "B\tpeer_pairs\tweekly" in listed
+    twin = cli("program", "create", "--name", "a", "--kind", "circle", "--cadence", "weekly")
+    assert twin.exit_code == 1 and "a program called 'A' already exists" in twin.output
+
+
+def test_export_csv_escapes_cells_a_spreadsheet_would_run(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,department,time_zone\n"
+                      'a@example.com,"=HYPERLINK(""http://x"",""y"")",+1,UTC\n'
+                      "b@example.com,@SUM(A1),-2,UTC\n", encoding="utf-8")
+    cli("program", "create", "--name", "Pairs", "--kind", "peer_pairs", "--cadence", "weekly")
+    assert cli("participants", "import", str(people), "--program", "Pairs").exit_code == 0
+    cli("round", "run", "--program", "Pairs")
+    text = cli("export", "--program", "Pairs").output
+    cells = [cell for row in csv.reader(text.splitlines()) for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells or "'@SUM(A1)" in cells
+
+
+def test_lrs_check_never_prints_a_password_written_into_the_endpoint(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PEERCOACH_LRS__ENDPOINT", "http://admin:hunter2@127.0.0.1:1/xAPI/")
+    monkeypatch.setenv("PEERCOACH_LRS__TIMEOUT_S", "2")
+    result = CliRunner().invoke(main, ["--db", f"sqlite+aiosqlite:///{tmp_path / 'l.db'}", "lrs", "check"])
+    assert result.exit_code == 1
+    assert "127.0.0.1:1" in result.output and "admin:***@" in result.output
+    assert "hunter2" not in result.output
+
+
+def test_error_messages_carry_no_terminal_escapes(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("program", "show", "\x1b]0;pwned\x07Nope")
+    assert result.exit_code == 1 and "was not found" in result.output
+    assert "\x1b" not in result.output and "\x07" not in result.output

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from teams_app.adapters.graph import ClientCredentialsTokenCredential
 from teams_app.adapters.graph.check import check_graph, token_roles
-from teams_app.entrypoints.cli_graph import graph as graph_cli
+from teams_app.entrypoints.cli.graph import graph as graph_cli
 from teams_app.simulation.graph_server import ALL_ROLES, GraphServer
 
 pytestmark = [pytest.mark.filterwarnings("ignore::DeprecationWarning:msgraph.*"),

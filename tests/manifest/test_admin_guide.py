@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from teams_app.config import describe_settings
-from teams_app.entrypoints.cli_manifest import manifest
+from teams_app.entrypoints.cli.manifest import manifest
 from teams_app.graph_permissions import GRAPH_APPLICATION_PERMISSIONS
 from teams_app.manifest_package import (
     INSTALL_HINT,

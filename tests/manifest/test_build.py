@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from teams_app.config import Settings
-from teams_app.entrypoints.cli_manifest import manifest
+from teams_app.entrypoints.cli.manifest import manifest
 from teams_app.manifest_package import (
     DEFAULT_SOURCE_DIR,
     ManifestBuildError,

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from teams_app.adapters.rubric_files import builtin_rubric
 from teams_app.domain.assessment import (
     AllocationMode,
     Assessment,
@@ -20,7 +21,6 @@ from teams_app.domain.assessment import (
     ReviewSubmission,
     aggregate,
     build_feedback,
-    builtin_rubric,
     fit_reviewer_model,
     release_decision,
 )

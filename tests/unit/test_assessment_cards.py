@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from teams_app.adapters.bot import assessment_cards as cards
+from teams_app.adapters.rubric_files import builtin_rubric
 from teams_app.domain.assessment import (
     AllocationMode,
     Assessment,
@@ -20,7 +21,6 @@ from teams_app.domain.assessment import (
     ReviewSubmission,
     aggregate,
     build_feedback,
-    builtin_rubric,
 )
 from teams_app.domain.errors import InvalidInputs
 from teams_app.domain.model import GROW, MAX_TEXT

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from teams_app.adapters.rubric_files import builtin_rubric
 from teams_app.domain.assessment import (
     AllocationMode,
     Assessment,
@@ -18,7 +19,6 @@ from teams_app.domain.assessment import (
     ReviewKind,
     ReviewStatus,
     ReviewSubmission,
-    builtin_rubric,
     reminders_due,
 )
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition

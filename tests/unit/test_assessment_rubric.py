@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from teams_app.domain.assessment import BUILTIN_RUBRICS, Rubric, builtin_rubric, parse_rubric
+from teams_app.adapters.rubric_files import BUILTIN_RUBRICS, builtin_rubric, load_rubric_file, parse_rubric
+from teams_app.domain.assessment import Rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.domain.model import MAX_TEXT
 
@@ -138,3 +142,17 @@ def test_yaml_yes_no_labels_get_a_hint_to_quote_them() -> None:
     with pytest.raises(InvalidInputs) as err:
         parse_rubric(text)
     assert "quotes" in fields(err.value)["criteria[0].levels[0].label"]
+
+
+def test_the_assessment_domain_imports_no_file_or_yaml_library() -> None:
+    code = ("import sys, teams_app.domain.assessment, teams_app.domain.assessment_events; "
+            "print(sorted(m for m in ('yaml', 'importlib.resources', 'sqlalchemy', 'aiohttp') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_rubric_file_that_is_not_utf8_is_an_invalid_input(tmp_path: Path) -> None:
+    path = tmp_path / "latin.yaml"
+    path.write_bytes("id: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(InvalidInput, match="not UTF-8"):
+        load_rubric_file(path)

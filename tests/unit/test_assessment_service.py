@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from teams_app.domain import assessment_events as aev
-from teams_app.domain.assessment import AssessmentStatus, LatePolicy, ReviewKind, ReviewStatus, parse_rubric
+from teams_app.adapters.rubric_files import builtin_rubrics, parse_rubric
+from teams_app.domain.assessment import AssessmentStatus, LatePolicy, ReviewKind, ReviewStatus
+from teams_app.domain.assessment import events as aev
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition, NotAllowed, NotFound
 from teams_app.domain.events import Event
 from teams_app.domain.model import (
@@ -42,7 +43,7 @@ class Harness:
             self.events.append(event)
 
         self.bus.in_transaction(Event, record)
-        self.service = AssessmentService(self.uow, self.bus, self.clock)
+        self.service = AssessmentService(self.uow, self.bus, self.clock, builtin_rubrics())
         self.program = Program.create("Coaching", program_options.pop("kind", "peer_pairs"), "weekly",
                                       program_id="prog", **program_options)
         store = self.uow.store

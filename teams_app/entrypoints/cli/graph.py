@@ -1,20 +1,18 @@
 """``peercoach graph ...``: Microsoft Graph setup help.
 
-The lead registers the group in the main CLI: ``main.add_command(graph)``.
+Registered in the main CLI's command table (:mod:`teams_app.entrypoints.cli`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 import click
 
 from teams_app.adapters.graph.check import CheckResult, check_graph
 from teams_app.adapters.graph.credentials import make_credential
 from teams_app.config import SettingsError, load_settings
-
-logger = logging.getLogger(__name__)
+from teams_app.entrypoints.cli.support import echo_safe
 
 
 @click.group(name="graph")
@@ -49,7 +47,7 @@ def check(probe_mailbox: str) -> None:
     results = asyncio.run(_run(credential, graph_settings.base_url, mailbox, bool(graph_settings.sender_mailbox)))
     for result in results:
         mark = "ok " if result.ok else ("MISSING" if result.required else "absent (optional)")
-        click.echo(f"[{mark}] {result.name}: {result.detail}")
+        echo_safe(f"[{mark}] {result.name}: {result.detail}")
     failed = [r.name for r in results if r.required and not r.ok]
     if failed:
         raise click.ClickException(f"Graph setup incomplete: {', '.join(failed)}")

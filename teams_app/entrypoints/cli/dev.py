@@ -1,4 +1,7 @@
-"""``peercoach dev`` (the local stack: bot in dev mode, SQLite, a local ralph LRS) and ``peercoach report``."""
+"""``peercoach dev`` (the local stack: bot in dev mode, SQLite, a local ralph LRS) and ``peercoach simulate``.
+
+``dev_lrs_settings`` also serves ``peercoach report``: the dev stack's LRS when none is configured.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +9,16 @@ import asyncio
 import json
 import logging
 import socket
-from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
-from pydantic import SecretStr
 
-from lrs_bridge.records import Person, ProgramRef
-from teams_app import __version__
-from teams_app.bootstrap import Application, bootstrap, lrs_client, statement_builder
-from teams_app.config import Settings
-from teams_app.entrypoints.cli_support import settings_from, with_app
-from teams_app.reporting import (
-    VERB_VOIDED,
-    actor_key,
-    build_report,
-    is_voiding,
-    mentions_activity,
-    write_csv,
-    write_html,
-)
+from teams_app.entrypoints.cli.support import echo_safe, settings_from
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from teams_app.config import Settings
+
 
 STATE_DIR = Path(".peercoach")
 DEV_LRS_FILE = STATE_DIR / "lrs" / "endpoint.json"  # lets `peercoach report` find the dev stack's LRS
@@ -46,6 +36,8 @@ def _port_free(port: int) -> bool:
 
 
 def with_lrs(settings: Settings, endpoint: str, username: str, password: str) -> Settings:
+    from pydantic import SecretStr
+
     lrs = settings.lrs.model_copy(update={"endpoint": endpoint, "username": username,
                                           "password": SecretStr(password),
                                           # ralph refuses Agent/Group statement objects (see lrs_bridge)
@@ -66,8 +58,11 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
     """
     from aiohttp import web
 
+    from teams_app import __version__
+    from teams_app.adapters.redaction import redact_url
+    from teams_app.bootstrap import bootstrap
     from teams_app.devstack import start_local_lrs
-    from teams_app.entrypoints.cli import build_web_app
+    from teams_app.entrypoints.cli.serve import build_web_app
 
     settings = settings_from(ctx)
     local = None
@@ -83,7 +78,7 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
     try:
         app = bootstrap(settings)
         web_app = build_web_app(app)
-        click.echo(f"peercoach {__version__} (dev mode, no authentication; database {settings.db.url})")
+        click.echo(f"peercoach {__version__} (dev mode, no authentication; database {redact_url(settings.db.url)})")
         click.echo(f"bot endpoint:  http://127.0.0.1:{port}/api/messages")
         if local is not None:
             click.echo(f"local LRS:     {local.endpoint} (user {local.username}, password in "
@@ -103,63 +98,9 @@ def dev_lrs_settings(settings: Settings) -> Settings | None:
     if DEV_LRS_FILE.exists():
         saved = json.loads(DEV_LRS_FILE.read_text())
         credentials = json.loads((DEV_LRS_FILE.parent / saved["credentials"]).read_text())
-        click.echo(f"using the dev stack's LRS at {saved['endpoint']}", err=True)
+        echo_safe(f"using the dev stack's LRS at {saved['endpoint']}", err=True)
         return with_lrs(settings, saved["endpoint"], credentials["username"], credentials["password"])
     return None
-
-
-def report_settings(settings: Settings) -> Settings:
-    found = dev_lrs_settings(settings)
-    if found is None:
-        raise click.ClickException("no LRS configured: set PEERCOACH_LRS__ENDPOINT (or run `peercoach dev` first)")
-    return found
-
-
-async def fetch_statements(settings: Settings, program_id: str, program_name: str,
-                           since: date | None) -> list[dict[str, Any]]:
-    builder = statement_builder(settings)
-    program_iri = builder.program_activity(ProgramRef(program_id, program_name), "en").id
-    since_at = datetime.combine(since, datetime.min.time(), UTC) if since else None
-    async with lrs_client(settings) as client:
-        # related_activities: statements whose grouping or object is the program, i.e. all of it.
-        found = [s async for s in client.get_statements(activity=program_iri, related_activities=True,
-                                                        since=since_at)]
-        if found:
-            voiding = [s async for s in client.get_statements(verb=VERB_VOIDED, since=since_at)]
-            return found + voiding
-        # Nothing matched: either no statements yet, or an LRS that ignores the activity filter (ralph's
-        # file backend compares the filter as an object, not a string). Filter here instead.
-        everything = [s async for s in client.get_statements(since=since_at)]
-    return [s for s in everything if mentions_activity(s, program_iri) or is_voiding(s)]
-
-
-@click.command()
-@click.option("--program", "program_ref", required=True, help="Program name or id.")
-@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Only statements from this day on.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("report"),
-              show_default=True, help="Folder for report.csv and report.html.")
-@with_app
-async def report(app: Application, program_ref: str, since: datetime | None, out_dir: Path) -> None:
-    """Read the program's statements back from the LRS: a CSV and a one-page HTML report with charts."""
-    settings = report_settings(app.settings)
-    program = await app.service.get_program(program_ref)
-    day = since.date() if since else None
-    try:
-        statements = await fetch_statements(settings, program.id, program.name, day)
-    except Exception as exc:
-        raise click.ClickException(f"could not read the LRS at {settings.lrs.endpoint}: {exc}") from None
-    # Departments come from our database (the LRS knows actors only by their LMS identity).
-    builder = statement_builder(settings)
-    departments: dict[str, str] = {}
-    for person in await app.service.roster(program.id):
-        agent = builder.agent(Person(email=person.email)).as_version("1.0.3")
-        departments[actor_key(agent)] = person.profile.department or "unknown"
-    result = build_report(statements, program.name, since=day, departments=departments)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    await asyncio.to_thread(write_csv, result, out_dir / "report.csv")
-    await asyncio.to_thread(write_html, result, out_dir / "report.html")
-    click.echo(f"{result.statements} statements from {result.people} people; wrote {out_dir / 'report.csv'} and "
-               f"{out_dir / 'report.html'}")
 
 
 @click.command()

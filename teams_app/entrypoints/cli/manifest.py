@@ -1,11 +1,10 @@
 """``peercoach manifest ...``: build the Teams app package and keep the admin guide's settings table current.
 
-Register in the main CLI with ``cli.add_command(manifest)``.
+Registered in the main CLI's command table (:mod:`teams_app.entrypoints.cli`).
 """
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import click
@@ -19,8 +18,6 @@ from teams_app.manifest_package import (
     replace_settings_table,
     settings_table,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @click.group(name="manifest")

@@ -1,68 +1,26 @@
-"""Peer assessment from the command line (``peercoach assessment ...``) and its background worker.
+"""``peercoach assessment``: rubrics, opening, status, release and admin overrides.
 
-Register with ``main.add_command(assessment)`` in ``teams_app.entrypoints.cli``; the background worker is
-built by the composition root (``teams_app.service.workers.assessment_worker``).
+The background worker that reminds and releases is :func:`teams_app.service.workers.assessment_worker`.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from teams_app.bootstrap import Application
-from teams_app.domain.assessment import BUILTIN_RUBRICS, AllocationMode, LatePolicy, Rubric, parse_rubric
+from teams_app.adapters.rubric_files import BUILTIN_RUBRICS, load_rubric_dir, load_rubric_file, program_rubrics
+from teams_app.domain.assessment import AllocationMode, LatePolicy, Rubric
 from teams_app.domain.errors import InvalidInput, InvalidInputs
-from teams_app.entrypoints.cli_support import with_app
+from teams_app.entrypoints.cli.support import echo_safe, with_app
 from teams_app.service.assessment import AdminView, OverrideAction
-from teams_app.service.workers import assessment_worker  # noqa: F401 - built by the composition root
 
-logger = logging.getLogger(__name__)
-
-
-def load_rubric_file(path: Path) -> Rubric:
-    """A rubric from a ``.yaml``/``.yml``/``.json`` file; problems are raised as InvalidInput(s)."""
-    fmt = "json" if path.suffix.lower() == ".json" else "yaml"
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InvalidInput("rubric", f"cannot read {path}: {exc.strerror}") from None
-    return parse_rubric(text, fmt=fmt)
-
-
-def load_rubric_dir(directory: Path) -> dict[str, Rubric]:
-    """Every ``*.yaml``/``*.yml``/``*.json`` rubric in a directory, by id (program-level rubrics).
-
-    All files are checked; problems are reported together, each prefixed with its file name.
-    """
-    if not directory.is_dir():
-        raise InvalidInput("rubrics_dir", f"{directory} is not a directory")
-    rubrics: dict[str, Rubric] = {}
-    problems: list[InvalidInput] = []
-    for path in sorted(directory.iterdir()):
-        if path.suffix.lower() not in (".yaml", ".yml", ".json"):
-            continue
-        try:
-            rubric = load_rubric_file(path)
-        except InvalidInputs as exc:
-            problems.extend(InvalidInput(f"{path.name}: {p.field}", p.problem) for p in exc.problems)
-            continue
-        except InvalidInput as exc:
-            problems.append(InvalidInput(f"{path.name}: {exc.field}", exc.problem))
-            continue
-        if rubric.id in rubrics:
-            problems.append(InvalidInput(f"{path.name}: id", f"'{rubric.id}' is already defined by another file"))
-            continue
-        rubrics[rubric.id] = rubric
-    if problems:
-        raise InvalidInputs(problems)
-    logger.info("loaded %s rubrics from %s", len(rubrics), directory)
-    return rubrics
+if TYPE_CHECKING:
+    from teams_app.bootstrap import Application
 
 
 def _problems(exc: InvalidInput | InvalidInputs) -> str:
@@ -93,7 +51,7 @@ def validate_rubric(path: Path) -> None:
         rubric = load_rubric_file(path)
     except (InvalidInput, InvalidInputs) as exc:
         raise click.ClickException(f"{path} is not a valid rubric:\n{_problems(exc)}") from None
-    click.echo(f"rubric '{rubric.id}' ({rubric.name}): {len(rubric.criteria)} criteria, "
+    echo_safe(f"rubric '{rubric.id}' ({rubric.name}): {len(rubric.criteria)} criteria, "
                f"weights {', '.join(f'{c.id}={c.weight:g}' for c in rubric.criteria)}")
 
 
@@ -124,7 +82,7 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
                 self_assessment: bool, late_policy: str, grace_hours: int, reminder_hours: str,
                 admin_sees_names: bool, seed: int | None) -> None:
     """Open an assessment for a round and allocate reviewers."""
-    rubrics: dict[str, Rubric] = {}
+    rubrics: dict[str, Rubric] = program_rubrics(app.settings.assessment.rubrics_dir)
     if rubrics_dir is not None:
         try:
             rubrics.update(load_rubric_dir(rubrics_dir))
@@ -142,6 +100,7 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
     except ValueError:
         raise click.BadParameter("comma-separated whole hours, e.g. 48,24", param_hint="--reminder-hours") from None
     due = _parse_moment(deadline, "--deadline") if deadline else app.clock.now() + timedelta(days=days)
+    # Rubric files named on the command line join the application's rubrics (one AssessmentService per process).
     app.assessment.add_rubrics(rubrics)
     service = app.assessment
     try:
@@ -152,10 +111,10 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
     except InvalidInputs as exc:
         raise click.ClickException(f"cannot open the assessment:\n{_problems(exc)}") from None
     a = opened.assessment
-    click.echo(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
+    echo_safe(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
                f"{len(opened.reviews)} reviews allocated")
     for person, reason in opened.allocation.unfilled:
-        click.echo(f"  fewer reviewers for {person}: {reason}")
+        echo_safe(f"  fewer reviewers for {person}: {reason}")
 
 
 def admin_view_json(view: AdminView) -> dict[str, Any]:
@@ -184,16 +143,16 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
         click.echo(json.dumps(admin_view_json(view), indent=2))
         return
     a = view.assessment
-    click.echo(f"{a.rubric.name} ({a.status.value}), deadline {a.deadline.isoformat()}, k={a.threshold}: "
+    echo_safe(f"{a.rubric.name} ({a.status.value}), deadline {a.deadline.isoformat()}, k={a.threshold}: "
                f"{view.submitted} submitted ({view.late} late), {view.pending} pending")
     for p in view.people:
         score = f"{p.score_scaled:.0%}" if p.score_scaled is not None else "-"
-        click.echo(f"  {p.reviewee}\treviews {p.n_reviews}\tscore {score}\t"
+        echo_safe(f"  {p.reviewee}\treviews {p.n_reviews}\tscore {score}\t"
                    f"{'releasable' if p.releasable else 'below k'}")
     for f in view.flags:
-        click.echo(f"  flag {f.kind}: {f.reviewer} {f.detail}" + (f" (review {f.review_id})" if f.review_id else ""))
+        echo_safe(f"  flag {f.kind}: {f.reviewer} {f.detail}" + (f" (review {f.review_id})" if f.review_id else ""))
     for e in view.audit:
-        click.echo(f"  audit {e.at.isoformat()} {e.actor} {e.action} {e.target or ''}: {e.reason}")
+        echo_safe(f"  audit {e.at.isoformat()} {e.actor} {e.action} {e.target or ''}: {e.reason}")
 
 
 @assessment.command("release")
@@ -202,7 +161,7 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
 async def release(app: Application, assessment_id: str) -> None:
     """Release results after the deadline (people below k are told why; nobody sees reviewer names)."""
     summary = await app.assessment.release_results(assessment_id)
-    click.echo(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
+    echo_safe(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
                f"{len(summary.flags)} careless-review flags")
 
 
@@ -211,7 +170,7 @@ async def release(app: Application, assessment_id: str) -> None:
 async def remind(app: Application) -> None:
     """Record the reminders that are due now (the worker does this on its own)."""
     sent = await app.assessment.send_reminders()
-    click.echo(f"{len(sent)} reminders due")
+    echo_safe(f"{len(sent)} reminders due")
 
 
 @assessment.command("override")
@@ -230,4 +189,4 @@ async def override(app: Application, assessment_id: str, action: str, reason: st
         assessment_id, actor, action, reason, review_id=review_id,
         deadline=_parse_moment(deadline, "--deadline") if deadline else None,
         until=_parse_moment(until, "--until") if until else None)
-    click.echo(f"{entry.action} recorded ({entry.id})")
+    echo_safe(f"{entry.action} recorded ({entry.id})")

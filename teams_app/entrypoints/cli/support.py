@@ -1,4 +1,7 @@
-"""Helpers shared by the CLI's command modules: settings loading and running async commands."""
+"""Helpers shared by the CLI's command modules: settings loading, logging, and running async commands.
+
+Heavy modules (settings, bootstrap) are imported inside the functions, when a command runs.
+"""
 
 from __future__ import annotations
 
@@ -6,21 +9,23 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from teams_app.bootstrap import bootstrap
-from teams_app.config import Settings, SettingsError, load_settings
-from teams_app.domain.errors import DomainError
-from teams_app.logging_json import apply_log_format
+if TYPE_CHECKING:
+    from teams_app.config import Settings
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
 def configure_logging(level: str) -> None:
+    from teams_app.adapters.redaction import RedactingFilter
+
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # URLs in log lines lose their passwords
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     if level != "DEBUG":  # migration chatter is noise on every command
         logging.getLogger("alembic").setLevel(logging.WARNING)
         logging.getLogger("teams_app.adapters.db.migrate").setLevel(logging.WARNING)
@@ -28,16 +33,28 @@ def configure_logging(level: str) -> None:
 
 def settings_from(ctx: click.Context) -> Settings:
     """Load settings once per invocation (the only place the CLI reads configuration)."""
+    from teams_app.config import SettingsError, load_settings
+
     obj = ctx.ensure_object(dict)
     if "settings" not in obj:
         try:
             obj["settings"] = load_settings(**obj.get("overrides", {}))
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
+        from teams_app.logging_json import apply_log_format
+
         configure_logging(obj["settings"].log_level)
         apply_log_format(obj["settings"].server.log_format)
     settings: Settings = obj["settings"]
     return settings
+
+
+def echo_safe(text: str, *, err: bool = False) -> None:
+    """Print with every URL's secrets hidden and terminal control sequences removed."""
+    from teams_app.adapters.redaction import redact_text
+    from teams_app.adapters.text_safety import printable
+
+    click.echo(printable(redact_text(text)), err=err)
 
 
 def with_app(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
@@ -45,6 +62,9 @@ def with_app(fn: Callable[..., Awaitable[T]]) -> Callable[..., T]:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> T:
+        from teams_app.bootstrap import bootstrap
+        from teams_app.domain.errors import DomainError
+
         ctx = click.get_current_context()
         settings = settings_from(ctx)
 

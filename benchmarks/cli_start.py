@@ -1,0 +1,80 @@
+"""Benchmark: how long the ``peercoach`` command takes to start, as whole processes.
+
+Times ``peercoach --version``, ``peercoach --help`` and ``peercoach program list`` (on an empty SQLite database
+in a temporary folder, so the list run includes creating the schema), each beside ``python -c pass`` measured in
+the same run, so a busy machine shows up in the baseline too. Each command runs ``--runs`` times (default 7);
+the table shows the median and the fastest run.
+
+Targets on the project's machines: ``--version`` and ``--help`` <= 0.3 s, ``program list`` <= 0.6 s.
+
+Run: ``python benchmarks/cli_start.py [--runs N]``. The last line is JSON with version_s, help_s,
+program_list_s, python_s (medians, seconds).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGETS = {"version_s": 0.3, "help_s": 0.3, "program_list_s": 0.6}
+
+
+def peercoach() -> list[str]:
+    """The installed console script next to this interpreter, else the module."""
+    script = Path(sys.executable).with_name("peercoach")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "teams_app.entrypoints.cli"]
+
+
+def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="peercoach-cli-start-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PEERCOACH_")}
+    database = work / "empty.db"
+    env.update({"PEERCOACH_DB__URL": f"sqlite+aiosqlite:///{database}", "PEERCOACH_LOG_LEVEL": "WARNING",
+                "PEERCOACH_SCHEDULER__ENABLED": "false"})
+    cmd = peercoach()
+    cases = {
+        "version_s": [*cmd, "--version"],
+        "help_s": [*cmd, "--help"],
+        "program_list_s": [*cmd, "program", "list"],
+        "python_s": [sys.executable, "-c", "pass"],
+    }
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    try:
+        for _ in range(args.runs):
+            for name, argv in cases.items():  # interleaved: load changes hit every case alike
+                if name == "program_list_s":
+                    database.unlink(missing_ok=True)  # always an empty database, schema created in the run
+                times[name].append(timed(argv, env, work))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    medians = {name: round(statistics.median(values), 3) for name, values in times.items()}
+    print(f"{'command':<28} {'median s':>9} {'fastest s':>10} {'target s':>9}")
+    for name, argv in cases.items():
+        label = " ".join(Path(argv[0]).name if i == 0 else a for i, a in enumerate(argv))
+        target = f"{TARGETS[name]:.1f}" if name in TARGETS else "-"
+        print(f"{label[:28]:<28} {medians[name]:>9.3f} {min(times[name]):>10.3f} {target:>9}")
+    print(json.dumps(medians))
+
+
+if __name__ == "__main__":
+    main()

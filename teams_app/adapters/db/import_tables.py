@@ -1,0 +1,114 @@
+"""Participant-import bookkeeping: one checkpoint row per CSV import (a stopped import resumes where it was)
+and the people each import is about to enroll (so an import can be rolled back by its id).
+
+Migration: ``core_0003`` (``teams_app/adapters/db/migrations/versions/core_0003_imports.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from teams_app.adapters.db.tables import ID, UtcDateTime, enrollments, metadata, participants
+from teams_app.service.imports import ImportCheckpoint
+
+participant_imports = sa.Table(
+    "participant_imports", metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("program_id", ID, nullable=False),
+    sa.Column("file_sha256", sa.String(64), nullable=False),
+    sa.Column("file_name", sa.String(255), nullable=False, server_default=""),
+    sa.Column("total_rows", sa.Integer, nullable=False),
+    sa.Column("next_row", sa.Integer, nullable=False, server_default="0"),  # rows before it are written
+    sa.Column("enrolled", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("existing", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False),  # running | done
+    sa.Column("started_at", UtcDateTime(), nullable=False),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+    sa.Index("ix_participant_imports_program_file", "program_id", "file_sha256"),
+)
+
+# Written before each batch: the e-mails the batch will newly enroll (not enrolled when it started).
+participant_import_rows = sa.Table(
+    "participant_import_rows", metadata,
+    sa.Column("import_id", ID, primary_key=True),
+    sa.Column("email", sa.String(254), primary_key=True),
+)
+
+
+class SqlImportCheckpoints:
+    """:class:`ImportCheckpoints` on the application's database; each call is one short transaction."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None:
+        t = participant_imports
+        query = (sa.select(t).where(t.c.program_id == program_id, t.c.file_sha256 == file_sha256,
+                                    t.c.status == "running").order_by(t.c.started_at.desc()).limit(1))
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
+                                row["enrolled"], row["existing"], row["status"], row["started_at"])
+
+    async def get(self, import_id: str) -> ImportCheckpoint | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(participant_imports).where(participant_imports.c.id == import_id))
+                   ).mappings().first()
+        if row is None:
+            return None
+        return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
+                                row["enrolled"], row["existing"], row["status"], row["started_at"])
+
+    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]:
+        """Those of ``emails`` without a current (active or paused) enrollment in the program, in order."""
+        query = (sa.select(participants.c.email)
+                 .join(enrollments, enrollments.c.participant_id == participants.c.id)
+                 .where(enrollments.c.program_id == program_id, enrollments.c.status != "left",
+                        participants.c.email.in_(list(emails))))
+        async with self._engine.connect() as conn:
+            enrolled = set((await conn.execute(query)).scalars())
+        return [e for e in emails if e not in enrolled]
+
+    async def plan(self, import_id: str, emails: Sequence[str]) -> None:
+        if not emails:
+            return
+        t = participant_import_rows
+        async with self._engine.begin() as conn:
+            known = set((await conn.execute(sa.select(t.c.email).where(t.c.import_id == import_id,
+                                                                         t.c.email.in_(list(emails))))).scalars())
+            fresh = [{"import_id": import_id, "email": e} for e in emails if e not in known]
+            if fresh:
+                await conn.execute(t.insert(), fresh)
+
+    async def planned(self, import_id: str) -> list[str]:
+        t = participant_import_rows
+        async with self._engine.connect() as conn:
+            return list((await conn.execute(sa.select(t.c.email).where(t.c.import_id == import_id)
+                                            .order_by(t.c.email))).scalars())
+
+    async def mark(self, import_id: str, status: str, at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+                status=status, updated_at=at))
+
+    async def start(self, checkpoint: ImportCheckpoint) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.insert().values(
+                id=checkpoint.id, program_id=checkpoint.program_id, file_sha256=checkpoint.file_sha256,
+                total_rows=checkpoint.total_rows, next_row=checkpoint.next_row, enrolled=checkpoint.enrolled,
+                existing=checkpoint.existing, status=checkpoint.status, started_at=checkpoint.started_at,
+                updated_at=checkpoint.started_at))
+
+    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+                next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
+
+    async def finish(self, import_id: str, at: datetime) -> None:
+        await self.mark(import_id, "done", at)

@@ -1,0 +1,141 @@
+"""Importing many participants without blocking the bot: validated first, written in short batches, resumable.
+
+The caller validates the whole file first (nothing is written when it has problems, unless the admin asks to
+skip bad rows). Then :meth:`ParticipantImports.run` writes the good rows in batches of ``batch_size``, each
+batch one short transaction through :meth:`CoachingService.import_participants` (so every enrollment gets its
+event and learning record, and the bot's own transactions wait at most one batch). After every batch a
+checkpoint records how far the import got; running the same file for the same program again continues from
+there. A batch interrupted before its checkpoint is written again: enrolling is idempotent (people already
+enrolled are counted as such), so the result is the same.
+
+Before each batch, the people it will newly enroll are noted under the import's id; :meth:`rollback` takes
+them out of the program again (they leave it, which the LRS records), so an import the admin abandons
+leaves the program as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Protocol
+
+from teams_app.domain.errors import NotEnrolled, NotFound
+from teams_app.domain.model import new_id
+from teams_app.service.ports import Clock
+from teams_app.service.use_cases import CoachingService, ParticipantInput
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ImportCheckpoint:
+    id: str
+    program_id: str
+    file_sha256: str
+    total_rows: int
+    next_row: int  # rows (good rows, in file order) before this one are written
+    enrolled: int
+    existing: int
+    status: str  # running | done
+    started_at: datetime
+
+
+class ImportCheckpoints(Protocol):
+    """Where import progress is kept; every method is its own short transaction."""
+
+    async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None: ...
+    async def get(self, import_id: str) -> ImportCheckpoint | None: ...
+    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]: ...
+    async def plan(self, import_id: str, emails: Sequence[str]) -> None: ...
+    async def planned(self, import_id: str) -> list[str]: ...
+    async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
+    async def start(self, checkpoint: ImportCheckpoint) -> None: ...
+    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None: ...
+    async def finish(self, import_id: str, at: datetime) -> None: ...
+
+
+class ImportStopped(Exception):
+    """A batch failed; the rows before ``written`` are in, the checkpoint says so, and a rerun continues."""
+
+    def __init__(self, import_id: str, written: int, total: int, cause: BaseException) -> None:
+        super().__init__(f"import {import_id} stopped after {written} of {total} people: {cause}")
+        self.import_id, self.written, self.total, self.cause = import_id, written, total, cause
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    import_id: str
+    enrolled: int
+    existing: int
+    rows: int
+    resumed_at_row: int  # 0 for a fresh import
+    batches: int
+
+
+class ParticipantImports:
+    def __init__(self, coaching: CoachingService, checkpoints: ImportCheckpoints, clock: Clock) -> None:
+        self._coaching = coaching
+        self._checkpoints = checkpoints
+        self._clock = clock
+
+    async def run(self, program_ref: str, rows: Callable[[], Iterable[ParticipantInput]], *, file_sha256: str,
+                  total_rows: int, batch_size: int, pause_s: float = 0.0,
+                  progress: Callable[[int, int], None] | None = None) -> ImportResult:
+        """Write ``rows()`` (the validated good rows, same order every call) in batches; resume if unfinished.
+
+        ``pause_s`` between batches lets writers that wait on the database (the bot, on SQLite) take their turn:
+        SQLite's busy handler retries on a timer, so a writer that commits and begins again at once can win
+        every race.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        program = await self._coaching.get_program(program_ref)
+        checkpoint = await self._checkpoints.unfinished(program.id, file_sha256)
+        if checkpoint is None or checkpoint.total_rows != total_rows:
+            checkpoint = ImportCheckpoint(new_id(), program.id, file_sha256, total_rows, 0, 0, 0, "running",
+                                          self._clock.now())
+            await self._checkpoints.start(checkpoint)
+        else:
+            logger.info("resuming import %s at row %s of %s", checkpoint.id, checkpoint.next_row, total_rows)
+        done, enrolled, existing, batches = checkpoint.next_row, checkpoint.enrolled, checkpoint.existing, 0
+        source: Iterator[ParticipantInput] = islice(iter(rows()), done, None)
+        while batch := list(islice(source, batch_size)):
+            try:
+                await self._checkpoints.plan(checkpoint.id, await self._checkpoints.not_enrolled(
+                    program.id, [row.email for row in batch]))
+                added, already = await self._coaching.import_participants(program.id, batch)
+            except Exception as exc:
+                logger.warning("import %s stopped after %s of %s people", checkpoint.id, done, total_rows)
+                raise ImportStopped(checkpoint.id, done, total_rows, exc) from exc
+            done, enrolled, existing, batches = done + len(batch), enrolled + added, existing + already, batches + 1
+            await self._checkpoints.advance(checkpoint.id, done, enrolled, existing, self._clock.now())
+            if progress is not None:
+                progress(done, total_rows)
+            await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
+        await self._checkpoints.finish(checkpoint.id, self._clock.now())
+        return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)
+
+    async def rollback(self, import_id: str) -> int:
+        """Take everyone this import enrolled out of the program again; returns how many left."""
+        checkpoint = await self._checkpoints.get(import_id)
+        if checkpoint is None:
+            raise NotFound("import", import_id)
+        if checkpoint.status == "rolled_back":
+            return 0
+        left = 0
+        for email in await self._checkpoints.planned(import_id):
+            person = await self._coaching.find_participant(email=email)
+            if person is None:
+                continue
+            try:
+                await self._coaching.leave(checkpoint.program_id, person.id, erase=False)
+                left += 1
+            except NotEnrolled:
+                continue  # its batch never committed, or the person left since
+        await self._checkpoints.mark(import_id, "rolled_back", self._clock.now())
+        logger.info("rolled back import %s: %s people left the program", import_id, left)
+        return left

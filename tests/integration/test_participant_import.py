@@ -1,0 +1,156 @@
+"""participants import: refusals with line and field, batches of their own transactions, resuming a stopped import."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner, Result
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from teams_app.adapters.clock import FixedClock
+from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
+from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
+from teams_app.entrypoints.cli import main
+from teams_app.service.imports import ImportStopped, ParticipantImports
+from teams_app.service.use_cases import CoachingService, ParticipantInput
+
+HEADER = b"email,name,department,time_zone\n"
+
+
+def people(n: int, start: int = 0) -> bytes:
+    return b"".join(f"p{i}@example.com,Person {i},D{i % 5},UTC\n".encode() for i in range(start, start + n))
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PEERCOACH_IMPORTS__PAUSE_MS", "0")  # nobody else writes here
+    db = f"sqlite+aiosqlite:///{tmp_path / 'import.db'}"
+    runner = CliRunner()
+
+    def run(*args: str) -> Result:
+        return runner.invoke(main, ["--db", db, *args])
+
+    run("program", "create", "--name", "Pairs", "--kind", "peer_pairs", "--cadence", "weekly")
+    return run
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    (b"ana@example.com,Caf\xe9,Sales,UTC\n", "line 2: name: not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+    (b"ana@example.com,Ana\x00Nul,Sales,UTC\n", "line 2: name: contains a control character (U+0000)"),
+    (b"ana@example.com,\x1b]0;pwned\x07Ana,Sales,UTC\n", "line 2: name: contains a control character (U+001B)"),
+    (b"ana@example.com,Ana," + b"x" * 1500 + b",UTC\n", "line 2: department: 1500 characters; at most 1000"),
+    (b"ana@example.com,Ana," + b"x" * 10_000_000 + b",UTC\n", "line 2: line: longer than"),
+    (b"ana@example.com,Ana,Sales,UTC\nANA@Example.com,Twin,IT,UTC\n", "line 3: email: duplicate person"),
+])
+def test_bad_rows_are_refused_with_line_and_field_and_nothing_is_written(cli, tmp_path: Path, row: bytes,  # type: ignore[no-untyped-def]
+                                                                          expected: str) -> None:
+    path = tmp_path / "people.csv"
+    path.write_bytes(HEADER + row + people(3, start=10))
+    result = cli("participants", "import", str(path), "--program", "Pairs")
+    assert result.exit_code == 1, result.output
+    assert expected in result.output
+    assert "nothing was imported" in result.output
+    assert "Traceback" not in result.output and "\x1b" not in result.output
+    assert '"enrolled": 0' in cli("program", "show", "Pairs").output
+
+
+def test_an_escape_in_a_header_is_not_echoed_to_the_terminal(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"email,time_zone,\x1b[2Jevil\n" + b"a@example.com,UTC,x\n")
+    result = cli("participants", "import", str(path), "--program", "Pairs")
+    assert result.exit_code == 1 and "unknown column" in result.output and "\x1b" not in result.output
+
+
+def test_skip_invalid_writes_the_good_rows_in_batches(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "people.csv"
+    path.write_bytes(HEADER + people(1200) + b"bad@example.com,Bad\x01,X,UTC\n")
+    result = cli("participants", "import", str(path), "--program", "Pairs", "--skip-invalid", "--batch-size", "500")
+    assert result.exit_code == 0, result.output
+    assert "enrolled 1200 participant(s); 0 already enrolled; 1 problem(s) skipped" in result.output
+    again = cli("participants", "import", str(path), "--program", "Pairs", "--skip-invalid")
+    assert "enrolled 0 participant(s); 1200 already enrolled" in again.output
+
+
+class StopsAfter(CoachingService):
+    """The real use case, failing on the n-th batch (as a killed process or a lost database would)."""
+
+    def __init__(self, inner: CoachingService, batches: int) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.left = batches
+
+    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
+        if self.left == 0:
+            raise ConnectionError("database went away")
+        self.left -= 1
+        return await super().import_participants(program_ref, rows)
+
+
+async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, service: CoachingService,
+                                                         clock: FixedClock, tmp_path: Path) -> None:
+    await service.create_program("Pairs", "peer_pairs", "weekly")
+    path = tmp_path / "people.csv"
+    path.write_bytes(HEADER + people(250))
+    limits = CsvLimits()
+    checked = validate_file(path, limits)
+    assert checked.ok and checked.good_rows == 250
+    digest = file_sha256(path)
+    checkpoints = SqlImportCheckpoints(engine)
+
+    def rows() -> list[ParticipantInput]:
+        return [row for _, row in good_rows(path, limits)]
+
+    with pytest.raises(ImportStopped) as stopped:
+        await ParticipantImports(StopsAfter(service, 2), checkpoints, clock).run(
+            "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)
+    assert (stopped.value.written, stopped.value.total) == (200, 250)
+    assert isinstance(stopped.value.cause, ConnectionError)
+    assert (await service.status((await service.get_program("Pairs")).id))["enrolled"] == 200
+    result = await ParticipantImports(service, checkpoints, clock).run(
+        "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)
+    assert (result.resumed_at_row, result.enrolled, result.existing, result.batches) == (200, 250, 0, 1)
+    assert (await service.status((await service.get_program("Pairs")).id))["enrolled"] == 250
+    async with engine.connect() as conn:
+        states = (await conn.execute(sa.select(participant_imports.c.status, participant_imports.c.next_row))).all()
+    assert [tuple(s) for s in states] == [("done", 250)]
+
+
+async def test_rollback_by_import_id_takes_out_only_the_people_it_enrolled(
+        engine: AsyncEngine, service: CoachingService, clock: FixedClock, tmp_path: Path) -> None:
+    program = await service.create_program("Pairs", "peer_pairs", "weekly")
+    await service.import_participants("Pairs", [row for _, row in good_rows(_file(tmp_path, "before.csv", 30),
+                                                                         CsvLimits())])
+    path = _file(tmp_path, "people.csv", 120)  # p0..p29 were already enrolled
+    limits = CsvLimits()
+    imports = ParticipantImports(StopsAfter(service, 2), SqlImportCheckpoints(engine), clock)
+    with pytest.raises(ImportStopped) as stopped:
+        await imports.run("Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path),
+                          total_rows=120, batch_size=40)
+    assert (await service.status(program.id))["enrolled"] == 80
+    left = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).rollback(stopped.value.import_id)
+    assert left == 50  # p30..p79: the two committed batches' newcomers; the third batch never committed
+    assert (await service.status(program.id))["enrolled"] == 30
+    again = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).run(
+        "Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path), total_rows=120,
+        batch_size=40)
+    assert (again.resumed_at_row, again.enrolled, again.existing) == (0, 90, 30)  # a rolled-back import starts over
+
+
+def _file(tmp_path: Path, name: str, n: int) -> Path:
+    path = tmp_path / name
+    path.write_bytes(HEADER + people(n))
+    return path
+
+
+def test_import_rollback_command_undoes_a_whole_import(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = _file(tmp_path, "people.csv", 60)
+    result = cli("participants", "import", str(path), "--program", "Pairs", "--batch-size", "25")
+    import_id = result.output.rsplit("(import ", 1)[1].split(")")[0]
+    undone = cli("participants", "import-rollback", import_id, "--yes")
+    assert undone.exit_code == 0 and "60 participant(s) left the program" in undone.output
+    assert '"enrolled": 0' in cli("program", "show", "Pairs").output
+    unknown = cli("participants", "import-rollback", "nope", "--yes")
+    assert unknown.exit_code == 1 and "import 'nope' was not found" in unknown.output
