@@ -31,6 +31,8 @@ from teams_app.service.ports import Clock
 logger = logging.getLogger(__name__)
 
 CARD_ACTION = "adaptiveCard/action"
+SUPPORTED_INVOKES = frozenset({CARD_ACTION})  # botbuilder answers others 501, or fails on their values
+CHANNEL_DATA_OBJECTS = ("tenant", "team", "channel", "meeting", "settings", "notification", "onBehalfOf")
 MAX_ID = 1024
 
 
@@ -139,12 +141,22 @@ def check_activity(body: Any) -> dict[str, Any]:
         _objects(body, key)
     for key in ("timestamp", "localTimestamp", "expiration"):
         _timestamp(body, key)
-    if body.get("channelData") is not None and not isinstance(body["channelData"], dict):
-        raise BadActivity("channelData must be an object")
+    channel_data = body.get("channelData")
+    if channel_data is not None:
+        if not isinstance(channel_data, dict):
+            raise BadActivity("channelData must be an object")
+        for key in CHANNEL_DATA_OBJECTS:
+            if channel_data.get(key) is not None and not isinstance(channel_data[key], dict | list if
+                                                                       key == "onBehalfOf" else dict):
+                raise BadActivity(f"channelData.{key} must be an object")
+        if channel_data.get("eventType") is not None and not isinstance(channel_data["eventType"], str):
+            raise BadActivity("channelData.eventType must be a string")
     if body.get("relatesTo") is not None and not isinstance(body["relatesTo"], dict):
         raise BadActivity("relatesTo must be an object")
     if body.get("suggestedActions") is not None and not isinstance(body["suggestedActions"], dict):
         raise BadActivity("suggestedActions must be an object")
+    if body["type"] == "invoke" and body.get("name") not in SUPPORTED_INVOKES:
+        raise BadActivity(f"unsupported invoke {str(body.get('name') or '')[:60]!r}")
     if body["type"] == "invoke" and body.get("name") == CARD_ACTION:
         value = body.get("value")
         action = value.get("action") if isinstance(value, dict) else None
