@@ -254,7 +254,8 @@ class DirectConnectorTransport:
                               body)
 
     async def close(self) -> None:
-        """The HTTP client belongs to the authentication object and is closed with it."""
+        """Close the (shared) HTTP client; it reopens if the bot sends again, and closing twice is harmless."""
+        await self._http.close()
 
 
 class BotConnectorTransport(DirectConnectorTransport):
