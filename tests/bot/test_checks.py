@@ -150,3 +150,30 @@ async def test_token_time_checks_use_the_configured_leeway(gated: BotHarness, op
     webchat_key = openid.token(app_id=APP_ID, service_url=url)
     status, _ = await gated.post(teams_activity(user, url, text="help", channelId="skype"), bearer(webchat_key))
     assert status == 401  # the signing key is not endorsed for that channel
+
+
+@pytest.mark.postgres
+async def test_two_bot_processes_racing_on_one_person_enroll_once(tmp_path: Path, postgres_url: str,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Two web apps on one database (two processes behind a load balancer): the per-person lock of one process
+    does not cover the other, so the unique constraint decides and the loser's turn is handled once more."""
+    options = {"dev_mode": True, "per_conversation_rps": 50, "per_tenant_rps": 500}
+    first = await start_harness(tmp_path / "a", bot=options, db_url=postgres_url)
+    second = await start_harness(tmp_path / "b", bot=options, db_url=postgres_url, connector=first.connector)
+    caplog.set_level(logging.INFO)
+    try:
+        program = await first.app.service.create_program("Pairs", "peer_pairs", "weekly")
+        for n in range(20, 30):
+            user = make_user(n)
+            first.enroll_roster(user)
+            submission = card_action(user, first.connector.url, VERB_PROFILE, {**PROFILE, "program_id": program.id})
+            answers = await asyncio.gather(first.post(submission), second.post(submission))
+            assert [status for status, _ in answers] == [200, 200]
+            titles = [str(answer) for _, answer in answers]
+            assert sum("You're in!" in t for t in titles) == 1, titles
+        assert (await first.app.service.status(program.id))["enrolled"] == 10
+        no_traceback(caplog)
+    finally:
+        for h in (first, second):
+            await h.client.close()
+        await first.connector.close()
