@@ -177,3 +177,28 @@ async def test_two_bot_processes_racing_on_one_person_enroll_once(tmp_path: Path
         for h in (first, second):
             await h.client.close()
         await first.connector.close()
+
+
+async def test_emulator_tokens_validate_against_their_own_configurable_metadata(tmp_path: Path,
+                                                                                openid: OpenIdServer) -> None:
+    h = await start_harness(tmp_path, bot={
+        "app_id": APP_ID, "app_password": "unused", "app_tenant_id": TENANT, "allowed_tenants": [TENANT],
+        "openid_metadata_url": "http://127.0.0.1:9/not-used-for-emulator-tokens",
+        "emulator_openid_metadata_url": openid.metadata_url, "service_url_hosts": ["127.0.0.1"],
+    }, credentials_factory=LocalCredentialsFactory())
+    try:
+        url = h.connector.url
+        user = make_user(13)
+        issuer = "https://sts.windows.net/d6d49420-f39b-4df7-a1dc-d59a935871db/"
+        ours = openid.token(app_id=APP_ID, service_url="", issuer=issuer, audience="https://api.botframework.com",
+                            appid=APP_ID, ver="1.0")
+        assert (await h.post(teams_activity(user, url, text="help"), bearer(ours)))[0] == 200
+        theirs = openid.token(app_id=APP_ID, service_url="", issuer=issuer, audience="https://api.botframework.com",
+                              appid="another-app", ver="1.0")
+        assert (await h.post(teams_activity(user, url, text="help"), bearer(theirs)))[0] == 401
+        v2 = openid.token(app_id=APP_ID, service_url="", issuer=f"https://login.microsoftonline.com/{TENANT}/v2.0",
+                          audience=APP_ID, azp=APP_ID, ver="2.0")
+        assert (await h.post(teams_activity(user, url, text="help"), bearer(v2)))[0] == 200
+    finally:
+        await h.client.close()
+        await h.connector.close()

@@ -197,3 +197,81 @@ async def test_a_silent_token_endpoint_fails_within_its_timeout(black_hole: Blac
     with pytest.raises(Exception, match="token endpoint failed"):
         await provider.get_token()
     assert time.perf_counter() - started < 1.5
+
+
+class KeyServer:
+    """OpenID metadata + JWKS on the test's loop, which can be switched off (answers 503)."""
+
+    def __init__(self, public_jwk: dict[str, Any], max_age: int | None = None) -> None:
+        self.jwks = {"keys": [public_jwk]}
+        self.max_age = max_age
+        self.down = False
+        self.fetches = 0
+        self.server: TestServer | None = None
+
+    async def start(self) -> KeyServer:
+        async def metadata(request: web.Request) -> web.Response:
+            if self.down:
+                return web.json_response({}, status=503)
+            return web.json_response({"issuer": CHANNEL_ISSUER, "jwks_uri": str(request.url.with_path("/keys"))})
+
+        async def keys(request: web.Request) -> web.Response:
+            self.fetches += 1
+            headers = {"Cache-Control": f"public, max-age={self.max_age}"} if self.max_age is not None else {}
+            return web.json_response(self.jwks, headers=headers)
+
+        app = web.Application()
+        app.router.add_get("/metadata", metadata)
+        app.router.add_get("/keys", keys)
+        self.server = TestServer(app, host="127.0.0.1")
+        await self.server.start_server()
+        return self
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return str(self.server.make_url("/metadata"))
+
+
+async def test_stale_keys_keep_serving_while_the_background_refresh_fails() -> None:
+    import json as json_module
+
+    from jwt.algorithms import RSAAlgorithm
+
+    from teams_app.adapters.bot.hosting import TokenValidator
+    from teams_app.adapters.bot.hosting.auth import KeysUnavailable
+    from teams_app.config import load_settings
+
+    jwk = json_module.loads(RSAAlgorithm.to_jwk(FORGER.public_key()))
+    jwk.update({"kid": "k1", "endorsements": ["msteams"]})
+    keys = await KeyServer(jwk, max_age=0).start()  # max-age 0: stale at once (clamped to 5 min; forced below)
+    settings = load_settings(bot={"app_id": APP_ID, "app_password": "s", "app_tenant_id": TENANT,
+                                  "openid_metadata_url": keys.url, "emulator_openid_metadata_url": ""}).bot
+    validator = TokenValidator(settings)
+    now = int(time.time())
+    token = jwt.encode({"iss": CHANNEL_ISSUER, "aud": APP_ID, "serviceurl": "https://smba.trafficmanager.net/x/",
+                        "nbf": now - 60, "exp": now + 3600}, FORGER, algorithm="RS256", headers={"kid": "k1"})
+    try:
+        verified = await validator.validate(f"Bearer {token}")
+        verified.check_activity("msteams", "https://smba.trafficmanager.net/x/")
+        assert keys.fetches == 1
+        validator.channel_keys._expires_at = 0.0  # the cache lifetime has passed
+        keys.down = True
+        for _ in range(5):  # stale keys serve; one background refresh is attempted and fails
+            await validator.validate(f"Bearer {token}")
+        await asyncio.sleep(0.1)
+        assert validator.channel_keys.fetches == 2
+        with pytest.raises(KeysUnavailable):  # an unknown key while the endpoint is down: refused at once
+            other = jwt.encode({"iss": CHANNEL_ISSUER, "aud": APP_ID, "exp": now + 3600}, FORGER, algorithm="RS256",
+                               headers={"kid": "k2"})
+            await validator.validate(f"Bearer {other}")
+        assert validator.channel_keys.fetches == 2
+        keys.down = False
+        validator.channel_keys._retry_at = 0.0  # the back-off has passed
+        await validator.validate(f"Bearer {token}")
+        await asyncio.sleep(0.1)
+        assert keys.fetches == 2 and validator.channel_keys.fetches == 3  # refreshed in the background
+    finally:
+        await validator.close()
+        assert keys.server is not None
+        await keys.server.close()
