@@ -168,3 +168,12 @@ def test_fuzzed_activity_bodies_never_get_5xx_or_a_traceback(tmp_path: Path,
         loop.run_until_complete(h.client.close())
         loop.run_until_complete(h.connector.close())
         loop.close()
+
+
+async def test_an_unreachable_loopback_service_url_is_one_log_line_not_a_traceback(
+        harness: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    status, _ = await harness.post(teams_activity(make_user(3), "http://127.0.0.1:1/", text="help"))
+    assert status == 200
+    no_traceback(caplog)
+    assert any("could not answer a message activity" in r.getMessage() for r in caplog.records)

@@ -28,6 +28,7 @@ from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.admin_commands import AdminCommands
 from teams_app.adapters.bot.card_actions import CardActions
 from teams_app.adapters.bot.commands import ADMIN_COMMANDS, parse
+from teams_app.adapters.bot.delivery.retry import DeliveryError
 from teams_app.adapters.bot.identity import Identity
 from teams_app.adapters.bot.member_commands import MemberCommands
 from teams_app.adapters.bot.notifications import PartnerNotices
@@ -87,15 +88,19 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         sender = activity.from_property or ChannelAccount()
-        key = f"{(activity.channel_id or '').lower()}/{(sender.id or '').lower()}"
-        async with self._senders.hold(key):
+        key = f"{(activity.channel_id or '').lower()}/{(sender.id or '').lower()}" if sender.id else ""
+        async with self._senders.hold(key) if key else contextlib.nullcontext():
             await self.identity.remember(turn_context)
             try:
-                await super().on_turn(turn_context)
-            except IntegrityError:
-                # Another process wrote the same person at the same moment; now it is visible: once more.
-                logger.info("a concurrent write for the same person; handling the activity again")
-                await super().on_turn(turn_context)
+                try:
+                    await super().on_turn(turn_context)
+                except IntegrityError:
+                    # Another process wrote the same person at the same moment; now it is visible: once more.
+                    logger.info("a concurrent write for the same person; handling the activity again")
+                    await super().on_turn(turn_context)
+            except DeliveryError as exc:
+                # The conversation's connector did not take our reply; an apology would not get through either.
+                logger.warning("could not answer a %s activity: %s", activity.type, exc)
 
     async def _say(self, turn_context: TurnContext, text: str, card: dict[str, object] | None = None) -> None:
         await say(turn_context, text, card, default_locale=self._default_locale)
