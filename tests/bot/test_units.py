@@ -8,7 +8,7 @@ import pytest
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.commands import parse, pause_until
-from teams_app.adapters.bot.sender import TokenBucket
+from teams_app.adapters.bot.delivery import TokenBucket
 from teams_app.i18n import translator
 
 _ = translator("en")
