@@ -1,8 +1,8 @@
 """Proactive fan-out and turn latency of the Teams bot, against a local Bot Connector.
 
-1. Fan-out: N proactive messages (default 10,000) from the notification outbox through botbuilder's
-   ConnectorClient to a local connector that enforces a Teams-like per-tenant limit (scaled: --rate per second
-   instead of 50, so the run takes under a minute), injects 429s with Retry-After, and answers 403 for 1% of
+1. Fan-out: N proactive messages (default 10,000) from the notification outbox through the bot's aiohttp
+   Bot Connector transport to a local connector that enforces a Teams-like per-tenant limit (scaled: --rate
+   per second instead of 50, so the run takes under a minute), injects 429s with Retry-After, and answers 403 for 1% of
    the people (they must get the message by email instead). Reports delivered, duplicates, lost, and elapsed
    time over the floor the limit allows.
 2. Turn latency of ``POST /api/messages`` with 50 concurrent conversations sending 'progress' (database reads
@@ -10,8 +10,8 @@
 
 Both connectors run in a child process (their own core, as the real Bot Connector is remote); the bots, the
 database and the load generator share this process. The echo bot is bare botbuilder: CloudAdapter builds two
-msrest clients per turn, which is most of its latency; peercoach reuses them across turns
-(``CachingBotFrameworkAuthentication``), so its p99 includes real database work and still compares well.
+msrest clients per turn, which is most of its latency; peercoach replaces msrest with one shared aiohttp client
+(``hosting/transport.py``), so its p99 includes real database work and still compares well.
 
 Run: ``python benchmarks/fanout.py`` (options: --messages, --rate, --turns). The last line is JSON.
 """

@@ -87,8 +87,8 @@ class BotSettings(BaseModel):
         default_factory=list, description="AAD object ids or emails of people allowed to run admin commands."
     )
     openid_metadata_url: str = Field(
-        default="",
-        description="Override the Bot Framework OpenID metadata URL (tests and national clouds only).",
+        default="https://login.botframework.com/v1/.well-known/openidconfiguration",
+        description="Bot Framework (channel) OpenID metadata URL (tests and national clouds change it).",
     )
     per_conversation_rps: float = Field(default=1.0, gt=0, description="Proactive sends per conversation/s.")
     per_tenant_rps: float = Field(default=50.0, gt=0, description="Proactive sends per tenant per second.")
@@ -111,6 +111,40 @@ class BotSettings(BaseModel):
         if self.app_type is AppType.USER_ASSIGNED_MSI:
             return BotCredential.MANAGED_IDENTITY
         return BotCredential.CERTIFICATE if self.app_certificate_path is not None else BotCredential.SECRET
+    # -- inbound authentication (Bot Framework JWTs validated with PyJWT; keys fetched asynchronously) --
+    channel_token_issuer: str = Field(default="https://api.botframework.com",
+                                      description="Issuer of the Bot Connector's tokens.")
+    emulator_openid_metadata_url: str = Field(
+        default="https://login.microsoftonline.com/botframework.com/v2.0/.well-known/openid-configuration",
+        description="OpenID metadata for Emulator / Agents Playground tokens (empty: refuse such tokens).",
+    )
+    clock_leeway_s: float = Field(default=300.0, ge=0, le=300,
+                                  description="Clock skew tolerated on a token's exp/nbf (at most 5 minutes).")
+    metadata_connect_timeout_s: float = Field(default=3.0, gt=0, description="Connect timeout for OpenID/JWKS.")
+    metadata_read_timeout_s: float = Field(default=5.0, gt=0, description="Read timeout for OpenID/JWKS.")
+    metadata_refresh_s: float = Field(default=86400.0, ge=60,
+                                      description="Key refresh interval when the JWKS sends no cache headers.")
+    # -- outbound calls to the Bot Connector --
+    token_url: str = Field(default="", description="OAuth2 token endpoint for the bot's client secret "
+                                                   "(empty: login.microsoftonline.com/<app tenant>/oauth2/v2.0/token).")
+    oauth_scope: str = Field(default="https://api.botframework.com/.default",
+                             description="Scope of the token the bot presents to the Bot Connector.")
+    token_timeout_s: float = Field(default=10.0, gt=0, description="Timeout of one token request.")
+    connector_connect_timeout_s: float = Field(default=5.0, gt=0, description="Bot Connector connect timeout.")
+    connector_read_timeout_s: float = Field(default=20.0, gt=0, description="Bot Connector read timeout.")
+    connector_per_host: int = Field(default=64, ge=1, le=1024,
+                                    description="Concurrent Bot Connector calls per serviceUrl host.")
+    service_url_hosts: list[str] = Field(
+        default_factory=lambda: ["smba.trafficmanager.net", "*.botframework.com", "smba.infra.gcc.teams.microsoft.com",
+                                 "smba.infra.gov.teams.microsoft.us", "smba.infra.dod.teams.microsoft.us",
+                                 "*.botframework.azure.us"],
+        description="Hosts the bot may post to outside dev mode (https only; '*.' matches subdomains; "
+                    "a loopback host listed here is also allowed over http, for tests).",
+    )
+    allowed_email_domains: list[str] = Field(
+        default_factory=list,
+        description="Sender domains admitted on the email channel while a tenant allow-list is in force.",
+    )
 
 
 class GraphSettings(BaseModel):

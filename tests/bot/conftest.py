@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from teams_app.adapters.bot.sender import OutboxSender
+from teams_app.adapters.bot.delivery import OutboxSender
 from teams_app.adapters.clock import RunningClock
 from teams_app.bootstrap import Application, bootstrap
 from teams_app.bootstrap.bot import BOT_KEY, bot_installer

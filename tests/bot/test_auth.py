@@ -51,6 +51,7 @@ async def secured(tmp_path: Path, openid: OpenIdServer) -> AsyncIterator[BotHarn
     h = await start_harness(tmp_path, bot={
         "app_id": APP_ID, "app_password": "not-used-locally", "app_tenant_id": TENANT,
         "openid_metadata_url": openid.metadata_url, "allowed_tenants": [TENANT],
+        "emulator_openid_metadata_url": "", "service_url_hosts": ["127.0.0.1"],
     }, credentials_factory=LocalCredentialsFactory())
     try:
         yield h

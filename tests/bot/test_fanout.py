@@ -119,8 +119,10 @@ async def test_crash_mid_fanout_loses_nothing_and_repeats_nothing(harness: BotHa
 
     # A new sender (a restarted process) finishes the job.
     auth = authentication(harness.app.settings.bot)
-    fresh = build_sender(harness.app, BotConnectorTransport(auth, ""), harness.mailer, poll_interval_s=0.2)
+    transport = BotConnectorTransport(auth, "")
+    fresh = build_sender(harness.app, transport, harness.mailer, poll_interval_s=0.2)
     await fresh.drain(timeout_s=30)
+    await transport.close()
     counts = intro_counts(harness, users)
     assert all(counts[u.aad] == 1 for u in users), counts
 

@@ -8,7 +8,7 @@ import pytest
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.commands import parse, pause_until
-from teams_app.adapters.bot.sender import TokenBucket
+from teams_app.adapters.bot.delivery import TokenBucket
 from teams_app.i18n import translator
 
 _ = translator("en")
@@ -92,3 +92,20 @@ def test_email_rendering_escapes_html() -> None:
     subject, html, text = cards.render_email(_, "unmatched", {"program": "<b>P</b>", "reason": "x & y"})
     assert "<b>P</b>" in subject and "&lt;b&gt;" not in subject
     assert "x &amp; y" in html and "x & y" in text
+
+
+def test_delivery_verdicts_and_the_retry_policy_give_up_after_max_attempts() -> None:
+    import random
+
+    from lrs_bridge.retry import Backoff
+    from teams_app.adapters.bot.delivery import DeliveryError, RetryPolicy, Verdict, classify
+
+    assert classify(DeliveryError(429, "slow down", 2.0)) is Verdict.RETRY
+    assert classify(DeliveryError(0, "no answer")) is Verdict.RETRY
+    assert classify(DeliveryError(403, "blocked")) is Verdict.UNREACHABLE
+    assert classify(DeliveryError(400, "bad request")) is Verdict.FAIL
+    policy = RetryPolicy(max_attempts=3, backoff=Backoff(base_s=1.0, cap_s=10.0, retry_after_cap_s=10.0))
+    rng = random.Random(1)
+    first = policy.next_delay(1, 5.0, rng)
+    assert first is not None and 5.0 <= first <= 10.0  # never sooner than Retry-After
+    assert policy.next_delay(3, None, rng) is None  # dead letter

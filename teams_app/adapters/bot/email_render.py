@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from teams_app.adapters.bot.cards import render_email as plain_email
-from teams_app.adapters.bot.sender import EmailRenderer
+from teams_app.adapters.bot.delivery import EmailRenderer
 from teams_app.i18n import translator
 
 logger = logging.getLogger(__name__)
