@@ -34,6 +34,31 @@ class MailError(Exception):
         self.permanent = permanent
 
 
+def build_message(sender: str, to: Sequence[str], subject: str, html: str, text: str,
+                  attachments: Sequence[tuple[str, str, bytes]] = ()) -> EmailMessage:
+    """A multipart/alternative message (text + HTML) with attachments, as every Mailer here sends it."""
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain=sender.split("@", 1)[1])
+    message.set_content(text or " ")
+    if html:
+        message.add_alternative(html, subtype="html")
+    for name, content_type, data in attachments:
+        main, _, rest = content_type.partition("/")
+        subtype, *params = [part.strip() for part in rest.split(";")]
+        extra = dict(p.split("=", 1) for p in params if "=" in p)
+        if main == "text":
+            message.add_attachment(data.decode(extra.pop("charset", "utf-8")), subtype=subtype,
+                                   filename=name, params={k: v for k, v in extra.items()})
+        else:
+            message.add_attachment(data, maintype=main or "application", subtype=subtype or "octet-stream",
+                                   filename=name)
+    return message
+
+
 class SmtpMailer:
     def __init__(self, host: str, port: int = 587, *, sender: str, starttls: bool = True, use_tls: bool = False,
                  username: str = "", password: str = "", timeout_s: float = 30.0,
@@ -52,26 +77,7 @@ class SmtpMailer:
 
     def build_message(self, to: Sequence[str], subject: str, html: str, text: str,
                       attachments: Sequence[tuple[str, str, bytes]] = ()) -> EmailMessage:
-        message = EmailMessage()
-        message["From"] = self.sender
-        message["To"] = ", ".join(to)
-        message["Subject"] = subject
-        message["Date"] = formatdate(localtime=False, usegmt=True)
-        message["Message-ID"] = make_msgid(domain=self.sender.split("@", 1)[1])
-        message.set_content(text or " ")
-        if html:
-            message.add_alternative(html, subtype="html")
-        for name, content_type, data in attachments:
-            main, _, rest = content_type.partition("/")
-            subtype, *params = [part.strip() for part in rest.split(";")]
-            extra = dict(p.split("=", 1) for p in params if "=" in p)
-            if main == "text":
-                message.add_attachment(data.decode(extra.pop("charset", "utf-8")), subtype=subtype,
-                                       filename=name, params={k: v for k, v in extra.items()})
-            else:
-                message.add_attachment(data, maintype=main or "application", subtype=subtype or "octet-stream",
-                                       filename=name)
-        return message
+        return build_message(self.sender, to, subject, html, text, attachments)
 
     async def send(self, to: Sequence[str], subject: str, html: str, text: str,
                    attachments: Sequence[tuple[str, str, bytes]] = ()) -> None:

@@ -26,13 +26,11 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 from urllib.parse import quote
-from zoneinfo import ZoneInfo
 
-from babel import Locale, UnknownLocaleError
-from babel.dates import format_date, format_time
+from babel.dates import format_date
 from babel.lists import format_list
 
-from teams_app.i18n import N_, translator
+from teams_app.i18n import N_, babel_locale, format_when, translator
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +74,7 @@ def teams_app_link(teams_app_id: str) -> str:
 class _Renderer:
     def __init__(self, payload: Mapping[str, Any], locale: str) -> None:
         self.payload = payload
-        self.locale = _babel_locale(locale)
+        self.locale = babel_locale(locale)
         self._ = translator(locale)
         self.paragraphs: list[str] = []  # plain text; escaped for HTML at the end
         self.rows: list[str] = []
@@ -97,24 +95,10 @@ class _Renderer:
         return format_list(names, locale=self.locale)
 
     def when(self, moment: datetime) -> str:
-        if moment.tzinfo is None:
-            raise ValueError("meeting_start must be timezone-aware")
-        zone = ZoneInfo(str(self.payload.get("time_zone") or "UTC"))
-        local = moment.astimezone(zone)
-        # Each locale's own full date and short time ("Monday, March 30, 2026 2:30 PM", "Montag, 30. März 2026 14:30").
-        text = f"{format_date(local, 'full', locale=self.locale)} {format_time(local, 'short', locale=self.locale)}"
-        return f"{text} ({zone.key})"
+        return format_when(moment, str(self.payload.get("time_zone") or "UTC"), str(self.locale))
 
     def day(self, value: date) -> str:
         return format_date(value, "long", locale=self.locale)
-
-
-def _babel_locale(locale: str) -> Locale:
-    try:
-        return Locale.parse((locale or "en").replace("-", "_"))
-    except (UnknownLocaleError, ValueError):
-        logger.info("unknown locale %s, using English", locale)
-        return Locale.parse("en")
 
 
 def _intro(r: _Renderer) -> str:
