@@ -208,6 +208,22 @@ class MeetingScheduled(Record):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RescheduleRequested(Record):
+    """The actor asked their match to find a new time for a session (verb: profile 'requested reschedule')."""
+
+    meeting: MeetingRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class MeetingCancelled(Record):
+    """The actor can't make a session and called it off for themselves (verb: Activity Streams cancel);
+    ``called_off`` says whether the session is off for the whole match (a pair's is, a trio may still meet)."""
+
+    meeting: MeetingRef
+    called_off: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
 class Attended(Record):
     """The actor attended a session; ``duration`` is the meeting's length."""
 
@@ -340,13 +356,13 @@ class Voided(Record):
 
 
 LearningRecord = (
-    Registered | Unregistered | Suspended | Resumed | Matched | MeetingScheduled | Attended | Mentored
-    | TalkedWith | Reflected | Reviewed | Scored | Completed | Earned | Voided
+    Registered | Unregistered | Suspended | Resumed | Matched | MeetingScheduled | RescheduleRequested
+    | MeetingCancelled | Attended | Mentored | TalkedWith | Reflected | Reviewed | Scored | Completed | Earned | Voided
 )
 
 ALL_RECORD_TYPES: tuple[type[Record], ...] = (
-    Registered, Unregistered, Suspended, Resumed, Matched, MeetingScheduled, Attended, Mentored, TalkedWith,
-    Reflected, Reviewed, Scored, Completed, Earned, Voided,
+    Registered, Unregistered, Suspended, Resumed, Matched, MeetingScheduled, RescheduleRequested, MeetingCancelled,
+    Attended, Mentored, TalkedWith, Reflected, Reviewed, Scored, Completed, Earned, Voided,
 )
 
 REGISTRATION_NAMESPACE = uuid.UUID("6f6c2f0e-2b8a-5a8e-9c1f-70656572636f")
@@ -368,6 +384,7 @@ __all__ = [
     "Earned",
     "LearningRecord",
     "Matched",
+    "MeetingCancelled",
     "MeetingRef",
     "MeetingScheduled",
     "Mentored",
@@ -377,6 +394,7 @@ __all__ = [
     "RecordError",
     "Reflected",
     "Registered",
+    "RescheduleRequested",
     "Resumed",
     "Reviewed",
     "Role",

@@ -19,6 +19,8 @@ retry the same bytes. A multi-statement batch that keeps failing with 5xx is spl
 LRSs answer 500 for one poisoned member.
 If the relay dies after the POST but before recording the answer, the rows stay queued: the retry sends
 identical bytes, which an LRS accepts as a no-op (204), so the LRS holds exactly one copy.
+On shutdown (the stop event) the relay finishes the batch in flight and claims no new one; cancelled
+mid-batch, it releases its lease so no claimed row waits out the lease.
 """
 
 from __future__ import annotations
@@ -275,21 +277,36 @@ class Relay:
             return
         await self._deliver(token, right, report)
 
-    async def _worker(self, report: RelayReport) -> None:
-        while True:
+    async def _release(self, token: str, rows: Sequence[_Row]) -> None:
+        """Give back the rows of ``token`` not yet answered, so the next relay takes them at once."""
+        t = outbox_table
+        async with self.engine.begin() as conn:
+            await conn.execute(update(t).where(t.c.id.in_([r.id for r in rows]), t.c.claim_token == token)
+                               .values(claim_token=None, claimed_until=None))
+
+    async def _worker(self, report: RelayReport, stop_event: asyncio.Event | None) -> None:
+        while stop_event is None or not stop_event.is_set():  # shutting down: no new batch
             token, rows = await self._claim()
             if not rows:
                 return
             part = RelayReport()
-            await self._deliver(token, rows, part)
-            report.add(part)
+            try:
+                await self._deliver(token, rows, part)
+            except asyncio.CancelledError:
+                # Cancelled mid-batch (shutdown): release the lease rather than leave the rows to a lease
+                # timeout; whatever the LRS already took is re-sent as identical bytes, a no-op there.
+                await asyncio.shield(self._release(token, rows))
+                raise
+            finally:
+                report.add(part)
             if part.delivered == 0 and part.dead == 0:
                 return  # the LRS is failing: stop this round, the rows are deferred
 
-    async def run_once(self) -> RelayReport:
-        """Deliver everything due now (until the queue is empty or the LRS fails); report the counts."""
+    async def run_once(self, stop_event: asyncio.Event | None = None) -> RelayReport:
+        """Deliver everything due now (until the queue is empty, the LRS fails or ``stop_event`` is set: a
+        batch in flight finishes, no new one is claimed); report the counts."""
         report = RelayReport()
-        await asyncio.gather(*(self._worker(report) for _ in range(self.concurrency)))
+        await asyncio.gather(*(self._worker(report, stop_event) for _ in range(self.concurrency)))
         if report.posts:
             logger.info("relay %s: %s posts, %s delivered, %s dead, %s deferred", self.relay_id,
                         report.posts, report.delivered, report.dead, report.deferred)
@@ -300,7 +317,7 @@ class Relay:
         logger.info("relay %s started (batch %s)", self.relay_id, self.batch_size)
         while not stop_event.is_set():
             try:
-                report = await self.run_once()
+                report = await self.run_once(stop_event)
             except asyncio.CancelledError:
                 raise
             except Exception:  # a database hiccup must not kill the relay inside `serve`

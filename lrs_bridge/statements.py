@@ -46,6 +46,7 @@ from lrs_bridge.records import (
     CompletedScope,
     Earned,
     Matched,
+    MeetingCancelled,
     MeetingRef,
     MeetingScheduled,
     Mentored,
@@ -55,6 +56,7 @@ from lrs_bridge.records import (
     RecordError,
     Reflected,
     Registered,
+    RescheduleRequested,
     Resumed,
     Reviewed,
     RoundRef,
@@ -343,6 +345,12 @@ class StatementBuilder:
             verb, obj = Verbs.SCHEDULED, self.meeting_activity(prog, record.meeting)
             if record.start is not None:
                 ctx_ext[Extensions.MEETING_START] = record.start.isoformat()
+        elif isinstance(record, RescheduleRequested):
+            # No result: asking for a new time says nothing about the actor's performance.
+            verb, obj = Verbs.REQUESTED_RESCHEDULE, self.meeting_activity(prog, record.meeting)
+        elif isinstance(record, MeetingCancelled):
+            verb, obj = Verbs.CANCELLED, self.meeting_activity(prog, record.meeting)
+            ctx_ext[Extensions.MEETING_CALLED_OFF] = record.called_off
         elif isinstance(record, Attended):
             verb, obj = Verbs.ATTENDED, self.meeting_activity(prog, record.meeting)
             if record.duration is not None:

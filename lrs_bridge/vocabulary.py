@@ -28,6 +28,8 @@ class Verbs:
     RESUMED: Final = "http://adlnet.gov/expapi/verbs/resumed"
     MATCHED: Final = f"{PROFILE_IRI}/verbs/matched"
     SCHEDULED: Final = "http://activitystrea.ms/schedule"
+    REQUESTED_RESCHEDULE: Final = f"{PROFILE_IRI}/verbs/requested-reschedule"
+    CANCELLED: Final = "http://activitystrea.ms/cancel"
     ATTENDED: Final = "http://adlnet.gov/expapi/verbs/attended"
     MENTORED: Final = "http://id.tincanapi.com/verb/mentored"
     TALKED_WITH: Final = "http://id.tincanapi.com/verb/talked-with"
@@ -47,6 +49,9 @@ VERB_DISPLAY: Final[dict[str, dict[str, str]]] = {
     Verbs.RESUMED: {"en": "resumed", "de": "setzte fort", "fr": "a repris"},
     Verbs.MATCHED: {"en": "was matched in", "de": "wurde zugeteilt in", "fr": "a été apparié dans"},
     Verbs.SCHEDULED: {"en": "scheduled", "de": "plante", "fr": "a planifié"},
+    Verbs.REQUESTED_RESCHEDULE: {"en": "asked to reschedule", "de": "bat um einen neuen Termin für",
+                                 "fr": "a demandé de reprogrammer"},
+    Verbs.CANCELLED: {"en": "cancelled", "de": "sagte ab", "fr": "a annulé"},
     Verbs.ATTENDED: {"en": "attended", "de": "nahm teil an", "fr": "a participé à"},
     Verbs.MENTORED: {"en": "mentored", "de": "betreute", "fr": "a accompagné"},
     Verbs.TALKED_WITH: {"en": "talked with", "de": "sprach mit", "fr": "a parlé avec"},
@@ -76,6 +81,7 @@ class Extensions:
     PAUSED_UNTIL: Final = f"{PROFILE_IRI}/extensions/paused-until"
     REVIEWEE: Final = f"{PROFILE_IRI}/extensions/reviewee"  # an opaque account, never email or name
     MEETING_START: Final = f"{PROFILE_IRI}/extensions/meeting-start"
+    MEETING_CALLED_OFF: Final = f"{PROFILE_IRI}/extensions/meeting-called-off"  # off for the whole match?
     PARTNERS: Final = f"{PROFILE_IRI}/extensions/partners"  # opaque accounts
     SKILLS: Final = f"{PROFILE_IRI}/extensions/skills"
     PARTNER_DEPARTMENTS: Final = f"{PROFILE_IRI}/extensions/partner-departments"
@@ -112,6 +118,7 @@ CITED: Final[dict[str, str]] = {
     Verbs.REVIEWED: VOCAB_TINCAN,
     Verbs.EARNED: VOCAB_TINCAN,
     Verbs.SCHEDULED: VOCAB_ACTIVITY_STREAMS,
+    Verbs.CANCELLED: VOCAB_ACTIVITY_STREAMS,
     ActivityTypes.REVIEW: VOCAB_ACTIVITY_STREAMS,
     ActivityTypes.BADGE: VOCAB_ACTIVITY_STREAMS,
 }

@@ -259,18 +259,22 @@ class XapiRecorder:
 
     async def on_meeting_changed(self, event: ev.MeetingRescheduleRequested | ev.MeetingCancelled,
                                  uow: UnitOfWork) -> None:
-        """A member asked to reschedule or can't make it: a comment on the session (profile verb 'commented')."""
+        """A member asked to reschedule (profile verb) or can't make it (Activity Streams cancel): a statement
+        about their own act on the match's session, with no result (it says nothing about how they did)."""
         found = await self._match_context(uow, event.match_id)
         if found is None or event.participant_id not in found[3]:
             return
         program, round_, match, people = found
-        comment = ("asked to reschedule" if isinstance(event, ev.MeetingRescheduleRequested)
-                   else "cannot make this session")
-        meeting = r.MeetingRef(match.id, f"{program.name}, round {round_.number}")
+        meeting = self._meeting(program, round_, match)
         who = people[event.participant_id]
-        await self._write(uow, [(who.id, r.Commented(
-            event_key=event.key, timestamp=event.at, comment=comment, meeting=meeting,
-            **self._common(program, who, round_, match)))])
+        common = self._common(program, who, round_, match)
+        record: r.Record
+        if isinstance(event, ev.MeetingRescheduleRequested):
+            record = r.RescheduleRequested(event_key=event.key, timestamp=event.at, meeting=meeting, **common)
+        else:
+            record = r.MeetingCancelled(event_key=event.key, timestamp=event.at, meeting=meeting,
+                                        called_off=event.meeting_called_off, **common)
+        await self._write(uow, [(who.id, record)])
 
     async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:
         found = await self._match_context(uow, event.match_id)

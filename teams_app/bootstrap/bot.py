@@ -66,7 +66,9 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
     """The route installer: ``create_web_app(app, installers=(bot_installer(mailer=...),))``.
 
     ``mailer`` defaults to ``app.mailer`` when the application has one. ``credentials_factory`` (a botbuilder
-    ServiceClientCredentialsFactory) replaces the one built from settings (e.g. a certificate store).
+    ServiceClientCredentialsFactory or a ``BotTokenProvider``) replaces the one built from settings (e.g. a
+    certificate store). Without one, a bot configured for a managed identity takes its outbound tokens from the
+    managed identity endpoint (``teams_app.adapters.identity``), asynchronously, never through msal.
     """
 
     def install(web_app: web.Application, app: Application) -> None:
@@ -76,10 +78,17 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
             DirectConnectorTransport,
             MessagesEndpoint,
             authentication,
+            check_credentials,
         )
+        from teams_app.adapters.identity import bot_token_provider
 
         settings = app.settings.bot
-        auth = authentication(settings, credentials_factory)
+        credentials = credentials_factory
+        managed = bot_token_provider(settings) if credentials is None else None
+        if managed is not None:
+            check_credentials(settings)  # the settings still need their tenant id; a factory would skip the check
+            credentials = managed
+        auth = authentication(settings, credentials)
         adapter = CloudAdapter(auth)
         conversations = ConversationStore(app.engine)
         bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale,
@@ -114,7 +123,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
                             "conversations": conversations, "transport": connector}
 
         async def close_transport(_: web.Application) -> None:
-            for closable in (connector, auth):
+            for closable in (connector, auth, managed):
                 closer = getattr(closable, "close", None)
                 if closer is not None:
                     await closer()

@@ -69,7 +69,18 @@ def install_server_hooks(web_app: web.Application, settings: Settings, engine: A
     web_app.on_cleanup.append(stop_deadline)  # runs after the workers' cleanup context
 
 
+def check_listen(settings: Settings, host: str) -> None:
+    """Dev mode takes unauthenticated activities: refuse to listen beyond loopback, with the reason, no traceback."""
+    from teams_app.adapters.bot.hosting import BotConfigurationError, check_listen_host
+
+    try:
+        check_listen_host(settings.bot, host)
+    except BotConfigurationError as exc:
+        raise SystemExit(f"Error: {exc}") from None
+
+
 def run(web_app: web.Application, settings: Settings, host: str, port: int) -> None:
     """aiohttp's own server with the configured grace period (``peercoach serve``)."""
+    check_listen(settings, host)  # before binding
     arm_watchdog()
     web.run_app(web_app, host=host, port=port, print=None, shutdown_timeout=request_grace_s(settings))

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from lrs_bridge.outbox import outbox_table
+from lrs_bridge.vocabulary import Extensions, Verbs
 from teams_app.adapters.db.bot_tables import bot_notifications
 from teams_app.domain import events as ev
 from teams_app.domain.notifications import NotificationKind
@@ -88,10 +89,12 @@ async def test_reschedule_and_cancel_from_a_card_record_events_and_learning_reco
     assert all(e.match_id == match_id for e in seen)  # type: ignore[attr-defined]
     async with harness.app.engine.connect() as conn:
         statements = [json.loads(p) for p in (await conn.execute(sa.select(outbox_table.c.payload))).scalars()]
-    comments = [s for s in statements if s["verb"]["id"].endswith("/commented")]
-    assert sorted(s["result"]["response"] for s in comments) == ["asked to reschedule", "cannot make this session"]
-    assert {s["actor"]["mbox"] for s in comments} == {f"mailto:{first.email}"}
-    assert all(match_id in s["object"]["id"] for s in comments)
+    changes = [s for s in statements if s["verb"]["id"] in (Verbs.REQUESTED_RESCHEDULE, Verbs.CANCELLED)]
+    assert sorted(s["verb"]["id"] for s in changes) == sorted([Verbs.REQUESTED_RESCHEDULE, Verbs.CANCELLED])
+    assert {s["actor"]["mbox"] for s in changes} == {f"mailto:{first.email}"}
+    assert all(match_id in s["object"]["id"] and "result" not in s for s in changes)  # a result is the actor's
+    (cancelled,) = [s for s in changes if s["verb"]["id"] == Verbs.CANCELLED]
+    assert cancelled["context"]["extensions"][Extensions.MEETING_CALLED_OFF] is False  # none was booked to call off
     await harness.sender.drain(timeout_s=20)
     said = "\n".join(str(a.get("text") or "") for a in harness.replies(second))
     assert "asked to find a new time" in said and "can't make your Pairs session" in said

@@ -371,3 +371,31 @@ async def test_two_serve_processes_relay_2000_statements_once_while_one_is_stopp
             outputs.append(stop(server))
         await lrs.stop()
     assert "Traceback" not in "\n".join(outputs)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "example.org"])
+def test_serve_in_dev_mode_refuses_a_listen_address_beyond_loopback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     host: str) -> None:
+    from click.testing import CliRunner
+
+    from teams_app.entrypoints.cli import main
+
+    monkeypatch.setenv("PEERCOACH_BOT__DEV_MODE", "true")
+    monkeypatch.delenv("PEERCOACH_BOT__APP_ID", raising=False)
+    result = CliRunner().invoke(main, ["--db", f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", "serve",
+                                       "--host", host, "--port", str(free_port())])
+    assert result.exit_code == 1
+    assert "listens only on loopback" in result.output and "Traceback" not in result.output
+
+
+def test_dev_mode_may_listen_on_loopback_and_production_anywhere() -> None:
+    from teams_app.entrypoints.server import check_listen
+
+    dev = Settings(bot={"dev_mode": True})
+    for host in ("127.0.0.1", "::1", "localhost"):
+        check_listen(dev, host)
+    production = Settings(bot={"app_id": "app", "app_password": "s3cret", "app_tenant_id": "tenant"})
+    check_listen(production, "0.0.0.0")
+    with pytest.raises(SystemExit, match="loopback"):
+        check_listen(dev, "0.0.0.0")

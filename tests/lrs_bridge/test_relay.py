@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from lrs_bridge.client import LrsClient
+from lrs_bridge.client import LrsClient, PostResult
 from lrs_bridge.outbox import enqueue, outbox_table, status
 from lrs_bridge.relay import Relay
 from lrs_bridge.retry import Backoff
@@ -269,3 +270,59 @@ def test_relay_rejects_bad_arguments(sqlite_engine: AsyncEngine) -> None:
         Relay(sqlite_engine, client, batch_size=0)
     with pytest.raises(ValueError, match="concurrency"):
         Relay(sqlite_engine, client, concurrency=0)
+
+
+class StopAfterFirstPost(LrsClient):
+    """The real client; the shutdown signal arrives while the first batch is on the wire."""
+
+    def __init__(self, lrs: FakeLrs, stop: asyncio.Event) -> None:
+        super().__init__(lrs.endpoint, username="relay", password="s3cret", timeout_s=5)
+        self.stop = stop
+
+    async def post_statements(self, payloads: Sequence[str]) -> PostResult:
+        result = await super().post_statements(payloads)
+        self.stop.set()
+        return result
+
+
+async def test_relay_finishes_the_batch_in_flight_on_stop_and_claims_no_other(sqlite_engine: AsyncEngine,
+                                                                             fake_lrs: FakeLrs) -> None:
+    items = serialized(5)
+    await queue(sqlite_engine, items)
+    stop = asyncio.Event()
+    async with StopAfterFirstPost(fake_lrs, stop) as client:
+        report = await Relay(sqlite_engine, client, batch_size=2, lease_s=600).run_once(stop)
+    assert (report.posts, report.delivered) == (1, 2)
+    async with sqlite_engine.connect() as conn:
+        left = (await conn.execute(select(outbox_table.c.status, outbox_table.c.claim_token))).all()
+    assert sorted(r.status for r in left) == ["queued"] * 3 + ["sent"] * 2
+    assert all(r.claim_token is None for r in left)  # nothing claimed and abandoned
+
+
+class HangingLrs(LrsClient):
+    """An LRS that takes the request and never answers (until the test lets it)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"http://127.0.0.1:{free_port()}/xAPI/", timeout_s=5)
+        self.posted = asyncio.Event()
+
+    async def post_statements(self, payloads: Sequence[str]) -> PostResult:
+        self.posted.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+async def test_relay_cancelled_mid_post_releases_its_lease_so_the_rows_are_taken_at_once(
+        sqlite_engine: AsyncEngine, fake_lrs: FakeLrs) -> None:
+    items = serialized(3)
+    await queue(sqlite_engine, items)
+    async with HangingLrs() as hanging:
+        task = asyncio.create_task(Relay(sqlite_engine, hanging, lease_s=600).run_once())
+        await asyncio.wait_for(hanging.posted.wait(), timeout=5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    async with client_for(fake_lrs) as client:  # the next relay (after restart) does not wait 600 s
+        report = await Relay(sqlite_engine, client, lease_s=600).run_once()
+    assert report.delivered == 3 and set(fake_lrs.stored) == {str(i.id) for i in items}
+    assert len(fake_lrs.posts) == 1
