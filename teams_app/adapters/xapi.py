@@ -93,7 +93,6 @@ class XapiRecorder:
 
     def register(self, bus: MessageBus) -> None:
         handlers: dict[type[ev.Event], Any] = {
-            ev.ParticipantEnrolled: self.on_enrolled,
             ev.EnrollmentPaused: self.on_paused,
             ev.EnrollmentResumed: self.on_resumed,
             ev.ParticipantLeft: self.on_left,
@@ -111,6 +110,7 @@ class XapiRecorder:
         }
         for event_type, handler in handlers.items():
             bus.in_transaction(event_type, handler)
+        bus.in_transaction_batch(ev.ParticipantEnrolled, self.on_enrolled_many)
 
     # -- plumbing ---------------------------------------------------------------------------------
     async def _write(self, uow: UnitOfWork, items: Sequence[tuple[str, r.Record]]) -> None:
@@ -162,11 +162,22 @@ class XapiRecorder:
 
     # -- enrollment -------------------------------------------------------------------------------
     async def on_enrolled(self, event: ev.ParticipantEnrolled, uow: UnitOfWork) -> None:
-        program = await uow.programs.get(event.program_id)
-        participant = await uow.participants.get(event.participant_id)
-        if program and participant:
-            record = r.Registered(event_key=event.key, timestamp=event.at, **self._common(program, participant))
-            await self._write(uow, [(participant.id, record)])
+        await self.on_enrolled_many([event], uow)
+
+    async def on_enrolled_many(self, events: Sequence[ev.ParticipantEnrolled], uow: UnitOfWork) -> None:
+        """``registered`` for each enrollment; an import's batch is read and queued in a few statements."""
+        programs: dict[str, Program | None] = {}
+        for program_id in dict.fromkeys(e.program_id for e in events):
+            programs[program_id] = await uow.programs.get(program_id)
+        people = {p.id: p for p in await uow.participants.get_many([e.participant_id for e in events])}
+        items: list[tuple[str, r.Record]] = []
+        for event in events:
+            program, participant = programs[event.program_id], people.get(event.participant_id)
+            if program and participant:
+                items.append((participant.id, r.Registered(event_key=event.key, timestamp=event.at,
+                                                           **self._common(program, participant))))
+        if items:
+            await self._write(uow, items)
 
     async def on_paused(self, event: ev.EnrollmentPaused, uow: UnitOfWork) -> None:
         program = await uow.programs.get(event.program_id)

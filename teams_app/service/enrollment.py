@@ -91,21 +91,64 @@ class Enrollments(UseCases):
     async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
         """Enroll many people in one transaction (consent was collected by whoever produced the file).
 
-        Returns (enrolled, already enrolled). Nothing is written if anything fails.
+        Returns (enrolled, already enrolled). Nothing is written if anything fails. The people and their
+        enrollments are read and written a chunk at a time (not a round trip per person), and every new
+        enrollment still gets its own ``ParticipantEnrolled`` event.
         """
         now = self._clock.now()
-        added = skipped = 0
         async with self._uow() as uow:
             program = await self._program(uow, program_ref)
-            for row in rows:
-                participant = await self._upsert_participant(uow, row)
-                try:
-                    await self._enroll(uow, program, participant, now)
-                    added += 1
-                except AlreadyEnrolled:
+            people = await self._upsert_participants(uow, rows)
+            current = await uow.enrollments.get_many(program.id, [p.id for p in people])
+            fresh: list[Enrollment] = []
+            added = skipped = 0
+            seen: set[str] = set()
+            for participant in people:
+                before = current.get(participant.id)
+                if participant.id in seen or (before is not None and before.status is not EnrollmentStatus.LEFT):
                     skipped += 1
+                    continue
+                seen.add(participant.id)
+                enrollment = Enrollment(program.id, participant.id, EnrollmentStatus.ACTIVE, consent_at=now,
+                                        joined_at=now)
+                if before is None:
+                    fresh.append(enrollment)
+                else:  # re-joining after leaving
+                    await uow.enrollments.update(enrollment)
+                uow.events.append(ev.ParticipantEnrolled(
+                    f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
+                added += 1
+            await uow.enrollments.add_many(fresh)
             await self._bus.commit(uow)
         return added, skipped
+
+    async def _upsert_participants(self, uow: UnitOfWork, rows: Sequence[ParticipantInput]) -> list[Participant]:
+        """:meth:`_upsert_participant` for many rows: one lookup by email, one insert for the new people.
+
+        Rows that carry an Entra object id are matched by it first, one by one, as the single path does.
+        """
+        by_email = await uow.participants.get_many_by_email([row.email.strip().lower() for row in rows])
+        out: list[Participant] = []
+        new: dict[str, Participant] = {}
+        for row in rows:
+            email = row.email.strip().lower()
+            if email in new:  # the same email twice in a batch is one new person
+                out.append(new[email])
+                continue
+            if row.aad_object_id or email not in by_email:
+                existing = await uow.participants.get_by_aad(row.aad_object_id) if row.aad_object_id else None
+                if existing is None and email not in by_email:
+                    created = Participant.create(
+                        row.email, row.display_name, tenant_id=row.tenant_id, aad_object_id=row.aad_object_id,
+                        locale=row.locale, profile=row.profile, manager_email=row.manager_email)
+                    new[email] = created
+                    out.append(created)
+                    continue
+            participant = await self._upsert_participant(uow, row)
+            by_email[participant.email] = participant
+            out.append(participant)
+        await uow.participants.add_many(list(new.values()))
+        return out
 
     async def register(self, data: ParticipantInput) -> Participant:
         """Create or refresh a person (from a Teams activity) without enrolling them."""

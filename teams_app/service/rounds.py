@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from teams_app.domain import events as ev
-from teams_app.domain.matching import Candidate, MatchHistory, plan_matches
 from teams_app.domain.model import (
     EnrollmentStatus,
     Match,
@@ -22,6 +22,20 @@ from teams_app.service.base import UseCases
 from teams_app.service.ports import UnitOfWork
 from teams_app.service.round_periods import close_ended_rounds
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import date
+
+    from teams_app.domain.matching import Candidate, MatchHistory, MatchPlan
+
+
+
+def plan_matches(program: Program, candidates: Sequence[Candidate], history: MatchHistory, seed: int,
+                 today: date) -> MatchPlan:
+    """The matcher, imported when a round runs: it loads scipy, which no other command needs."""
+    from teams_app.domain.matching import plan_matches as plan
+
+    return plan(program, candidates, history, seed, today)
 
 @dataclass(frozen=True)
 class RoundResult:
@@ -56,6 +70,8 @@ class Rounds(UseCases):
         return results
 
     async def _run_round(self, uow: UnitOfWork, program: Program, seed: int | None, dry_run: bool) -> RoundResult:
+        from teams_app.domain.matching import Candidate
+
         now = self._clock.now()
         today = now.date()
         previous = await uow.rounds.latest(program.id)
@@ -109,6 +125,8 @@ class Rounds(UseCases):
 
     @staticmethod
     async def _history(uow: UnitOfWork, program: Program, number: int) -> MatchHistory:
+        from teams_app.domain.matching import MatchHistory
+
         rounds_ago: dict[frozenset[str], int] = {}
         role_counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for round_number, match in await uow.matches.recent_for_program(program.id, 1):

@@ -108,11 +108,11 @@ async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, se
             "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)
     assert (stopped.value.written, stopped.value.total) == (200, 250)
     assert isinstance(stopped.value.cause, ConnectionError)
-    assert (await service.status((await service.get_program("Pairs")).id))["enrolled"] == 200
+    assert (await service.status((await service.get_program("Pairs")).id)).enrolled == 200
     result = await ParticipantImports(service, checkpoints, clock).run(
         "Pairs", rows, file_sha256=digest, total_rows=250, batch_size=100)
     assert (result.resumed_at_row, result.enrolled, result.existing, result.batches) == (200, 250, 0, 1)
-    assert (await service.status((await service.get_program("Pairs")).id))["enrolled"] == 250
+    assert (await service.status((await service.get_program("Pairs")).id)).enrolled == 250
     async with engine.connect() as conn:
         states = (await conn.execute(sa.select(participant_imports.c.status, participant_imports.c.next_row))).all()
     assert [tuple(s) for s in states] == [("done", 250)]
@@ -129,10 +129,10 @@ async def test_rollback_by_import_id_takes_out_only_the_people_it_enrolled(
     with pytest.raises(ImportStopped) as stopped:
         await imports.run("Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path),
                           total_rows=120, batch_size=40)
-    assert (await service.status(program.id))["enrolled"] == 80
+    assert (await service.status(program.id)).enrolled == 80
     left = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).rollback(stopped.value.import_id)
     assert left == 50  # p30..p79: the two committed batches' newcomers; the third batch never committed
-    assert (await service.status(program.id))["enrolled"] == 30
+    assert (await service.status(program.id)).enrolled == 30
     again = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).run(
         "Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path), total_rows=120,
         batch_size=40)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.db import all_metadata
 from teams_app.adapters.db.migrate import expected_heads, upgrade
+from teams_app.adapters.db.uow import make_engine
 from teams_app.domain import events as ev
 from teams_app.domain.errors import (
     AlreadyEnrolled,
@@ -41,7 +42,21 @@ def person(i: int, **profile: object) -> ParticipantInput:
 
 async def test_upgrade_is_idempotent_and_matches_the_tables(engine: AsyncEngine) -> None:
     assert await upgrade(engine) == expected_heads()
+    await _assert_schema_matches_metadata(engine)
 
+
+async def test_migrations_replayed_on_an_empty_database_give_the_metadata_schema(db_url: str) -> None:
+    """The fast road (tables from the metadata, stamped) and Alembic's replay must build one schema."""
+    engine = make_engine(db_url)
+    try:
+        assert await upgrade(engine, from_metadata=False) == expected_heads()
+        await _assert_schema_matches_metadata(engine)
+        assert await upgrade(engine) == expected_heads()  # current: nothing to do
+    finally:
+        await engine.dispose()
+
+
+async def _assert_schema_matches_metadata(engine: AsyncEngine) -> None:
     def diff(conn: sa.Connection) -> list[object]:
         context = MigrationContext.configure(conn, opts={"compare_type": False})
         return [d for d in compare_metadata(context, all_metadata()) if d[0] != "remove_table"

@@ -109,6 +109,35 @@ async def test_enrollments_are_listed_by_participant_and_by_program(uows: UowFac
         assert [e.program_id for e in await uow.enrollments.for_participant(people[0].id)] == ["prog-0", "prog-1"]
 
 
+async def test_bulk_participants_are_added_together_and_found_by_email(uows: UowFactory) -> None:
+    await seed(uows, 1)
+    fresh = [person(n) for n in range(1, 4)]
+    async with uows() as uow:
+        await uow.participants.add_many(fresh)
+        await uow.participants.add_many([])
+        await uow.commit()
+    async with uows() as uow:
+        found = await uow.participants.get_many_by_email(["p3@example.com", "p0@example.com", "nobody@example.com",
+                                                          "p3@example.com"])
+        assert sorted(found) == ["p0@example.com", "p3@example.com"]
+        assert found["p3@example.com"] == fresh[2]
+        assert [p.id for p in await uow.participants.get_many([p.id for p in fresh])] == [p.id for p in fresh]
+
+
+async def test_bulk_enrollments_are_added_together_and_read_for_many_people(uows: UowFactory) -> None:
+    people = await seed(uows, 4, programs=2)
+    async with uows() as uow:
+        await uow.enrollments.add_many([Enrollment("prog-0", p.id, EnrollmentStatus.ACTIVE, T0, T0)
+                                        for p in people[:3]])
+        await uow.enrollments.add(Enrollment("prog-1", people[3].id, EnrollmentStatus.ACTIVE, T0, T0))
+        await uow.commit()
+    async with uows() as uow:
+        found = await uow.enrollments.get_many("prog-0", [people[3].id, people[1].id, "nobody", people[0].id])
+        assert sorted(found) == sorted([people[1].id, people[0].id])
+        assert found[people[1].id] == Enrollment("prog-0", people[1].id, EnrollmentStatus.ACTIVE, T0, T0)
+        assert await uow.enrollments.get_many("prog-1", []) == {}
+
+
 async def test_rounds_matches_meetings_and_check_ins_keep_their_order(uows: UowFactory) -> None:
     a, b, c, d = await seed(uows, 4)
     r1 = Round("round-1", "prog-0", 1, T0, 1, RoundStatus.COMPLETED)

@@ -117,6 +117,14 @@ class FakeParticipants:
     async def get_many(self, ids: Sequence[str]) -> list[Participant]:
         return [self.s.participants[i] for i in dict.fromkeys(ids) if i in self.s.participants]
 
+    async def get_many_by_email(self, emails: Sequence[str]) -> dict[str, Participant]:
+        wanted = set(emails)
+        return {p.email: p for p in self.s.participants.values() if p.email in wanted}
+
+    async def add_many(self, participants: Sequence[Participant]) -> None:
+        for participant in participants:
+            await self.add(participant)
+
     async def delete(self, participant_id: str) -> None:
         self.s.participants.pop(participant_id, None)
 
@@ -132,6 +140,14 @@ class FakeEnrollments:
 
     async def get(self, program_id: str, participant_id: str) -> Enrollment | None:
         return self.s.enrollments.get((program_id, participant_id))
+
+    async def get_many(self, program_id: str, participant_ids: Sequence[str]) -> dict[str, Enrollment]:
+        return {pid: self.s.enrollments[(program_id, pid)] for pid in participant_ids
+                if (program_id, pid) in self.s.enrollments}
+
+    async def add_many(self, enrollments: Sequence[Enrollment]) -> None:
+        for enrollment in enrollments:
+            await self.add(enrollment)
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
         return sorted((e for (p, _), e in self.s.enrollments.items() if p == program_id),

@@ -186,6 +186,21 @@ class SqlParticipantRepository(_Repo):
             found.update((r.id, _participant(r)) for r in rows)
         return [found[i] for i in unique if i in found]
 
+    async def get_many_by_email(self, emails: Sequence[str]) -> dict[str, Participant]:
+        """The people with these (normalised) emails, by email; unknown emails are left out."""
+        found: dict[str, Participant] = {}
+        unique = list(dict.fromkeys(emails))
+        for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
+            rows = await self.conn.execute(
+                t.participants.select().where(t.participants.c.email.in_(unique[start:start + 500])))
+            found.update((r.email, _participant(r)) for r in rows)
+        return found
+
+    async def add_many(self, participants: Sequence[Participant]) -> None:
+        """One multi-row statement per chunk instead of a round trip per person (imports)."""
+        if participants:
+            await self.conn.execute(t.participants.insert(), [_participant_row(p) for p in participants])
+
     async def delete(self, participant_id: str) -> None:
         await self.conn.execute(t.participants.delete().where(t.participants.c.id == participant_id))
 
@@ -216,6 +231,21 @@ class SqlEnrollmentRepository(_Repo):
         row = (await self.conn.execute(t.enrollments.select().where(
             c.program_id == program_id, c.participant_id == participant_id))).first()
         return _enrollment(row) if row else None
+
+    async def get_many(self, program_id: str, participant_ids: Sequence[str]) -> dict[str, Enrollment]:
+        """The enrollments of these people in one program, by participant id (missing ones left out)."""
+        c = t.enrollments.c
+        found: dict[str, Enrollment] = {}
+        unique = list(dict.fromkeys(participant_ids))
+        for start in range(0, len(unique), 500):
+            rows = await self.conn.execute(t.enrollments.select().where(
+                c.program_id == program_id, c.participant_id.in_(unique[start:start + 500])))
+            found.update((r.participant_id, _enrollment(r)) for r in rows)
+        return found
+
+    async def add_many(self, enrollments: Sequence[Enrollment]) -> None:
+        if enrollments:
+            await self.conn.execute(t.enrollments.insert(), [self._row(e) for e in enrollments])
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
         rows = await self.conn.execute(t.enrollments.select().where(t.enrollments.c.program_id == program_id)
