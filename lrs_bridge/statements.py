@@ -161,9 +161,11 @@ class StatementBuilder:
         namespace: uuid.UUID = STATEMENT_NAMESPACE,
         agent_objects: bool = True,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        simulated: bool = False,
     ) -> None:
         """``agent_objects=False`` avoids Agent/Group statement objects (mentored, talked-with) for LRSs
-        that refuse them although xAPI allows them (ralph 5.1 requires ``object.id``)."""
+        that refuse them although xAPI allows them (ralph 5.1 requires ``object.id``). ``simulated`` marks
+        every statement with the profile's ``simulated`` context extension (``peercoach simulate``)."""
         if not activity_base_iri.startswith(("http://", "https://")):
             raise ValueError(f"activity_base_iri must be an http(s) IRI, got {activity_base_iri!r}")
         self.actor_identification = ActorIdentification(actor_identification)
@@ -180,6 +182,7 @@ class StatementBuilder:
         self.namespace = namespace
         self.agent_objects = agent_objects
         self.clock = clock
+        self.simulated = simulated
         self._future_warned = False
 
     # -- identities -------------------------------------------------------------------------------
@@ -436,6 +439,8 @@ class StatementBuilder:
         )
         if team is not None:
             context.team = team
+        if self.simulated:
+            ctx_ext[Extensions.SIMULATED] = True
         if ctx_ext:
             context.extensions = TincanExtensions(ctx_ext)
         statement = Statement(

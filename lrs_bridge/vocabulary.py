@@ -86,6 +86,7 @@ class Extensions:
     SKILLS: Final = f"{PROFILE_IRI}/extensions/skills"
     PARTNER_DEPARTMENTS: Final = f"{PROFILE_IRI}/extensions/partner-departments"
     SCORE_SOURCE: Final = f"{PROFILE_IRI}/extensions/score-source"
+    SIMULATED: Final = f"{PROFILE_IRI}/extensions/simulated"  # made by `peercoach simulate`: LMSs filter on it
     # Result extensions.
     MET: Final = f"{PROFILE_IRI}/extensions/met"
     USEFULNESS: Final = f"{PROFILE_IRI}/extensions/usefulness"

@@ -209,6 +209,10 @@ class LrsSettings(BaseModel):
         default="peercoach@peercoach.example",
         description="Actor of statements peercoach makes itself (erasure, aggregates); the LRS must accept it.",
     )
+    simulated: bool = Field(
+        default=False,
+        description="Mark every statement as simulated (profile extension 'simulated'); set by `peercoach simulate`.",
+    )
 
     @property
     def configured(self) -> bool:

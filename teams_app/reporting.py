@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from lrs_bridge.vocabulary import Extensions, Verbs
+from teams_app.adapters.csv_safe import safe_rows
 
 logger = logging.getLogger(__name__)
 
@@ -289,16 +290,6 @@ def _funnel(report: Report, statements: list[Mapping[str, Any]], departments: Ma
     report.departments_met = {who: len(found) for who, found in sorted(met_departments.items())}
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> object:
-    """A CSV cell a spreadsheet will not run: text starting like a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 ROUND_FIELDS = ("round", "enrolled", "matched", "met", "checked_in", "completed", "check_in_rate",
                 "average_usefulness")
 
@@ -311,21 +302,47 @@ def round_rows(report: Report) -> list[dict[str, Any]]:
             for f in report.rounds.values()]
 
 
+def reach_rows(report: Report) -> list[dict[str, Any]]:
+    """How many people met how many other departments (the silo-breaking the program exists for)."""
+    counts = Counter(report.departments_met.values())
+    return [{"other_departments_met": n, "people": counts[n]} for n in sorted(counts)]
+
+
+def skill_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"skill": skill, "matches": n} for skill, n in report.skills.most_common()]
+
+
+def role_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"role": role, "matches": n} for role, n in report.roles.most_common()]
+
+
+def verb_rows(report: Report) -> list[dict[str, Any]]:
+    return [{"verb": verb, "count": n} for verb, n in report.by_verb.most_common()]
+
+
+# Every table of the page, also written as <name>-<table>.csv: (suffix, columns, rows).
+TABLES: tuple[tuple[str, tuple[str, ...], Any], ...] = (
+    ("rounds", ROUND_FIELDS, round_rows),
+    ("reach", ("other_departments_met", "people"), reach_rows),
+    ("skills", ("skill", "matches"), skill_rows),
+    ("roles", ("role", "matches"), role_rows),
+    ("verbs", ("verb", "count"), verb_rows),
+)
+
+
 def write_csv(report: Report, path: Path) -> None:
-    """The statements as rows, and beside them every table of the page: ``<name>-rounds.csv`` (the
-    per-round funnel) and ``<name>-verbs.csv`` (records by kind)."""
+    """The statements as rows, and beside them every table of the page as ``<name>-<table>.csv``
+    (rounds: the per-round funnel; reach; skills; roles; verbs). Every cell goes through
+    :func:`~teams_app.adapters.csv_safe.safe_rows`: text from people cannot run as a spreadsheet formula."""
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS)
         writer.writeheader()
-        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in report.rows)
-    with path.with_name(f"{path.stem}-rounds.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROUND_FIELDS)
-        writer.writeheader()
-        writer.writerows({k: safe_cell(v) for k, v in row.items()} for row in round_rows(report))
-    with path.with_name(f"{path.stem}-verbs.csv").open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=("verb", "count"))
-        writer.writeheader()
-        writer.writerows({"verb": safe_cell(v), "count": n} for v, n in report.by_verb.most_common())
+        writer.writerows(safe_rows(report.rows))
+    for suffix, columns, rows in TABLES:
+        with path.with_name(f"{path.stem}-{suffix}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(safe_rows(rows(report)))
 
 
 def describe(title: str, labels: list[str], values: list[float], unit: str) -> str:
@@ -369,9 +386,60 @@ def _chart(kind: str, labels: list[str], values: list[float], title: str, xlabel
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+FUNNEL_STEPS = ("enrolled", "matched", "met", "checked_in", "completed")
+
+
+def funnel_alt(report: Report) -> str:
+    """Alt text of the funnel chart: every round's numbers, in order."""
+    if not report.rounds:
+        return "People per step of each round: no data yet"
+    return "People per step of each round (enrolled, matched, met, checked in, completed): " + "; ".join(
+        f"round {f.label}: " + ", ".join(str(getattr(f, step)) for step in FUNNEL_STEPS)
+        for f in report.rounds.values())
+
+
+def _funnel_chart(report: Report) -> str:
+    """Grouped bars: for each round, how many people reached each step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.2), dpi=100)
+    funnels = list(report.rounds.values())
+    if not funnels:
+        ax.text(0.5, 0.5, "no data yet", ha="center", va="center", fontsize=12, color="#666")
+        ax.set_axis_off()
+    else:
+        width = 0.8 / len(FUNNEL_STEPS)
+        colours = ("#c5c7f0", "#9da0e4", "#7478d6", "#5b5fc7", "#3d3f99")
+        for i, step in enumerate(FUNNEL_STEPS):
+            ax.bar([n + i * width for n in range(len(funnels))], [getattr(f, step) for f in funnels], width,
+                   label=step.replace("_", " "), color=colours[i])
+        ax.set_xticks([n + 0.4 - width / 2 for n in range(len(funnels))], [f"round {f.label}" for f in funnels])
+        ax.set_ylabel("people")
+        ax.legend(fontsize=7, ncols=5, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    ax.set_title("From enrolled to completed, per round", fontsize=11)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _table(rows: list[dict[str, Any]], columns: tuple[str, ...], empty: str = "none yet") -> str:
+    if not rows:
+        return f"<p>{html.escape(empty)}.</p>"
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
 def render_html(report: Report) -> str:
     weeks = [w.isoformat() for w in report.active_by_week]
     rounds = [f"round {r}" for r in report.meetings_by_round]
+    useful_rounds = [f for f in report.rounds.values() if f.average_usefulness is not None]
     usefulness = [float(report.usefulness.get(k, 0)) for k in range(1, 6)] if report.usefulness else []
     specs = [
         ("line", weeks, [float(v) for v in report.active_by_week.values()], "Participation over time",
@@ -380,13 +448,16 @@ def render_html(report: Report) -> str:
          "meetings"),
         ("bar", [str(k) for k in range(1, 6)], usefulness, "How useful were the sessions?", "usefulness (1-5)",
          "check-ins"),
+        ("line", [f"round {f.label}" for f in useful_rounds], [float(f.average_usefulness or 0) for f in useful_rounds],
+         "Average usefulness per round", "round", "average usefulness (1-5)"),
         ("barh", [s for s, _ in report.skills.most_common(10)], [float(n) for _, n in report.skills.most_common(10)],
          "Skills practised", "matches", ""),
         ("barh", [d for d, _ in report.departments.most_common(10)],
          [float(n) for _, n in report.departments.most_common(10)], "Participants by department", "people", ""),
     ]
     esc = html.escape
-    images = "".join(
+    images = (f'<figure><img alt="{esc(funnel_alt(report))}" src="{_funnel_chart(report)}"></figure>'
+              if report.rounds else "") + "".join(
         f'<figure><img alt="{esc(describe(title, labels, values, ylabel or xlabel))}" '
         f'src="{_chart(kind, labels, values, title, xlabel, ylabel)}"></figure>'
         for kind, labels, values, title, xlabel, ylabel in specs)
@@ -395,17 +466,16 @@ def render_html(report: Report) -> str:
                ("Check-in rate", f"{rate:.0%}" if rate is not None else "-"),
                ("Average usefulness", report.average_usefulness if report.average_usefulness is not None else "-"),
                ("Paused / left", f"{report.paused} / {report.left}"),
+               ("Matches across departments", f"{share:.0%}" if (share := report.cross_department_share) is not None
+                else "-"),
                ("Assessments released", report.assessments_released)]
     cards = "".join(f'<div class="kpi"><b>{esc(str(value))}</b><span>{esc(label)}</span></div>'
                     for label, value in summary)
-    funnel = "".join(
-        "<tr>" + "".join(f"<td>{esc(str(row[k]))}</td>" for k in ROUND_FIELDS) + "</tr>" for row in round_rows(report))
-    funnel_head = "".join(f"<th>{esc(k.replace('_', ' '))}</th>" for k in ROUND_FIELDS)
+    funnel = _table(round_rows(report), ROUND_FIELDS, "no rounds yet")
     roles = ", ".join(f"{esc(role)} {n}" for role, n in report.roles.most_common()) or "-"
     share, met = report.cross_department_share, report.average_departments_met
     reach = (f"{share:.0%} of matches span departments; people met {met} other department(s) on average"
              if share is not None and met is not None else "no department data yet")
-    verbs = "".join(f"<tr><td>{esc(v)}</td><td>{n}</td></tr>" for v, n in report.by_verb.most_common())
     if report.first and report.last:
         period = f"{report.first:%d %b %Y} to {report.last:%d %b %Y}"
     else:
@@ -423,6 +493,7 @@ h1 {{ font-size: 1.5rem; margin-bottom: .2rem; }} .sub {{ color: #616161; margin
 .charts {{ display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 1rem; }}
 figure {{ margin: 0; }} img {{ width: 100%; border: 1px solid #e0e0e0; border-radius: 8px; }}
 table {{ border-collapse: collapse; margin-top: 1rem; }}
+.tables {{ display: flex; gap: 2rem; flex-wrap: wrap; align-items: flex-start; }}
 td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; text-align: right; }}
 </style></head><body>
 <h1>Peer coaching: {esc(report.program)}</h1>
@@ -430,11 +501,17 @@ td, th {{ padding: .3rem .8rem; border-bottom: 1px solid #eee; text-align: right
 voided records are left out, as in the LMS.</p>
 <div class="kpis">{cards}</div>
 <h2>Rounds: from enrolled to completed</h2>
-<table><tr>{funnel_head}</tr>{funnel}</table>
-<p>Roles in matches: {roles}.</p>
+{funnel}
 <h2>Cross-department reach</h2><p>{esc(reach)}.</p>
+{_table(reach_rows(report), ("other_departments_met", "people"), "no department data yet")}
+<h2>Skills exchanged and mentoring roles</h2>
+<p>Roles in matches: {roles}.</p>
+<div class="tables">{_table(skill_rows(report)[:15], ("skill", "matches"))}
+{_table(role_rows(report), ("role", "matches"), "no roles recorded")}</div>
 <div class="charts">{images}</div>
-<h2>Records by kind</h2><table><tr><th>verb</th><th>count</th></tr>{verbs}</table>
+<p class="sub">Every table is also a CSV beside this page (report-rounds.csv, report-reach.csv, report-skills.csv,
+report-roles.csv, report-verbs.csv; the records themselves in report.csv).</p>
+<h2>Records by kind</h2>{_table(verb_rows(report), ("verb", "count"))}
 </body></html>
 """
 

@@ -210,7 +210,7 @@ def statement_builder(settings: Settings) -> StatementBuilder:
     return StatementBuilder(activity_base_iri=lrs.activity_base_iri,
                             actor_identification=lrs.actor_identification.value,
                             account_homepage=lrs.account_homepage, platform=lrs.platform,
-                            agent_objects=lrs.agent_objects)
+                            agent_objects=lrs.agent_objects, simulated=lrs.simulated)
 
 
 def lrs_client(settings: Settings) -> LrsClient:

@@ -55,7 +55,7 @@ def test_since_filters_and_html_has_every_chart() -> None:
     report = build_report(sample(), "Pairs <script>", since=date(2026, 11, 4))
     assert report.statements == 3
     page = render_html(report)
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 7  # the funnel, usefulness per round and five more
     assert "<script>" not in page and "Pairs &lt;script&gt;" in page
 
 
@@ -147,5 +147,22 @@ def test_the_page_renders_in_headless_chromium_with_every_image_and_the_text(tmp
     dom = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
                           "--dump-dom", (tmp_path / "report.html").as_uri()],
                          capture_output=True, text=True, timeout=120, check=True).stdout
-    assert re.search(r'data-images="5:5"', dom), "every chart image decodes"
+    assert re.search(r'data-images="7:7"', dom), "every chart image decodes"
     assert "Rounds: from enrolled to completed" in dom and "Paused / left" in dom
+
+
+def test_reach_skills_and_roles_are_tables_and_csvs_and_the_funnel_chart_says_its_numbers(tmp_path: Path) -> None:
+    from lrs_bridge.vocabulary import Extensions
+
+    statements = funnel_sample()
+    statements[3]["context"]["extensions"][Extensions.SKILLS] = ["SQL", "=1+1"]
+    report = build_report(statements, "Pairs", departments={"ana@x.com": "Sales", "bo@x.com": "IT"})
+    page = render_html(report)
+    assert ('alt="People per step of each round (enrolled, matched, met, checked in, completed): '
+            'round 1: 3, 2, 1, 2, 1"') in page
+    assert "Skills exchanged and mentoring roles" in page and "<td>SQL</td>" in page
+    write_csv(report, tmp_path / "report.csv")
+    assert (tmp_path / "report-reach.csv").read_text().splitlines() == ["other_departments_met,people", "0,1", "1,1"]
+    skills = (tmp_path / "report-skills.csv").read_text().splitlines()
+    assert skills[0] == "skill,matches" and "SQL,1" in skills and "'=1+1,1" in skills  # escaped, not a formula
+    assert (tmp_path / "report-roles.csv").read_text().splitlines() == ["role,matches", "mentor,1", "mentee,1"]

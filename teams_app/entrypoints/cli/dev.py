@@ -1,6 +1,7 @@
 """``peercoach dev`` (the local stack: bot in dev mode, SQLite, a local ralph LRS) and ``peercoach simulate``.
 
 ``dev_lrs_settings`` also serves ``peercoach report``: the dev stack's LRS when none is configured.
+``simulate`` never uses the configured LRS: only one named on its command line, or its own local one.
 """
 
 from __future__ import annotations
@@ -108,20 +109,39 @@ def dev_lrs_settings(settings: Settings) -> Settings | None:
 @click.option("--rounds", type=click.IntRange(1, 52), default=3, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same people and choices.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              default=STATE_DIR / "simulation", show_default=True, help="Folder for its database and report.")
+              default=STATE_DIR / "simulation", show_default=True, help="Folder for its database, LRS and report.")
+@click.option("--lrs-endpoint", default="", help="Send to this LRS (default: a local one started for the run; "
+              "the configured PEERCOACH_LRS__ENDPOINT is never used).")
+@click.option("--lrs-username", default="", help="Basic auth user of --lrs-endpoint.")
+@click.option("--lrs-password", default="", envvar="PEERCOACH_SIMULATE_LRS_PASSWORD",
+              help="Basic auth password of --lrs-endpoint (or PEERCOACH_SIMULATE_LRS_PASSWORD).")
+@click.option("--lrs-agent-objects/--no-lrs-agent-objects", default=False, show_default=True,
+              help="Agent/Group objects for talked-with and mentored (ralph refuses them).")
+@click.option("--assessments/--no-assessments", default=True, show_default=True,
+              help="A peer assessment every second round, its feedback released after the deadline.")
+@click.option("--erasures", type=click.IntRange(0, 1000), default=2, show_default=True,
+              help="People who ask for erasure at the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.pass_context
-def simulate(ctx: click.Context, participants: int, rounds: int, seed: int, out_dir: Path, as_json: bool) -> None:
+def simulate(ctx: click.Context, participants: int, rounds: int, seed: int, out_dir: Path, lrs_endpoint: str,
+             lrs_username: str, lrs_password: str, lrs_agent_objects: bool, assessments: bool, erasures: int,
+             as_json: bool) -> None:
     """Run a whole program with generated people through the real bot, Graph and email adapters.
 
-    Teams, Graph and SMTP are local stand-ins; simulated time moves a week per round. Nothing touches your
-    real database. Statements go to the configured LRS (or the dev stack's), and a report shows what the
-    LMS will receive.
+    Rounds and check-ins, peer assessments with released feedback, pauses and resumes, people leaving and
+    erasure requests. Teams, Graph and SMTP are local stand-ins; simulated time ends now (a week per round).
+    Nothing touches your real database, and statements go to a local LRS started for the run unless you
+    name one with --lrs-endpoint; they are marked simulated. Exits 1 when the LRS refused statements or
+    some were dead-lettered or left undelivered.
     """
-    from teams_app.entrypoints.simulate import Simulation
+    from teams_app.entrypoints.simulate import LrsTarget, Simulation
 
+    if lrs_endpoint and not lrs_endpoint.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--lrs-endpoint")
+    if erasures > participants:
+        raise click.BadParameter("cannot exceed --participants", param_hint="--erasures")
     settings = settings_from(ctx)
-    settings = dev_lrs_settings(settings) or settings
+    target = LrsTarget(lrs_endpoint, lrs_username, lrs_password, lrs_agent_objects) if lrs_endpoint else None
     for noisy in ("aiohttp.access", "mail.log"):  # thousands of local requests and SMTP dialogues
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -129,15 +149,31 @@ def simulate(ctx: click.Context, participants: int, rounds: int, seed: int, out_
         if not as_json:
             click.echo(line)
 
-    simulation = Simulation(settings, participants, rounds, seed, out_dir.resolve(), say=say)
-    summary = asyncio.run(simulation.run())
+    simulation = Simulation(settings, participants, rounds, seed, out_dir.resolve(), say=say, lrs=target,
+                            assessments=assessments, erasures=erasures)
+    try:
+        summary = asyncio.run(simulation.run())
+    except (ImportError, RuntimeError) as exc:
+        raise click.ClickException(f"the simulation could not run: {exc}") from None
     if as_json:
         click.echo(json.dumps(summary, indent=2))
-        return
-    click.echo(f"emails sent: {summary['emails']} ({summary['reached_by_email_only']} people reached by email only)")
-    click.echo(f"Teams messages: {summary['teams_messages']} (+{summary['teams_card_updates']} card updates); "
-               f"Graph events: {summary['graph_events']}")
-    click.echo(f"statements: {sum(summary['statements'].values())} "
-               f"({', '.join(f'{k} {v}' for k, v in sorted(summary['statements'].items()))})")
-    click.echo(f"average usefulness {summary['average_usefulness']}; report: {summary['report']}; "
-               f"{summary['elapsed_s']} s")
+    else:
+        life = summary["lifecycle"]
+        click.echo(f"emails sent: {summary['emails']} ({summary['reached_by_email_only']} people reached by "
+                   "email only)")
+        click.echo(f"Teams messages: {summary['teams_messages']} (+{summary['teams_card_updates']} card updates); "
+                   f"Graph events: {summary['graph_events']}")
+        click.echo(f"lifecycle: {life['paused']} pauses, {life['resumed']} resumed, {life['left']} left, "
+                   f"{life['erased']} erased; {life['reviews_submitted']} reviews, feedback released to "
+                   f"{life['feedback_released']}")
+        click.echo(f"statements: {sum(summary['statements'].values())} "
+                   f"({', '.join(f'{k} {v}' for k, v in sorted(summary['statements'].items()))})")
+        click.echo(f"LRS {summary['lrs']['endpoint']}: {summary['statements_delivered_to_lrs']} delivered, "
+                   f"{summary['refused']} refused, {summary['dead_lettered']} dead-lettered, "
+                   f"{summary['undelivered']} undelivered")
+        click.echo(f"average usefulness {summary['average_usefulness']}; report: {summary['report']}; "
+                   f"{summary['elapsed_s']} s")
+    if not simulation.ok:
+        echo_safe(f"not everything reached the LRS: {summary['refused']} refused, {summary['dead_lettered']} "
+                  f"dead-lettered, {summary['undelivered']} undelivered", err=True)
+        ctx.exit(1)
