@@ -1,8 +1,9 @@
 """The demo a fresh `peercoach dev` sets up, so the Agents Playground journey reaches a match at once.
 
 One clearly labelled program and a few colleagues: the Agents Playground's own mock users (the names its
-roster shows), with profiles that give the matcher something to explain. The demo colleagues also answer
-their own check-ins, so `peercoach report` has something to show after the first round. Nothing here runs
+roster shows), with profiles that give the matcher something to explain. A demo colleague answers their own
+check-in once the real people of their match have answered theirs (they met together), so `peercoach report`
+has something to show after the first round. Nothing here runs
 unless `peercoach dev` asks for it (``--no-demo`` skips it), and only on a database with no program yet.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from teams_app.domain.model import Profile, RoundStatus
+from teams_app.domain.model import Participant, Profile, RoundStatus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,8 @@ async def seed_demo(service: CoachingService) -> bool:
 
 
 async def answer_demo_check_ins(service: CoachingService) -> int:
-    """Demo colleagues check in on their open matches (they 'met' as soon as they were matched)."""
+    """Demo colleagues check in on open matches once every real member has (they met together)."""
+    demo = {c.email: c for c in DEMO_COLLEAGUES}
     answered = 0
     for colleague in DEMO_COLLEAGUES:
         person = await service.find_participant(email=colleague.email)
@@ -74,7 +76,18 @@ async def answer_demo_check_ins(service: CoachingService) -> int:
         for view in await service.my_matches(person.id):
             if view.checked_in or view.round.status is not RoundStatus.OPEN:
                 continue
+            if not await _real_members_checked_in(service, view.match.id,
+                                                  [p for p, _ in view.partners if p.email not in demo]):
+                continue
             await service.record_check_in(view.match.id, person.id, met=True, usefulness=colleague.usefulness,
                                           learned=colleague.learned, next_step=colleague.next_step)
             answered += 1
     return answered
+
+
+async def _real_members_checked_in(service: CoachingService, match_id: str, people: list[Participant]) -> bool:
+    for member in people:
+        views = [v for v in await service.my_matches(member.id) if v.match.id == match_id]
+        if not views or not views[0].checked_in:
+            return False
+    return True

@@ -69,5 +69,18 @@ class Chat:
         await expect(field).to_be_visible()
         return field
 
+    @classmethod
+    async def choose(cls, card: Locator, label: str, option: str) -> None:
+        """Pick ``option`` in a card's choice input (a drop-down, radio buttons or a filtered list)."""
+        field = await cls.field(card, label)
+        tag = await field.evaluate("e => e.tagName")
+        if tag == "SELECT":
+            await field.select_option(label=option)
+        elif await field.get_attribute("role") in ("radiogroup", "group"):
+            await field.get_by_label(option, exact=True).check()
+        else:  # a filtered choice set: type, then take the matching suggestion
+            await field.fill(option)
+            await field.press("Enter")
+
     async def count(self, text: str) -> int:
         return await self.page.get_by_text(text, exact=False).count()

@@ -137,11 +137,17 @@ class DevBot:
 
 
 class Playground:
-    """The Agents Playground process, pointed at the bot, on a free port."""
+    """The Agents Playground process, pointed at the bot, on a free port.
 
-    def __init__(self, workdir: Path, bot_endpoint: str) -> None:
+    Its conversations carry the locale and ``localTimezone`` of the Node.js process (``Intl``), so a German
+    Teams client in Berlin is the Playground started with that locale and zone.
+    """
+
+    def __init__(self, workdir: Path, bot_endpoint: str, *, locale: str = "en-US", time_zone: str = "UTC") -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        env = {**os.environ, "BROWSER": "none"}
+        posix = locale.replace("-", "_") + ".UTF-8"
+        env = {**os.environ, "BROWSER": "none", "LC_ALL": posix, "LANG": posix, "TZ": time_zone}
         self.process = Process([str(playground_bin()), "-e", bot_endpoint, "-c", "msteams", "-p", str(self.port),
                                 "--disable-telemetry"], cwd=workdir, env=env, log=workdir / "playground.log")
         wait_for_http(self.url, self.process.popen, self.process.log, 60)

@@ -22,14 +22,17 @@ async def test_seed_demo_leaves_a_database_with_programs_alone(service: Coaching
     assert [p.name for p in await service.list_programs()] == ["Real pairs"]
 
 
-async def test_demo_colleagues_answer_their_check_ins_once_and_real_people_are_left_alone(
-        service: CoachingService) -> None:
+async def test_demo_colleagues_answer_after_their_real_partner_and_once(service: CoachingService) -> None:
     await seed_demo(service)
     me = await service.enroll(DEMO_PROGRAM, ParticipantInput(email="alexw@example.com", display_name="Alex Wilber"),
                               consent=True)
     result = await service.run_round(DEMO_PROGRAM, seed=1)
     assert sum(len(m.members) for m in result.matches) == 4
-    assert await answer_demo_check_ins(service) == 3
+    # The all-demo match answers at once; the one with Alex waits for Alex.
+    assert await answer_demo_check_ins(service) == 2
+    (mine,) = await service.my_matches(me.id)
+    assert not mine.checked_in
+    assert await answer_demo_check_ins(service) == 0
+    await service.record_check_in(mine.match.id, me.id, met=True, usefulness=4, learned="x", next_step="y")
+    assert await answer_demo_check_ins(service) == 1
     assert await answer_demo_check_ins(service) == 0  # answered once
-    mine = await service.my_matches(me.id)
-    assert len(mine) == 1 and not mine[0].checked_in

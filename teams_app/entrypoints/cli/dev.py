@@ -18,6 +18,9 @@ import click
 from teams_app.entrypoints.cli.support import echo_safe, settings_from
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
+    from teams_app.bootstrap import Application
     from teams_app.config import Settings
 
 
@@ -50,12 +53,16 @@ def with_lrs(settings: Settings, endpoint: str, username: str, password: str) ->
 @click.option("--port", type=int, default=3978, show_default=True, help="Port of the local bot.")
 @click.option("--lrs-port", type=int, default=8100, show_default=True, help="Port of the local LRS (ralph).")
 @click.option("--no-lrs", is_flag=True, help="Do not start a local LRS (statements wait in the outbox).")
+@click.option("--no-demo", is_flag=True, help="Do not create the demo program and colleagues on a fresh database.")
 @click.pass_context
-def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
+def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool, no_demo: bool) -> None:
     """Local development: the bot in dev mode on SQLite, a local LRS with the relay pointed at it.
 
-    State (database, LRS statements and credentials) lives in ./peercoach.db and ./.peercoach/ and
-    survives a restart. Talk to the bot with the Microsoft 365 Agents Playground.
+    On a database with no program yet it creates a demo program with a few colleagues (the Agents
+    Playground's mock users), and the Playground's own user is an admin (dev mode only), so the whole
+    journey works at once: consent, profile, `round run`, intro, check-in. Email for people Teams cannot
+    reach is written to ./.peercoach/mail/. State (database, LRS statements and credentials, mail) lives in
+    ./peercoach.db and ./.peercoach/ and survives a restart. Talk to the bot with the Agents Playground.
     """
     from aiohttp import web
 
@@ -64,8 +71,12 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
     from teams_app.bootstrap import bootstrap
     from teams_app.devstack import start_local_lrs
     from teams_app.entrypoints.cli.serve import build_web_app
+    from teams_app.service.demo import PLAYGROUND_USER_EMAIL
 
     settings = settings_from(ctx)
+    if not settings.bot.admins:  # dev mode only: the Playground's default user may run rounds
+        settings = settings.model_copy(update={"bot": settings.bot.model_copy(
+            update={"admins": [PLAYGROUND_USER_EMAIL]})})
     local = None
     if not settings.lrs.configured and not no_lrs:
         if not _port_free(lrs_port):
@@ -78,8 +89,15 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
         DEV_LRS_FILE.write_text(json.dumps({"endpoint": local.endpoint, "credentials": "credentials.json"}))
     try:
         app = bootstrap(settings)
+        mail_note = _dev_mailer(app)
+        if not no_demo:
+            _add_demo(app)
         web_app = build_web_app(app)
+        if not no_demo:
+            web_app.on_startup.append(_seed_demo_on_start)  # after the migrations of the app's own startup
         click.echo(f"peercoach {__version__} (dev mode, no authentication; database {redact_url(settings.db.url)})")
+        click.echo(f"admins:        {', '.join(settings.bot.admins)} (set PEERCOACH_BOT__ADMINS to change)")
+        click.echo(f"email:         {mail_note}")
         click.echo(f"bot endpoint:  http://127.0.0.1:{port}/api/messages")
         if local is not None:
             click.echo(f"local LRS:     {local.endpoint} (user {local.username}, password in "
@@ -90,6 +108,37 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool) -> None:
     finally:
         if local is not None:
             local.stop()
+
+
+def _dev_mailer(app: Application) -> str:
+    """Without SMTP or Graph mail, email goes to .eml files in the state folder: say where."""
+    if app.mailer is not None:
+        return "sent through the configured SMTP server or Graph mail"
+    from teams_app.adapters.email.folder import FolderMailer
+
+    folder = (STATE_DIR / "mail").resolve()
+    app.mailer = FolderMailer(folder)
+    return f"written to {folder} as .eml files (no SMTP or Graph mail configured)"
+
+
+def _add_demo(app: Application) -> None:
+    """Demo colleagues answer their check-ins in the background (every few seconds)."""
+    from teams_app.service.demo import answer_demo_check_ins
+    from teams_app.service.workers import periodic
+
+    async def tick() -> None:
+        await answer_demo_check_ins(app.service)
+
+    app.workers["demo_check_ins"] = periodic("demo check-ins", tick, 3.0)
+
+
+async def _seed_demo_on_start(web_app: web.Application) -> None:
+    from teams_app.entrypoints.web import APP_KEY
+    from teams_app.service.demo import DEMO_PROGRAM, seed_demo
+
+    if await seed_demo(web_app[APP_KEY].service):
+        click.echo(f"demo:          program '{DEMO_PROGRAM}' with 3 demo colleagues; in the Playground press "
+                   "'Yes, I want to take part', fill in your profile, then type 'round run'")
 
 
 def dev_lrs_settings(settings: Settings) -> Settings | None:

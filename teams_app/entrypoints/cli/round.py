@@ -57,3 +57,20 @@ async def round_run(app: Application, program_ref: str, dry_run: bool, seed: int
         echo_safe(f"  {names}  score {match['score']}: {'; '.join(match['explanation'])}")
     for person in data["unmatched"]:
         echo_safe(f"  unmatched: {person['name']}: {person['reason']}")
+
+
+@round_.command("book")
+@with_app
+async def round_book(app: Application) -> None:
+    """Book (or propose) meetings for the open rounds' matches now, as the booking worker does every minute."""
+    booked = await app.service.book_open_matches(app.calendar)
+    cancelled = await app.service.cancel_called_off(app.calendar)
+    echo_safe(f"recorded {booked} meeting(s); took {cancelled} called-off meeting(s) out of the calendar")
+
+
+@round_.command("remind")
+@with_app
+async def round_remind(app: Application) -> None:
+    """Queue the check-in cards and reminders that are due now, as the reminder worker does every hour."""
+    queued = await app.check_ins.scan()
+    echo_safe(f"queued {queued} check-in card(s) and reminder(s)")
