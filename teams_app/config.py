@@ -183,6 +183,8 @@ class SmtpSettings(BaseModel):
     username: str = Field(default="", description="SMTP user name.")
     password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
     sender: str = Field(default="peercoach@localhost", description="From address of program email.")
+    folder: Path | None = Field(default=None, description="Write email as .eml files into this folder instead of "
+                                                           "sending it (the dev stack; never for production).")
 
 
 class LrsSettings(BaseModel):

@@ -3,7 +3,7 @@
 - Graph configured: :class:`GraphCalendar`; mail through Graph ``sendMail`` when a sender mailbox is set,
   else SMTP when a host is set.
 - Graph not configured: :class:`IcsCalendar` (proposal from working hours + ICS invitation) and SMTP mail.
-- Neither SMTP nor a Graph sender: no mailer (email notifications are then skipped by the outbox sender).
+- Neither SMTP nor a Graph sender: ``.eml`` files in ``smtp.folder`` when set (the dev stack), else no mailer.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from teams_app.adapters.email.calendar import IcsCalendar
+from teams_app.adapters.email.folder import FolderMailer
 from teams_app.adapters.email.smtp import SmtpMailer
 from teams_app.adapters.graph.calendar import GraphCalendar, GraphMailer
 from teams_app.adapters.graph.client import GraphGateway, RetryPolicy, build_graph_client
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class CalendarAndMail:
     calendar: GraphCalendar | IcsCalendar
-    mailer: GraphMailer | SmtpMailer | None
+    mailer: GraphMailer | SmtpMailer | FolderMailer | None
     gateway: GraphGateway | None = None
     credential: Any = None
 
@@ -39,9 +40,9 @@ class CalendarAndMail:
             await close()
 
 
-def smtp_mailer(smtp: SmtpSettings) -> SmtpMailer | None:
+def smtp_mailer(smtp: SmtpSettings) -> SmtpMailer | FolderMailer | None:
     if not smtp.host:
-        return None
+        return FolderMailer(smtp.folder, sender=smtp.sender) if smtp.folder is not None else None
     return SmtpMailer(smtp.host, smtp.port, sender=smtp.sender, starttls=smtp.starttls, use_tls=smtp.use_tls,
                       username=smtp.username, password=smtp.password.get_secret_value())
 
@@ -56,6 +57,6 @@ def build_calendar_and_mail(graph: GraphSettings, smtp: SmtpSettings) -> Calenda
         managed_identity_client_id=graph.managed_identity_client_id)
     gateway = GraphGateway(build_graph_client(credential, graph.base_url),
                            policy=RetryPolicy(max_attempts=graph.max_attempts))
-    mailer: GraphMailer | SmtpMailer | None = (
+    mailer: GraphMailer | SmtpMailer | FolderMailer | None = (
         GraphMailer(gateway, graph.sender_mailbox) if graph.sender_mailbox else smtp_mailer(smtp))
     return CalendarAndMail(GraphCalendar(gateway, organizer=graph.organizer), mailer, gateway, credential)

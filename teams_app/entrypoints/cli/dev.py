@@ -88,8 +88,8 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool, no_demo: boo
         settings = with_lrs(settings, local.endpoint, local.username, local.password)
         DEV_LRS_FILE.write_text(json.dumps({"endpoint": local.endpoint, "credentials": "credentials.json"}))
     try:
+        settings, mail_note = _dev_mail(settings)
         app = bootstrap(settings)
-        mail_note = _dev_mailer(app)
         if not no_demo:
             _add_demo(app)
         web_app = build_web_app(app)
@@ -110,15 +110,13 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool, no_demo: boo
             local.stop()
 
 
-def _dev_mailer(app: Application) -> str:
+def _dev_mail(settings: Settings) -> tuple[Settings, str]:
     """Without SMTP or Graph mail, email goes to .eml files in the state folder: say where."""
-    if app.mailer is not None:
-        return "sent through the configured SMTP server or Graph mail"
-    from teams_app.adapters.email.folder import FolderMailer
-
+    if settings.smtp.host or (settings.graph.configured and settings.graph.sender_mailbox):
+        return settings, "sent through the configured SMTP server or Graph mail"
     folder = (STATE_DIR / "mail").resolve()
-    app.mailer = FolderMailer(folder)
-    return f"written to {folder} as .eml files (no SMTP or Graph mail configured)"
+    smtp = settings.smtp.model_copy(update={"folder": folder})
+    return settings.model_copy(update={"smtp": smtp}), f"written to {folder} as .eml files (no SMTP or Graph mail)"
 
 
 def _add_demo(app: Application) -> None:
