@@ -77,9 +77,14 @@ def test_open_status_override_and_release_from_the_cli(cli, tmp_path: Path) -> N
     assert cli("program", "create", "--name", "Pairs", "--kind", "peer_pairs", "--cadence", "weekly").exit_code == 0
     assert cli("participants", "import", str(tmp_path / "people.csv"), "--program", "Pairs").exit_code == 0
     assert cli("round", "run", "--program", "Pairs").exit_code == 0
+    refused = cli("assessment", "open", "--program", "Pairs", "--mode", "peers", "--rubric-file", str(rubric),
+                  "--reviewers", "2", "--days", "3", "--self-assessment")
+    assert refused.exit_code == 1 and "cannot reach the 3 reviews" in refused.output
+    assert "--reviewers 3" in refused.output and "--min-reviews 2" in refused.output
     result = cli("assessment", "open", "--program", "Pairs", "--mode", "peers", "--rubric-file", str(rubric),
-                 "--reviewers", "2", "--days", "3", "--self-assessment")
+                 "--reviewers", "2", "--days", "3", "--self-assessment", "--min-reviews", "2")
     assert result.exit_code == 0, result.output
+    assert "anonymous, shared from k=2 reviews" in result.output
     assert "(Demo skill, peers)" in result.output and "36 reviews allocated" in result.output
     assessment_id = result.output.split()[2]
     status = json.loads(cli("assessment", "status", assessment_id, "--json").output)
@@ -118,7 +123,7 @@ async def test_worker_reminds_and_releases_then_stops(engine: AsyncEngine, servi
     await service.run_round("Pairs", seed=3)
     assessments = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, builtin_rubrics())
     opened = await assessments.open_assessment("Pairs", deadline=clock.now() + timedelta(days=2), mode="peers",
-                                               reviewers_per_person=2)
+                                               reviewers_per_person=2, min_reviews=2)
     clock.set(clock.now() + timedelta(days=1, hours=1))  # inside the 24 h reminder window
     stop = asyncio.Event()
     worker: asyncio.Future[None] = asyncio.ensure_future(assessment_worker(assessments, 0.01)(stop))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -138,7 +138,9 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
                 own.ratings.get(criterion.id) if own else None,
             ))
         n_reviews = received[person]
-        score = rubric.score(estimates) if len(estimates) == len(rubric.criteria) else None
+        # Criteria nobody could judge ("can't judge") are left out of the score rather than sinking it.
+        rated = tuple(c for c in rubric.criteria if c.id in estimates)
+        score = replace(rubric, criteria=rated).score(estimates) if rated else None
         results[person] = PersonResult(person, n_reviews, tuple(per_criterion), score)
 
     stats: dict[str, ReviewerStat] = {}

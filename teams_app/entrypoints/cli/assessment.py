@@ -75,13 +75,22 @@ def validate_rubric(path: Path) -> None:
 @click.option("--reminder-hours", default="48,24", show_default=True, help="Hours before the deadline to remind.")
 @click.option("--admin-sees-names", is_flag=True, help="Show reviewer names in the admin view.")
 @click.option("--seed", type=int, help="Allocation seed (default: derived from the assessment).")
+@click.option("--min-reviews", type=click.IntRange(1, 20),
+              help="k: reviews needed before anonymous results are shared (default: the program's). Lower is "
+                   "weaker anonymity.")
+@click.option("--named/--anonymous", "named", default=None,
+              help="Show reviewers' names with partner or circle feedback (released with one review).")
 @with_app
 async def open_(app: Application, program_ref: str, deadline: str | None, days: int, round_id: str | None,
                 mode: str | None, rubric_id: str | None, rubric_file: Path | None, rubrics_dir: Path | None,
                 reviewers: int,
                 self_assessment: bool, late_policy: str, grace_hours: int, reminder_hours: str,
-                admin_sees_names: bool, seed: int | None) -> None:
-    """Open an assessment for a round and allocate reviewers."""
+                admin_sees_names: bool, seed: int | None, min_reviews: int | None, named: bool | None) -> None:
+    """Open an assessment for a round and allocate reviewers.
+
+    Refused when someone could not reach the reviews their feedback needs; the message says who, why and
+    which settings would work. Without --mode, --min-reviews or --named the program kind's defaults apply.
+    """
     rubrics: dict[str, Rubric] = program_rubrics(app.settings.assessment.rubrics_dir)
     if rubrics_dir is not None:
         try:
@@ -107,12 +116,17 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
         opened = await service.open_assessment(
             program_ref, deadline=due, round_id=round_id, mode=mode, rubric_id=rubric_id,
             reviewers_per_person=reviewers, self_assessment=self_assessment, late_policy=late_policy,
-            grace_hours=grace_hours, reminder_hours=hours, admin_sees_names=admin_sees_names, seed=seed)
+            grace_hours=grace_hours, reminder_hours=hours, admin_sees_names=admin_sees_names, seed=seed,
+            min_reviews=min_reviews, named_feedback=named)
     except InvalidInputs as exc:
         raise click.ClickException(f"cannot open the assessment:\n{_problems(exc)}") from None
     a = opened.assessment
     echo_safe(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
                f"{len(opened.reviews)} reviews allocated")
+    privacy = "named feedback (no anonymity)" if a.named_feedback else f"anonymous, shared from k={a.threshold} reviews"
+    echo_safe(f"  {privacy}")
+    for note in opened.notes:
+        echo_safe(f"  note: {note}")
     for person, reason in opened.allocation.unfilled:
         echo_safe(f"  fewer reviewers for {person}: {reason}")
 
