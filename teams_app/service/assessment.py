@@ -7,7 +7,8 @@ so the LRS outbox rows (reviewed/rated/voided) share the transaction.
 
 Anonymity: :meth:`AssessmentService.feedback_view` returns a :class:`FeedbackView`, which has no field that can
 hold a reviewer's id, and names only when the assessment is named. :meth:`admin_view` shows reviewer names only
-when the assessment was opened with ``admin_sees_names``; otherwise stable pseudonyms ("Reviewer 3").
+when the assessment was opened with ``admin_sees_names`` (or is named); otherwise rows and flags carry review ids
+and no reviewer label at all, and self-assessments are listed apart from peer reviews.
 """
 
 from __future__ import annotations
@@ -131,12 +132,25 @@ class ReleaseSummary:
 
 @dataclass(frozen=True)
 class AdminReviewRow:
+    """A peer review. Without ``admin_sees_names`` the reviewer is "": a pseudonym shared by a reviewer's rows
+    would link them (and, in a pair, name the partner); the review id is what an admin acts on."""
+
     review_id: str
-    reviewer: str  # name if the assessment allows admins to see names, else a stable pseudonym
+    reviewer: str  # the name if the assessment allows admins to see names, else ""
     reviewee: str
     kind: str
     status: str
     late: bool
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdminSelfRow:
+    """A self-assessment, shown apart from the peer reviews (it is the person's own view, not a reviewer's)."""
+
+    review_id: str
+    person: str
+    status: str
     submitted_at: datetime | None
 
 
@@ -151,14 +165,19 @@ class AdminPersonRow:
 
 @dataclass(frozen=True)
 class AdminFlagRow:
-    reviewer: str
+    """A careless-review flag, named by the review(s) it concerns, never by a pseudonym tied to a person."""
+
     kind: str
     detail: str
-    review_id: str
+    review_id: str  # the first of ``review_ids``
+    review_ids: tuple[str, ...]
+    reviewer: str = ""  # the name, only when admins may see names
 
 
 @dataclass(frozen=True)
 class AdminView:
+    """Counts are of peer reviews; self-assessments are counted (and listed) apart."""
+
     assessment: Assessment
     pending: int
     submitted: int
@@ -167,6 +186,22 @@ class AdminView:
     reviews: list[AdminReviewRow]
     flags: list[AdminFlagRow]
     audit: list[AuditEntry]
+    self_pending: int = 0
+    self_submitted: int = 0
+    self_assessments: list[AdminSelfRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AssessmentSummary:
+    """One line of ``assessment list``."""
+
+    assessment: Assessment
+    program_name: str
+    round_number: int | None
+    peer_submitted: int
+    peer_total: int
+    self_submitted: int
+    self_total: int
 
 
 class OverrideAction:
@@ -481,7 +516,7 @@ class AssessmentService:
             reviews = await uow.reviews.for_assessment(assessment.id)
             people_ids = sorted({r.reviewer_id for r in reviews} | {r.reviewee_id for r in reviews})
             people = {p.id: p for p in await uow.participants.get_many(people_ids)}
-            label = _reviewer_labels(assessment, reviews, people)
+            names = assessment.admin_sees_names or assessment.named_feedback
             report: AggregateReport = aggregate(assessment.rubric, reviews)
             person_rows: list[AdminPersonRow] = []
             for reviewee in sorted({r.reviewee_id for r in reviews}, key=lambda p: _name(people, p)):
@@ -493,21 +528,53 @@ class AssessmentService:
                     {c.criterion_id: {"mean": c.mean, "median": c.median, "calibrated": c.calibrated,
                                       "uncertainty": c.uncertainty, "self": c.self_level}
                      for c in (result.criteria if result else ())}))
+            peer = [r for r in reviews if r.kind is ReviewKind.PEER]
+            selves = [r for r in reviews if r.kind is ReviewKind.SELF]
+            # Ordered by reviewee, then by review id: never by reviewer, so row order says nothing about who.
             review_rows = [
-                AdminReviewRow(r.id, label[r.reviewer_id], _name(people, r.reviewee_id), r.kind.value, r.status.value,
-                               r.late, r.submitted_at)
-                for r in sorted(reviews, key=lambda r: (_name(people, r.reviewee_id), label[r.reviewer_id]))
+                AdminReviewRow(r.id, _name(people, r.reviewer_id) if names else "", _name(people, r.reviewee_id),
+                               r.kind.value, r.status.value, r.late, r.submitted_at)
+                for r in sorted(peer, key=lambda r: (_name(people, r.reviewee_id), r.id))
             ]
-            flags = [AdminFlagRow(label.get(f.reviewer_id, "?"), f.kind.value, f.detail, f.review_id)
-                     for f in report.flags]
+            self_rows = [AdminSelfRow(r.id, _name(people, r.reviewee_id), r.status.value, r.submitted_at)
+                         for r in sorted(selves, key=lambda r: _name(people, r.reviewee_id))]
+            by_reviewer: dict[str, list[str]] = defaultdict(list)
+            for r in sorted(peer, key=lambda r: r.id):
+                if r.counted:
+                    by_reviewer[r.reviewer_id].append(r.id)
+            flags: list[AdminFlagRow] = []
+            for f in report.flags:
+                ids = (f.review_id,) if f.review_id else tuple(by_reviewer.get(f.reviewer_id, ()))
+                flags.append(AdminFlagRow(f.kind.value, f.detail, ids[0] if ids else "", ids,
+                                          _name(people, f.reviewer_id) if names else ""))
             return AdminView(
                 assessment,
-                pending=sum(1 for r in reviews if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
-                submitted=sum(1 for r in reviews if r.counted),
-                late=sum(1 for r in reviews if r.counted and r.late),
+                pending=sum(1 for r in peer if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
+                submitted=sum(1 for r in peer if r.counted),
+                late=sum(1 for r in peer if r.counted and r.late),
                 people=person_rows, reviews=review_rows, flags=flags,
                 audit=await uow.assessments.audit(assessment.id),
+                self_pending=sum(1 for r in selves if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
+                self_submitted=sum(1 for r in selves if r.counted),
+                self_assessments=self_rows,
             )
+
+    async def list_assessments(self, program_ref: str | None = None) -> list[AssessmentSummary]:
+        """Assessments of one program (or all), newest deadline first, with peer and self counts."""
+        async with self._uow() as uow:
+            programs = [await _program(uow, program_ref)] if program_ref else await uow.programs.all()
+            out: list[AssessmentSummary] = []
+            for program in programs:
+                for assessment in await uow.assessments.for_program(program.id):
+                    reviews = await uow.reviews.for_assessment(assessment.id)
+                    round_ = await uow.rounds.get(assessment.round_id)
+                    peer = [r for r in reviews if r.kind is ReviewKind.PEER]
+                    selves = [r for r in reviews if r.kind is ReviewKind.SELF]
+                    out.append(AssessmentSummary(
+                        assessment, program.name, round_.number if round_ else None,
+                        sum(1 for r in peer if r.counted), len(peer),
+                        sum(1 for r in selves if r.counted), len(selves)))
+        return sorted(out, key=lambda a: (a.assessment.deadline, a.assessment.id), reverse=True)
 
     # -- admin overrides --------------------------------------------------------------------------
     async def admin_override(self, assessment_id: str, actor: str, action: str, reason: str, *,
@@ -528,7 +595,8 @@ class AssessmentService:
                 await uow.assessments.update(assessment.extend_deadline(deadline, now))
                 details = {"from": assessment.deadline.isoformat(), "to": deadline.isoformat()}
             elif action == OverrideAction.RELEASE_EARLY:
-                await self._release(uow, assessment, now, early=True)
+                summary = await self._release(uow, assessment, now, early=True)
+                details = {"released": str(len(summary.released)), "withheld": str(len(summary.withheld))}
             else:
                 review = await uow.reviews.get(review_id) if review_id else None
                 if review is None or review.assessment_id != assessment.id:
@@ -679,13 +747,3 @@ def _release_options(assessment: Assessment, short: Sequence[ShortReviewee], peo
 def _name(people: Mapping[str, Participant], pid: str) -> str:
     person = people.get(pid)
     return person.display_name if person else pid
-
-
-def _reviewer_labels(assessment: Assessment, reviews: Sequence[Review],
-                     people: Mapping[str, Participant]) -> dict[str, str]:
-    reviewers = sorted({r.reviewer_id for r in reviews})
-    if assessment.admin_sees_names or assessment.named_feedback:
-        return {pid: _name(people, pid) for pid in reviewers}
-    # Pseudonyms stable within the assessment, ordered by a hash so they do not follow names or ids.
-    ordered = sorted(reviewers, key=lambda pid: stable_id(assessment.id, "pseudonym", pid))
-    return {pid: f"Reviewer {i + 1}" for i, pid in enumerate(ordered)}

@@ -289,7 +289,7 @@ async def test_admin_view_uses_pseudonyms_unless_names_are_allowed() -> None:
     await submit_all(h, assessment_id)
     view = await h.service.admin_view(assessment_id)
     assert view.submitted == 24 and view.pending == 0
-    assert {row.reviewer for row in view.reviews} == {f"Reviewer {i}" for i in range(1, 9)}
+    assert {row.reviewer for row in view.reviews} == {""}  # no label that would link a reviewer's rows
     assert {row.reviewee for row in view.people} == {f"Person {i}" for i in range(8)}
     assert all(row.releasable for row in view.people)
     flagged = {f.kind for f in view.flags}
