@@ -133,3 +133,13 @@ def test_peers_from_other_teams_can_answer_cant_judge_and_it_is_not_counted() ->
     view = build_feedback(replace(peers, status=AssessmentStatus.RELEASED, released_at=OPENED), result, reviews)
     assert view.released and "goal-setting" not in {c.criterion_id for c in view.criteria}
     assert len(view.criteria) == 3
+
+
+def test_a_single_review_reports_the_prior_uncertainty_not_false_precision() -> None:
+    one = aggregate(RUBRIC, [review("ann", "bob", status=ReviewStatus.SUBMITTED, ratings=ALL_3, version=1)])
+    single = one.results["bob"].criterion("active-listening")
+    assert single.uncertainty is not None and single.uncertainty >= 0.75  # a quarter of a 1-4 scale: 0.75 level
+    two = aggregate(RUBRIC, [review(r, "bob", status=ReviewStatus.SUBMITTED, ratings=ALL_3, version=1)
+                             for r in ("ann", "cy")])
+    pair = two.results["bob"].criterion("active-listening")
+    assert pair.uncertainty is not None and 0.5 <= pair.uncertainty < single.uncertainty
