@@ -54,7 +54,8 @@ async def handle_assessment_action(service: AssessmentService, verb: str, data: 
     try:
         if verb == WITHDRAW_VERB:
             review = await service.withdraw_review(review_id, participant_id)
-            return rubric_card(task.assessment, review, task.reviewee_name, values={},
+            # The answers stay in the form (from the withdrawn review), so submitting again is one click.
+            return rubric_card(task.assessment, review, task.reviewee_name,
                                notice=_("Your review was withdrawn. You can submit it again before the deadline."),
                                _=_)
         parsed = parse_submission(data, task.assessment.rubric, allow_cant_judge=may_skip(task.assessment, task.review))
