@@ -7,7 +7,8 @@ so the LRS outbox rows (reviewed/rated/voided) share the transaction.
 
 Anonymity: :meth:`AssessmentService.feedback_view` returns a :class:`FeedbackView`, which has no field that can
 hold a reviewer's id, and names only when the assessment is named. :meth:`admin_view` shows reviewer names only
-when the assessment was opened with ``admin_sees_names``; otherwise stable pseudonyms ("Reviewer 3").
+when the assessment was opened with ``admin_sees_names`` (or is named); otherwise rows and flags carry review ids
+and no reviewer label at all, and self-assessments are listed apart from peer reviews.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -35,15 +36,18 @@ from teams_app.domain.assessment import (
     ReviewKind,
     ReviewStatus,
     Rubric,
+    ShortReviewee,
     aggregate,
     allocate_reviewers,
     build_feedback,
     release_decision,
     reminders_due,
     require_reviewer,
+    unreachable,
 )
+from teams_app.domain.assessment.release import shown_criteria
 from teams_app.domain.errors import InvalidInput, InvalidTransition, NotFound
-from teams_app.domain.model import Participant, Program, Round, stable_id
+from teams_app.domain.model import Match, Participant, Program, Round, stable_id
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import Clock, UnitOfWork
 
@@ -88,6 +92,25 @@ class OpenedAssessment:
     assessment: Assessment
     allocation: Allocation
     reviews: list[Review]
+    notes: list[str] = field(default_factory=list)  # program-kind defaults applied (e.g. a lower k), in English
+
+
+class ReleaseUnreachable(InvalidTransition):
+    """Opening would withhold someone's feedback whatever reviewers do: who, why, and settings that would work."""
+
+    def __init__(self, short: Sequence[tuple[str, ShortReviewee]], options: Sequence[str]) -> None:
+        self.short = list(short)
+        self.options = list(options)
+        first = self.short[0][1]
+        lines = [f"{len(self.short)} of the people assessed cannot reach the {first.needed} reviews their "
+                 "feedback needs, so it would be withheld whatever the reviewers do:"]
+        lines += [f"  {name}: {s.allocated} of {s.needed} reviews ({s.reason})" for name, s in self.short[:20]]
+        if len(self.short) > 20:
+            lines.append(f"  ... and {len(self.short) - 20} more")
+        lines.append("Settings that would work:" if self.options else
+                     "No setting found that would work: add people to the program or name the feedback.")
+        lines += [f"  {option}" for option in self.options]
+        super().__init__("\n".join(lines))
 
 
 @dataclass(frozen=True)
@@ -109,12 +132,25 @@ class ReleaseSummary:
 
 @dataclass(frozen=True)
 class AdminReviewRow:
+    """A peer review. Without ``admin_sees_names`` the reviewer is "": a pseudonym shared by a reviewer's rows
+    would link them (and, in a pair, name the partner); the review id is what an admin acts on."""
+
     review_id: str
-    reviewer: str  # name if the assessment allows admins to see names, else a stable pseudonym
+    reviewer: str  # the name if the assessment allows admins to see names, else ""
     reviewee: str
     kind: str
     status: str
     late: bool
+    submitted_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AdminSelfRow:
+    """A self-assessment, shown apart from the peer reviews (it is the person's own view, not a reviewer's)."""
+
+    review_id: str
+    person: str
+    status: str
     submitted_at: datetime | None
 
 
@@ -129,14 +165,19 @@ class AdminPersonRow:
 
 @dataclass(frozen=True)
 class AdminFlagRow:
-    reviewer: str
+    """A careless-review flag, named by the review(s) it concerns, never by a pseudonym tied to a person."""
+
     kind: str
     detail: str
-    review_id: str
+    review_id: str  # the first of ``review_ids``
+    review_ids: tuple[str, ...]
+    reviewer: str = ""  # the name, only when admins may see names
 
 
 @dataclass(frozen=True)
 class AdminView:
+    """Counts are of peer reviews; self-assessments are counted (and listed) apart."""
+
     assessment: Assessment
     pending: int
     submitted: int
@@ -145,6 +186,22 @@ class AdminView:
     reviews: list[AdminReviewRow]
     flags: list[AdminFlagRow]
     audit: list[AuditEntry]
+    self_pending: int = 0
+    self_submitted: int = 0
+    self_assessments: list[AdminSelfRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AssessmentSummary:
+    """One line of ``assessment list``."""
+
+    assessment: Assessment
+    program_name: str
+    round_number: int | None
+    peer_submitted: int
+    peer_total: int
+    self_submitted: int
+    self_total: int
 
 
 class OverrideAction:
@@ -191,13 +248,22 @@ class AssessmentService:
         reminder_hours: Sequence[int] = (48, 24),
         admin_sees_names: bool = False,
         seed: int | None = None,
+        min_reviews: int | None = None,
+        named_feedback: bool | None = None,
     ) -> OpenedAssessment:
-        """Open an assessment for a round and allocate its reviewers in one transaction."""
+        """Open an assessment for a round and allocate its reviewers in one transaction.
+
+        Refuses (:class:`ReleaseUnreachable`, naming who and why, with settings that would work) when the
+        allocation cannot give someone the k reviews their results need. With no mode, k or naming given, the
+        program kind's defaults apply and always release: pair kinds name partner feedback (one partner
+        cannot be anonymous), circles lower k to what the smallest circle gives (at least 2, stated on open).
+        """
         now = self._clock.now()
         try:
             policy = LatePolicy(late_policy)
         except ValueError:
             raise InvalidInput("late_policy", f"must be one of {', '.join(p.value for p in LatePolicy)}") from None
+        explicit = mode is not None or min_reviews is not None or named_feedback is not None
         async with self._uow() as uow:
             program = await _program(uow, program_ref)
             round_ = await self._round(uow, program, round_id)
@@ -210,28 +276,42 @@ class AssessmentService:
                                         f"{round_.number}")
             if seed is None:
                 seed = int(assessment_id.replace("-", "")[:8], 16)
+            named = program.named_feedback if named_feedback is None else named_feedback
             assessment = Assessment(
                 assessment_id, program.id, round_.id, rubric, chosen_mode, now, deadline, seed,
                 reviewers_per_person=reviewers_per_person, self_assessment=self_assessment,
-                min_reviews=program.min_reviews,
-                named_feedback=program.named_feedback and chosen_mode is not AllocationMode.PEERS,
+                min_reviews=min_reviews or program.min_reviews,
+                named_feedback=named and chosen_mode is not AllocationMode.PEERS,
                 admin_sees_names=admin_sees_names, late_policy=policy, grace_hours=grace_hours,
                 reminder_hours=tuple(sorted(set(reminder_hours), reverse=True)),
             ).validated()
             matches = await uow.matches.for_round(round_.id)
+            today = now.date()
+            active = [e.participant_id for e in await uow.enrollments.for_program(program.id) if e.is_active_on(today)]
             if chosen_mode is AllocationMode.PEERS:
-                today = now.date()
-                ids = [e.participant_id for e in await uow.enrollments.for_program(program.id) if e.is_active_on(today)]
+                ids = active
             else:
                 ids = sorted({pid for m in matches for pid in m.participant_ids})
             people = await uow.participants.get_many(ids)
             allocation = allocate_reviewers(people, chosen_mode, seed=seed, matches=matches,
                                             per_person=reviewers_per_person, self_assessment=self_assessment)
             reviews = [Review.for_assignment(assessment.id, a) for a in allocation.assignments]
-            if not any(r.kind is ReviewKind.PEER for r in reviews):
+            if not people:
                 raise InvalidTransition(
                     f"nobody to review in round {round_.number}: "
                     + ("no active participants" if chosen_mode is AllocationMode.PEERS else "the round has no matches"))
+            population = [p.id for p in people]
+            short = unreachable(allocation, population, assessment.threshold, reviewers_per_person)
+            notes: list[str] = []
+            if short and not explicit:
+                assessment, notes = _kind_default(assessment, short)
+                short = unreachable(allocation, population, assessment.threshold, reviewers_per_person)
+            if short:
+                names = {p.id: p.display_name for p in people}
+                active_people = await uow.participants.get_many(active)
+                raise ReleaseUnreachable(
+                    sorted(((names.get(s.reviewee_id, s.reviewee_id), s) for s in short), key=lambda x: x[0]),
+                    _release_options(assessment, short, people, active_people, matches, seed))
             await uow.assessments.add(assessment)
             await uow.reviews.add_many(reviews)
             uow.events.append(aev.AssessmentOpened(f"assessment-opened/{assessment.id}", now, program.id,
@@ -243,7 +323,7 @@ class AssessmentService:
             await self._bus.commit(uow)
         logger.info("opened assessment %s for round %s: %s reviews, %s unfilled", assessment.id, round_.number,
                     len(reviews), len(allocation.unfilled))
-        return OpenedAssessment(assessment, allocation, reviews)
+        return OpenedAssessment(assessment, allocation, reviews, notes)
 
     @staticmethod
     async def _round(uow: AssessmentUnitOfWork, program: Program, round_id: str | None) -> Round:
@@ -282,7 +362,8 @@ class AssessmentService:
             review, assessment = await self._review(uow, review_id)
             require_reviewer(review, reviewer_id)
             review.check_window(assessment, now)  # a closed window is the first thing to tell
-            submission = assessment.rubric.validate_submission(ratings, comments, comment)
+            submission = assessment.rubric.validate_submission(ratings, comments, comment,
+                                                               allow_cant_judge=may_skip(assessment, review))
             updated = review.submit(assessment, submission, now)
             await uow.reviews.update(updated)
             replaces = review.statement_key if review.status is ReviewStatus.SUBMITTED else ""
@@ -378,12 +459,19 @@ class AssessmentService:
         for reviewee in reviewees:
             result = report.results.get(reviewee)
             decision = release_decision(assessment, result.n_reviews if result else 0)
-            if decision.released and result is not None and result.score is not None:
+            shown = shown_criteria(assessment, result) if result is not None else []
+            if decision.released and result is not None and shown:
                 released.append(reviewee)
+                # Only criteria rated by at least k reviewers leave the admin view (the record included).
+                ids = {c.criterion_id for c in shown}
+                rubric = replace(assessment.rubric, criteria=tuple(c for c in assessment.rubric.criteria
+                                                                   if c.id in ids))
+                score = rubric.score({c.criterion_id: c.calibrated if c.calibrated is not None else c.mean or 0.0
+                                      for c in shown})
                 uow.events.append(aev.FeedbackReleased(
                     f"assessment-released/{assessment.id}/{reviewee}", now, assessment.program_id, assessment.id,
-                    assessment.round_id, reviewee, result.n_reviews, result.score.raw, result.score.min,
-                    result.score.max, _criterion_ratings(assessment.rubric, result)))
+                    assessment.round_id, reviewee, result.n_reviews, score.raw, score.min, score.max,
+                    _criterion_ratings(rubric, result)))
             else:
                 withheld.append(reviewee)
                 uow.events.append(aev.FeedbackWithheld(
@@ -428,7 +516,7 @@ class AssessmentService:
             reviews = await uow.reviews.for_assessment(assessment.id)
             people_ids = sorted({r.reviewer_id for r in reviews} | {r.reviewee_id for r in reviews})
             people = {p.id: p for p in await uow.participants.get_many(people_ids)}
-            label = _reviewer_labels(assessment, reviews, people)
+            names = assessment.admin_sees_names or assessment.named_feedback
             report: AggregateReport = aggregate(assessment.rubric, reviews)
             person_rows: list[AdminPersonRow] = []
             for reviewee in sorted({r.reviewee_id for r in reviews}, key=lambda p: _name(people, p)):
@@ -440,21 +528,53 @@ class AssessmentService:
                     {c.criterion_id: {"mean": c.mean, "median": c.median, "calibrated": c.calibrated,
                                       "uncertainty": c.uncertainty, "self": c.self_level}
                      for c in (result.criteria if result else ())}))
+            peer = [r for r in reviews if r.kind is ReviewKind.PEER]
+            selves = [r for r in reviews if r.kind is ReviewKind.SELF]
+            # Ordered by reviewee, then by review id: never by reviewer, so row order says nothing about who.
             review_rows = [
-                AdminReviewRow(r.id, label[r.reviewer_id], _name(people, r.reviewee_id), r.kind.value, r.status.value,
-                               r.late, r.submitted_at)
-                for r in sorted(reviews, key=lambda r: (_name(people, r.reviewee_id), label[r.reviewer_id]))
+                AdminReviewRow(r.id, _name(people, r.reviewer_id) if names else "", _name(people, r.reviewee_id),
+                               r.kind.value, r.status.value, r.late, r.submitted_at)
+                for r in sorted(peer, key=lambda r: (_name(people, r.reviewee_id), r.id))
             ]
-            flags = [AdminFlagRow(label.get(f.reviewer_id, "?"), f.kind.value, f.detail, f.review_id)
-                     for f in report.flags]
+            self_rows = [AdminSelfRow(r.id, _name(people, r.reviewee_id), r.status.value, r.submitted_at)
+                         for r in sorted(selves, key=lambda r: _name(people, r.reviewee_id))]
+            by_reviewer: dict[str, list[str]] = defaultdict(list)
+            for r in sorted(peer, key=lambda r: r.id):
+                if r.counted:
+                    by_reviewer[r.reviewer_id].append(r.id)
+            flags: list[AdminFlagRow] = []
+            for f in report.flags:
+                ids = (f.review_id,) if f.review_id else tuple(by_reviewer.get(f.reviewer_id, ()))
+                flags.append(AdminFlagRow(f.kind.value, f.detail, ids[0] if ids else "", ids,
+                                          _name(people, f.reviewer_id) if names else ""))
             return AdminView(
                 assessment,
-                pending=sum(1 for r in reviews if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
-                submitted=sum(1 for r in reviews if r.counted),
-                late=sum(1 for r in reviews if r.counted and r.late),
+                pending=sum(1 for r in peer if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
+                submitted=sum(1 for r in peer if r.counted),
+                late=sum(1 for r in peer if r.counted and r.late),
                 people=person_rows, reviews=review_rows, flags=flags,
                 audit=await uow.assessments.audit(assessment.id),
+                self_pending=sum(1 for r in selves if r.status in (ReviewStatus.PENDING, ReviewStatus.WITHDRAWN)),
+                self_submitted=sum(1 for r in selves if r.counted),
+                self_assessments=self_rows,
             )
+
+    async def list_assessments(self, program_ref: str | None = None) -> list[AssessmentSummary]:
+        """Assessments of one program (or all), newest deadline first, with peer and self counts."""
+        async with self._uow() as uow:
+            programs = [await _program(uow, program_ref)] if program_ref else await uow.programs.all()
+            out: list[AssessmentSummary] = []
+            for program in programs:
+                for assessment in await uow.assessments.for_program(program.id):
+                    reviews = await uow.reviews.for_assessment(assessment.id)
+                    round_ = await uow.rounds.get(assessment.round_id)
+                    peer = [r for r in reviews if r.kind is ReviewKind.PEER]
+                    selves = [r for r in reviews if r.kind is ReviewKind.SELF]
+                    out.append(AssessmentSummary(
+                        assessment, program.name, round_.number if round_ else None,
+                        sum(1 for r in peer if r.counted), len(peer),
+                        sum(1 for r in selves if r.counted), len(selves)))
+        return sorted(out, key=lambda a: (a.assessment.deadline, a.assessment.id), reverse=True)
 
     # -- admin overrides --------------------------------------------------------------------------
     async def admin_override(self, assessment_id: str, actor: str, action: str, reason: str, *,
@@ -475,7 +595,8 @@ class AssessmentService:
                 await uow.assessments.update(assessment.extend_deadline(deadline, now))
                 details = {"from": assessment.deadline.isoformat(), "to": deadline.isoformat()}
             elif action == OverrideAction.RELEASE_EARLY:
-                await self._release(uow, assessment, now, early=True)
+                summary = await self._release(uow, assessment, now, early=True)
+                details = {"released": str(len(summary.released)), "withheld": str(len(summary.withheld))}
             else:
                 review = await uow.reviews.get(review_id) if review_id else None
                 if review is None or review.assessment_id != assessment.id:
@@ -568,26 +689,61 @@ def _criterion_ratings(rubric: Rubric, result: PersonResult) -> tuple[aev.Criter
     return tuple(out)
 
 
+def may_skip(assessment: Assessment, review: Review) -> bool:
+    """Peers from outside the person's team may answer "can't judge" on a criterion they did not see."""
+    return assessment.mode is AllocationMode.PEERS and review.kind is ReviewKind.PEER
+
+
 def _submitted_event(assessment: Assessment, review: Review, now: datetime, replaces: str) -> aev.ReviewSubmitted:
-    rubric = assessment.rubric
-    score = rubric.score(review.ratings)
-    ratings = tuple(aev.CriterionRating(c.id, review.ratings[c.id], c.min_level, c.max_level) for c in rubric.criteria)
+    # "Can't judge" criteria are absent: the score is over the criteria this reviewer rated.
+    rated = tuple(c for c in assessment.rubric.criteria if c.id in review.ratings)
+    score = replace(assessment.rubric, criteria=rated).score(review.ratings)
+    ratings = tuple(aev.CriterionRating(c.id, review.ratings[c.id], c.min_level, c.max_level) for c in rated)
     return aev.ReviewSubmitted(
         review.statement_key, now, assessment.program_id, assessment.id, assessment.round_id, review.id,
         review.reviewer_id, review.reviewee_id, review.kind is ReviewKind.SELF, review.version, ratings,
         score.raw, score.min, score.max, review.comment, review.late, replaces)
 
 
+def _kind_default(assessment: Assessment, short: Sequence[ShortReviewee]) -> tuple[Assessment, list[str]]:
+    """The program kind's default when its k cannot be reached: named partner feedback for pairs (a single
+    partner cannot be anonymous), a lower k (at least 2) for circles, named when a circle gives only one."""
+    fewest = min(s.allocated for s in short)
+    if assessment.mode is AllocationMode.CIRCLE and fewest >= 2:
+        note = (f"k lowered from {assessment.min_reviews} to {fewest}: the smallest circle gives {fewest} reviews "
+                "per person. Anonymity is weaker: a person's feedback comes from only {fewest} circle members.")
+        return replace(assessment, min_reviews=fewest).validated(), [note.replace("{fewest}", str(fewest))]
+    if assessment.mode is AllocationMode.PEERS:
+        return assessment, []
+    note = ("partner feedback is named: each person has too few reviewers to stay anonymous, so the reviewers' "
+            "names are shown with it (the reviewers are told on their card).")
+    return replace(assessment, named_feedback=True).validated(), [note]
+
+
+def _release_options(assessment: Assessment, short: Sequence[ShortReviewee], people: Sequence[Participant],
+                     active: Sequence[Participant], matches: Sequence[Match], seed: int) -> list[str]:
+    """Settings (as CLI options) checked to give everyone their threshold with this round's people."""
+    options: list[str] = []
+    k = assessment.min_reviews
+    if assessment.reviewers_per_person < k and assessment.mode is not AllocationMode.PARTNERS:
+        more = allocate_reviewers(people, assessment.mode, seed=seed, matches=matches, per_person=k)
+        if not unreachable(more, [p.id for p in people], k):
+            options.append(f"--reviewers {k}: ask {k} reviewers per person")
+    if assessment.mode is not AllocationMode.PEERS and len(active) > k:
+        peers = allocate_reviewers(active, AllocationMode.PEERS, seed=seed, per_person=k)
+        if not unreachable(peers, [p.id for p in active], k):
+            options.append(f"--mode peers --reviewers {k}: {k} reviewers from outside each person's team "
+                           "(they may not have met the person; they can answer \"can't judge\")")
+    fewest = min(s.allocated for s in short)
+    if 2 <= fewest < k:
+        options.append(f"--min-reviews {fewest}: k={fewest}, weaker anonymity (feedback shared after {fewest} "
+                       "reviews, so each comment is one of only {fewest})".replace("{fewest}", str(fewest)))
+    if assessment.mode is not AllocationMode.PEERS and fewest >= 1 and not assessment.named_feedback:
+        options.append("--named: no anonymity, reviewers' names are shown with their feedback (released with "
+                       "one review)")
+    return options
+
+
 def _name(people: Mapping[str, Participant], pid: str) -> str:
     person = people.get(pid)
     return person.display_name if person else pid
-
-
-def _reviewer_labels(assessment: Assessment, reviews: Sequence[Review],
-                     people: Mapping[str, Participant]) -> dict[str, str]:
-    reviewers = sorted({r.reviewer_id for r in reviews})
-    if assessment.admin_sees_names or assessment.named_feedback:
-        return {pid: _name(people, pid) for pid in reviewers}
-    # Pseudonyms stable within the assessment, ordered by a hash so they do not follow names or ids.
-    ordered = sorted(reviewers, key=lambda pid: stable_id(assessment.id, "pseudonym", pid))
-    return {pid: f"Reviewer {i + 1}" for i, pid in enumerate(ordered)}

@@ -77,17 +77,27 @@ def test_open_status_override_and_release_from_the_cli(cli, tmp_path: Path) -> N
     assert cli("program", "create", "--name", "Pairs", "--kind", "peer_pairs", "--cadence", "weekly").exit_code == 0
     assert cli("participants", "import", str(tmp_path / "people.csv"), "--program", "Pairs").exit_code == 0
     assert cli("round", "run", "--program", "Pairs").exit_code == 0
+    refused = cli("assessment", "open", "--program", "Pairs", "--mode", "peers", "--rubric-file", str(rubric),
+                  "--reviewers", "2", "--days", "3", "--self-assessment")
+    assert refused.exit_code == 1 and "cannot reach the 3 reviews" in refused.output
+    assert "--reviewers 3" in refused.output and "--min-reviews 2" in refused.output
     result = cli("assessment", "open", "--program", "Pairs", "--mode", "peers", "--rubric-file", str(rubric),
-                 "--reviewers", "2", "--days", "3", "--self-assessment")
+                 "--reviewers", "2", "--days", "3", "--self-assessment", "--min-reviews", "2")
     assert result.exit_code == 0, result.output
+    assert "anonymous, shared from k=2 reviews" in result.output
     assert "(Demo skill, peers)" in result.output and "36 reviews allocated" in result.output
     assessment_id = result.output.split()[2]
     status = json.loads(cli("assessment", "status", assessment_id, "--json").output)
-    assert status["pending"] == 36 and status["assessment"]["rubric"] == "demo-skill"
-    assert {r["reviewer"] for r in status["reviews"]} <= {f"Reviewer {i}" for i in range(1, 13)}
+    assert status["pending"] == 24 and status["assessment"]["rubric"] == "demo-skill"
+    assert {r["reviewer"] for r in status["reviews"]} == {""} and len(status["reviews"]) == 24
+    assert status["self_pending"] == 12 and len(status["self_assessments"]) == 12
+    listed = cli("assessment", "list", "--program", "Pairs").output
+    assert assessment_id in listed and "peer 0/24, self 0/12" in listed and "open" in listed
+    assert json.loads(cli("assessment", "list", "--json").output)[0]["id"] == assessment_id
     result = cli("assessment", "override", assessment_id, "extend_deadline", "--reason", "holidays", "--actor",
                  "admin@example.com", "--deadline", "2099-01-01T00:00+00:00")
     assert result.exit_code == 0 and "extend_deadline recorded" in result.output
+    assert "deadline moved from " in result.output and "to 2099-01-01T00:00:00+00:00" in result.output
     bad = cli("assessment", "override", assessment_id, "extend_deadline", "--reason", "x", "--actor", "a",
               "--deadline", "2099-01-01T00:00")
     assert bad.exit_code == 2 and "add a UTC offset" in bad.output
@@ -96,7 +106,9 @@ def test_open_status_override_and_release_from_the_cli(cli, tmp_path: Path) -> N
     result = cli("assessment", "override", assessment_id, "release_early", "--reason", "end of term", "--actor",
                  "admin@example.com")
     assert result.exit_code == 0
+    assert "results released early: feedback sent to 0 people, withheld for 12" in result.output
     text = cli("assessment", "status", assessment_id).output
+    assert "peer reviews 0 submitted (0 late), 24 pending" in text and "self-assessments (not counted" in text
     assert "(released)" in text and "below k" in text and "audit" in text and "release_early" in text
 
 
@@ -118,7 +130,7 @@ async def test_worker_reminds_and_releases_then_stops(engine: AsyncEngine, servi
     await service.run_round("Pairs", seed=3)
     assessments = AssessmentService(SqlAssessmentUnitOfWorkFactory(engine), bus, clock, builtin_rubrics())
     opened = await assessments.open_assessment("Pairs", deadline=clock.now() + timedelta(days=2), mode="peers",
-                                               reviewers_per_person=2)
+                                               reviewers_per_person=2, min_reviews=2)
     clock.set(clock.now() + timedelta(days=1, hours=1))  # inside the 24 h reminder window
     stop = asyncio.Event()
     worker: asyncio.Future[None] = asyncio.ensure_future(assessment_worker(assessments, 0.01)(stop))

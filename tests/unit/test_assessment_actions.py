@@ -95,3 +95,23 @@ async def test_someone_elses_or_a_stale_card_is_refused_politely() -> None:
     assert "not available to you" in json.dumps(missing)
     with pytest.raises(ValueError, match="not an assessment verb"):
         await handle_assessment_action(h.service, "checkin.submit", {}, "p0")
+
+
+async def test_withdrawing_keeps_the_answers_in_the_form() -> None:
+    h, review_id = await opened_pair()
+    await handle_assessment_action(h.service, "assessment.submit", inputs(h, review_id, comment="thanks"), "p0")
+    card = await handle_assessment_action(h.service, "assessment.withdraw", {"review_id": review_id}, "p0")
+    elements = ids(card)
+    assert elements["ratings.goal-setting"]["value"] == str(LEVELS["goal-setting"])
+    assert elements["comment"]["value"] == "thanks"
+
+
+async def test_editing_after_release_answers_with_a_read_only_card() -> None:
+    h, review_id = await opened_pair()
+    await handle_assessment_action(h.service, "assessment.submit", inputs(h, review_id), "p0")
+    h.clock.advance(days=8)
+    await h.service.release_results(h.uow.store.reviews[review_id].assessment_id)
+    card = await handle_assessment_action(h.service, "assessment.submit", inputs(h, review_id), "p0")
+    text = json.dumps(card)
+    assert "can no longer be changed" in text and "You can change your answers until then" not in text
+    assert "actions" not in card and not any(k.startswith("ratings.") for k in ids(card))

@@ -65,7 +65,7 @@ def card_data(r: Review, **inputs: Any) -> dict[str, Any]:
 
 def test_rubric_card_is_adaptive_card_1_5_with_an_execute_action_carrying_the_ids() -> None:
     r = review()
-    card = cards.rubric_card(assessment(), r, "Bob")
+    card = cards.rubric_card(assessment(mode=AllocationMode.PARTNERS), r, "Bob")
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.5"
     (submit,) = card["actions"]
     assert submit["type"] == "Action.Execute" and submit["verb"] == "assessment.submit"
@@ -173,7 +173,7 @@ def test_feedback_email_has_no_reviewers_and_escapes_html() -> None:
 
 def test_thanks_card_counts_reviews() -> None:
     text = json.dumps(cards.thanks_card("Coaching", 3, 7))
-    assert "You wrote 3 reviews this round; 7 in Coaching so far" in text
+    assert "You wrote 3 reviews this round. 7 reviews in Coaching so far." in text
 
 
 def test_cards_module_never_imports_botbuilder() -> None:

@@ -283,24 +283,13 @@ async def test_named_partner_feedback_is_released_with_names() -> None:
     assert view.named and [c.author for c in view.comments] == ["Person 1"]
 
 
-async def test_anonymous_pairs_stay_below_k_and_are_withheld() -> None:
-    h = Harness()
-    h.add_people(2)
-    h.add_match("p0", "p1")
-    opened = await h.service.open_assessment("prog", deadline=h.deadline)
-    await submit_all(h, opened.assessment.id)
-    h.clock.advance(days=8)
-    summary = await h.service.release_results(opened.assessment.id)
-    assert summary.released == [] and sorted(summary.withheld) == ["p0", "p1"]
-
-
 async def test_admin_view_uses_pseudonyms_unless_names_are_allowed() -> None:
     h = Harness()
     assessment_id = await peer_assessment(h)
     await submit_all(h, assessment_id)
     view = await h.service.admin_view(assessment_id)
     assert view.submitted == 24 and view.pending == 0
-    assert {row.reviewer for row in view.reviews} == {f"Reviewer {i}" for i in range(1, 9)}
+    assert {row.reviewer for row in view.reviews} == {""}  # no label that would link a reviewer's rows
     assert {row.reviewee for row in view.people} == {f"Person {i}" for i in range(8)}
     assert all(row.releasable for row in view.people)
     flagged = {f.kind for f in view.flags}

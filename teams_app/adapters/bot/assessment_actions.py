@@ -17,6 +17,7 @@ from teams_app.adapters.bot.assessment_cards import (
     WITHDRAW_VERB,
     Translate,
     field_errors,
+    may_skip,
     message_card,
     parse_submission,
     rubric_card,
@@ -53,10 +54,11 @@ async def handle_assessment_action(service: AssessmentService, verb: str, data: 
     try:
         if verb == WITHDRAW_VERB:
             review = await service.withdraw_review(review_id, participant_id)
-            return rubric_card(task.assessment, review, task.reviewee_name, values={},
+            # The answers stay in the form (from the withdrawn review), so submitting again is one click.
+            return rubric_card(task.assessment, review, task.reviewee_name,
                                notice=_("Your review was withdrawn. You can submit it again before the deadline."),
                                _=_)
-        parsed = parse_submission(data, task.assessment.rubric)
+        parsed = parse_submission(data, task.assessment.rubric, allow_cant_judge=may_skip(task.assessment, task.review))
         review = await service.submit_review(parsed.review_id, participant_id, parsed.submission.ratings,
                                              parsed.submission.comments, parsed.submission.comment)
     except (InvalidInput, InvalidInputs) as exc:

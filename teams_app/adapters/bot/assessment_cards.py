@@ -19,7 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from teams_app.domain.assessment import (
+    CANT_JUDGE,
+    AllocationMode,
     Assessment,
+    AssessmentStatus,
     Band,
     FeedbackView,
     Review,
@@ -27,6 +30,7 @@ from teams_app.domain.assessment import (
     ReviewStatus,
     ReviewSubmission,
     Rubric,
+    WithheldReason,
 )
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.domain.model import MAX_TEXT
@@ -43,6 +47,19 @@ Translate = Callable[[str], str]
 
 def _same(text: str) -> str:
     return text
+
+
+def plural(one: str, other: str, n: int) -> str:
+    """The singular or plural sentence for ``n``, both already translated: ``plural(_("1 x"), _("{n} x"), n)``.
+
+    English and German share the rule (one for n == 1); both forms are msgids, so the catalog test sees each.
+    """
+    return one if n == 1 else other
+
+
+def may_skip(assessment: Assessment, review: Review) -> bool:
+    """Peers from outside the person's team may answer "can't judge" on a criterion."""
+    return assessment.mode is AllocationMode.PEERS and review.kind is ReviewKind.PEER
 
 
 def _card(body: list[dict[str, Any] | None], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -76,9 +93,16 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
     self_review = review.kind is ReviewKind.SELF
     title = _("Self-assessment: {rubric}").format(rubric=rubric.name) if self_review else \
         _("Peer review of {name}: {rubric}").format(name=reviewee_name, rubric=rubric.name)
+    if self_review:
+        description = rubric.self_description or _("How well did you do on each criterion this round? Rate "
+                                                    "yourself as honestly as you would rate a peer.")
+    else:
+        description = rubric.description
+    if assessment.status is AssessmentStatus.RELEASED:
+        return _read_only_card(assessment, review, title, description, _)
     body: list[dict[str, Any] | None] = [
         _text(title, size="Medium", weight="Bolder", style="heading"),
-        _text(rubric.description, isSubtle=True) if rubric.description else None,
+        _text(description, isSubtle=True) if description else None,
         _text(_("Due {deadline} (UTC). You can change your answers until then.").format(
             deadline=f"{assessment.deadline:%Y-%m-%d %H:%M}"), size="Small"),
     ]
@@ -89,6 +113,7 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
     for general in ("review_id", "assessment_id", "review"):
         if general in errors:
             body.append(_error(errors[general], general))
+    skippable = may_skip(assessment, review)
     for criterion in rubric.criteria:
         rating_id, comment_id = f"ratings.{criterion.id}", f"comments.{criterion.id}"
         body.append({"type": "Container", "separator": True, "spacing": "Medium", "items": _present([
@@ -100,7 +125,8 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
             "label": _("Level for {criterion}").format(criterion=criterion.name),
             "errorMessage": _("Choose a level"),
             "choices": [{"title": f"{lv.value} · {lv.label}" + (f" — {lv.descriptor}" if lv.descriptor else ""),
-                         "value": str(lv.value)} for lv in criterion.levels],
+                         "value": str(lv.value)} for lv in criterion.levels]
+            + ([{"title": _("Can't judge: I did not see this"), "value": CANT_JUDGE}] if skippable else []),
             **({"value": str(current[rating_id])} if current.get(rating_id) not in (None, "") else {}),
         })
         if rating_id in errors:
@@ -134,6 +160,30 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
     return _card(body, actions)
 
 
+def _read_only_card(assessment: Assessment, review: Review, title: str, description: str,
+                    _: Translate) -> dict[str, Any]:
+    """After release a review cannot change: the answers as text, no inputs, no buttons, and why."""
+    when = f"{assessment.released_at or assessment.deadline:%Y-%m-%d %H:%M}"
+    body: list[dict[str, Any] | None] = [
+        _text(title, size="Medium", weight="Bolder", style="heading"),
+        _text(description, isSubtle=True) if description else None,
+        _text(_("Results were released on {date} (UTC), so this review is closed and can no longer be "
+                "changed.").format(date=when), weight="Bolder", id="notice"),
+    ]
+    if review.status is not ReviewStatus.SUBMITTED:
+        body.append(_text(_("You did not submit this review.")))
+    else:
+        for criterion in assessment.rubric.criteria:
+            level = review.ratings.get(criterion.id)
+            answer = f"{level} · {criterion.level(level).label}" if level is not None else _("Can't judge")
+            body.append(_text(f"{criterion.name}: {answer}"))
+            if review.comments.get(criterion.id):
+                body.append(_text(f"“{review.comments[criterion.id]}”", isSubtle=True))
+        if review.comment:
+            body.append(_text(f"“{review.comment}”", isSubtle=True, separator=True))
+    return _card(body)
+
+
 def _stored_values(review: Review) -> dict[str, Any]:
     values: dict[str, Any] = {f"ratings.{k}": v for k, v in review.ratings.items()}
     values.update({f"comments.{k}": v for k, v in review.comments.items()})
@@ -149,7 +199,7 @@ class CardSubmission:
     submission: ReviewSubmission
 
 
-def parse_submission(data: Mapping[str, Any], rubric: Rubric) -> CardSubmission:
+def parse_submission(data: Mapping[str, Any], rubric: Rubric, *, allow_cant_judge: bool = False) -> CardSubmission:
     """Validate an ``assessment.submit`` payload. Raises InvalidInputs with one problem per field (input id)."""
     problems: list[InvalidInput] = []
     ids: dict[str, str] = {}
@@ -163,7 +213,8 @@ def parse_submission(data: Mapping[str, Any], rubric: Rubric) -> CardSubmission:
     comments = {k.removeprefix("comments."): v for k, v in data.items() if k.startswith("comments.")}
     submission: ReviewSubmission | None = None
     try:
-        submission = rubric.validate_submission(ratings, comments, data.get("comment", ""))
+        submission = rubric.validate_submission(ratings, comments, data.get("comment", ""),
+                                                allow_cant_judge=allow_cant_judge)
     except InvalidInputs as exc:
         problems.extend(exc.problems)
     if problems or submission is None:
@@ -189,11 +240,13 @@ def feedback_card(view: FeedbackView, *, _: Translate = _same) -> dict[str, Any]
     """The assessed person's feedback card; when not (yet) released it only says why."""
     title = _("Your peer feedback: {rubric}").format(rubric=view.rubric_name)
     if not view.released:
-        return _card([_text(title, size="Medium", weight="Bolder", style="heading"), _text(view.message)])
+        return _card([_text(title, size="Medium", weight="Bolder", style="heading"),
+                      _text(withheld_text(view, _), id="withheld")])
     body: list[dict[str, Any] | None] = [
         _text(title, size="Medium", weight="Bolder", style="heading"),
-        _text(_("Based on {n} peer reviews, adjusted for how lenient or strict each reviewer is.").format(
-            n=view.n_reviews), isSubtle=True, size="Small"),
+        _text(plural(_("Based on {n} peer review, adjusted for how lenient or strict the reviewer is."),
+                     _("Based on {n} peer reviews, adjusted for how lenient or strict each reviewer is."),
+                     view.n_reviews).format(n=view.n_reviews), isSubtle=True, size="Small"),
     ]
     if view.strengths:
         body.append(_text(_("Strengths: {list}").format(list=", ".join(view.strengths)), color="Good"))
@@ -226,6 +279,18 @@ def feedback_card(view: FeedbackView, *, _: Translate = _same) -> dict[str, Any]
     return _card(body)
 
 
+def withheld_text(view: FeedbackView, _: Translate) -> str:
+    """Why a person sees no results, as a full sentence from the catalog in their language."""
+    if view.why is WithheldReason.NOT_YET:
+        return _("Your feedback will be shared after the deadline.")
+    if view.why is WithheldReason.NO_REVIEWS:
+        return _("No feedback was submitted for you this time.")
+    arrived = plural(_("{n} review arrived this time."), _("{n} reviews arrived this time."),
+                     view.n_reviews).format(n=view.n_reviews)
+    return _("Your feedback stays anonymous, so it is shared only once at least {k} reviews have arrived.").format(
+        k=view.needed) + " " + arrived
+
+
 def _row(cells: list[str], *, bold: bool = False) -> dict[str, Any]:
     widths = ["stretch", "auto", "auto"]
     return {"type": "ColumnSet", "columns": [
@@ -242,8 +307,11 @@ def thanks_card(program_name: str, reviews_in_assessment: int, reviews_in_progra
                 _: Translate = _same) -> dict[str, Any]:
     return _card([
         _text(_("Thank you for your reviews!"), size="Medium", weight="Bolder", style="heading"),
-        _text(_("You wrote {n} reviews this round; {total} in {program} so far. Thoughtful feedback is how your "
-                "peers grow.").format(n=reviews_in_assessment, total=reviews_in_program, program=program_name)),
+        _text(plural(_("You wrote {n} review this round."), _("You wrote {n} reviews this round."),
+                     reviews_in_assessment).format(n=reviews_in_assessment) + " "
+              + plural(_("{total} review in {program} so far."), _("{total} reviews in {program} so far."),
+                       reviews_in_program).format(total=reviews_in_program, program=program_name) + " "
+              + _("Thoughtful feedback is how your peers grow.")),
     ])
 
 
@@ -251,8 +319,10 @@ def feedback_email(view: FeedbackView, *, _: Translate = _same) -> tuple[str, st
     """(subject, html, text) of the feedback email, from the same view as the card (no reviewer identities)."""
     subject = _("Your peer feedback: {rubric}").format(rubric=view.rubric_name)
     if not view.released:
-        return subject, f"<p>{html.escape(view.message)}</p>", view.message
-    lines = [_("Based on {n} peer reviews.").format(n=view.n_reviews)]
+        text = withheld_text(view, _)
+        return subject, f"<html><body><h2>{html.escape(subject)}</h2><p>{html.escape(text)}</p></body></html>", text
+    lines = [plural(_("Based on {n} peer review."), _("Based on {n} peer reviews."), view.n_reviews).format(
+        n=view.n_reviews)]
     if view.strengths:
         lines.append(_("Strengths: {list}").format(list=", ".join(view.strengths)))
     if view.growth_areas:

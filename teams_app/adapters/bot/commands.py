@@ -9,11 +9,14 @@ from datetime import date
 
 # Longest first, so "my matches" wins over a hypothetical "my".
 COMMANDS = ("program list", "program create", "round run", "my matches", "status", "join", "profile", "pause",
-            "resume", "leave", "progress", "help")
+            "resume", "leave", "progress", "help", "my reviews", "my feedback")
 ADMIN_COMMANDS = frozenset({"program list", "program create", "round run", "status"})
 _MENTION = re.compile(r"<at>[^<]*</at>", re.IGNORECASE)
 _ALIASES = {"matches": "my matches", "hello": "help", "hi": "help", "start": "join", "?": "help",
-            "programs": "program list", "stop": "leave"}
+            "programs": "program list", "stop": "leave",
+            # assessment (issue 18)
+            "reviews": "my reviews", "meine bewertungen": "my reviews", "meine einschätzungen": "my reviews",
+            "feedback": "my feedback", "mein feedback": "my feedback"}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.admin_commands import AdminCommands
+from teams_app.adapters.bot.assessment_commands import AssessmentCommands, with_assessment_help
 from teams_app.adapters.bot.card_actions import CardActions
 from teams_app.adapters.bot.commands import ADMIN_COMMANDS, parse
 from teams_app.adapters.bot.delivery.retry import DeliveryError
@@ -78,6 +79,7 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         self.identity = Identity(service, conversations, settings, clock)
         self.members = MemberCommands(service, self.identity, default_locale=default_locale)
         self.admin = AdminCommands(service, default_locale=default_locale)
+        self.assessment_commands = AssessmentCommands(assessment, default_locale=default_locale)
         self.card_actions = CardActions(service, self.identity, settings, default_locale=default_locale,
                                         assessment=assessment)
         self._welcomed: dict[str, float] = {}
@@ -164,8 +166,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
                 await self.members.run(turn_context, command.name, person, command.args, _)
             elif command.name in ADMIN_COMMANDS:
                 await self.admin.run(turn_context, command.name, command.args, _)
+            elif command.name in AssessmentCommands.NAMES:
+                await self.assessment_commands.run(turn_context, command.name, person, _)
             elif command.name == "help" or not command.text:
-                await self._say(turn_context, cards.help_text(_, is_admin))
+                await self._say(turn_context, with_assessment_help(cards.help_text, _, is_admin))
             else:
                 await self._say(turn_context, _("I did not understand \"{text}\". I am a peer-coaching assistant: "
                                                 "say 'join' to take part, 'my matches' to see your matches, or "

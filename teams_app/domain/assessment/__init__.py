@@ -46,8 +46,15 @@ from teams_app.domain.assessment.lifecycle import (
     reminders_due,
     require_reviewer,
 )
-from teams_app.domain.assessment.release import ReleaseDecision, release_decision
+from teams_app.domain.assessment.release import (
+    ReleaseDecision,
+    ShortReviewee,
+    WithheldReason,
+    release_decision,
+    unreachable,
+)
 from teams_app.domain.assessment.rubric import (
+    CANT_JUDGE,
     MAX_CRITERIA,
     MAX_LEVELS,
     SLUG_RE,
@@ -59,6 +66,7 @@ from teams_app.domain.assessment.rubric import (
 )
 
 __all__ = [
+    "CANT_JUDGE",
     "LOW_RELIABILITY_RATIO",
     "MAX_CRITERIA",
     "MAX_LEVELS",
@@ -93,6 +101,8 @@ __all__ = [
     "ReviewerStat",
     "Rubric",
     "Score",
+    "ShortReviewee",
+    "WithheldReason",
     "aggregate",
     "allocate_reviewers",
     "build_feedback",
@@ -102,4 +112,5 @@ __all__ = [
     "reminders_due",
     "reporting_conflict",
     "require_reviewer",
+    "unreachable",
 ]

@@ -3,10 +3,11 @@ careless-reviewer flags (uniform levels, extreme outliers, low reliability)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import numpy as np
@@ -71,6 +72,8 @@ class AggregateReport:
     flags: tuple[CarelessFlag, ...]
 
 
+MODEL_MIN_RATINGS = 3  # below this many ratings of a criterion, the uncertainty is at least the prior's
+PRIOR_NOISE_SHARE = 0.25  # prior sd of one peer rating around the true level, as a share of the scale
 OUTLIER_SHARE = 0.5  # a review at least half the scale away from the others' median, on average
 LOW_RELIABILITY_RATIO = 2.5  # noise sd this many times the median reviewer's
 
@@ -128,6 +131,10 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
                 k = person_index[person] * len(rubric.criteria) + crit_index[criterion.id]
                 calibrated = criterion.min_level + float(np.clip(fit.score[k], 0.0, 100.0)) / 100.0 * span
                 uncertainty = float(fit.uncertainty[k]) / 100.0 * span
+                if len(levels) < MODEL_MIN_RATINGS:
+                    # Too few ratings to learn anything about their reviewers: what one or two people said
+                    # is as uncertain as a typical peer rater is noisy (prior, see docs/assessment.md).
+                    uncertainty = max(uncertainty, PRIOR_NOISE_SHARE * span / math.sqrt(len(levels)))
                 estimates[criterion.id] = calibrated
             per_criterion.append(CriterionResult(
                 criterion.id, len(levels),
@@ -138,7 +145,9 @@ def aggregate(rubric: Rubric, reviews: Iterable[Review]) -> AggregateReport:
                 own.ratings.get(criterion.id) if own else None,
             ))
         n_reviews = received[person]
-        score = rubric.score(estimates) if len(estimates) == len(rubric.criteria) else None
+        # Criteria nobody could judge ("can't judge") are left out of the score rather than sinking it.
+        rated = tuple(c for c in rubric.criteria if c.id in estimates)
+        score = replace(rubric, criteria=rated).score(estimates) if rated else None
         results[person] = PersonResult(person, n_reviews, tuple(per_criterion), score)
 
     stats: dict[str, ReviewerStat] = {}

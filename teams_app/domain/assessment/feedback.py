@@ -15,7 +15,7 @@ from enum import StrEnum
 from teams_app.domain.assessment.aggregation import PersonResult
 from teams_app.domain.assessment.allocation import ReviewKind
 from teams_app.domain.assessment.lifecycle import Assessment, AssessmentStatus, Review
-from teams_app.domain.assessment.release import release_decision
+from teams_app.domain.assessment.release import WithheldReason, release_decision, shown_criteria
 from teams_app.domain.assessment.rubric import Score
 from teams_app.domain.model import CoachingFramework
 
@@ -72,6 +72,8 @@ class FeedbackView:
     next_steps: tuple[str, ...] = ()
     score: Score | None = None
     named: bool = False
+    why: WithheldReason = WithheldReason.NONE  # when not released: which catalog sentence explains it
+    needed: int = 0  # reviews needed (k, or 1 when named)
 
 
 STRENGTH_AT = 0.75
@@ -112,15 +114,18 @@ def build_feedback(assessment: Assessment, result: PersonResult | None, reviews:
     decision = release_decision(assessment, result.n_reviews if result else 0)
     if assessment.status is not AssessmentStatus.RELEASED:
         return FeedbackView(assessment.id, reviewee, rubric.name, False,
-                            "your feedback will be shared after the deadline")
+                            "Your feedback will be shared after the deadline.", why=WithheldReason.NOT_YET,
+                            needed=decision.needed, named=assessment.named_feedback)
     if result is None or not decision.released:
         return FeedbackView(assessment.id, reviewee, rubric.name, False, decision.reason,
-                            n_reviews=decision.n_reviews)
+                            n_reviews=decision.n_reviews, why=decision.why, needed=decision.needed,
+                            named=assessment.named_feedback)
     criteria: list[CriterionFeedback] = []
     normalised: dict[str, float] = {}
+    shown = {c.criterion_id for c in shown_criteria(assessment, result)}
     for criterion in rubric.criteria:
         cr = result.criterion(criterion.id)
-        if cr.mean is None or cr.median is None:
+        if cr.mean is None or cr.median is None or criterion.id not in shown:
             continue
         estimate = cr.calibrated if cr.calibrated is not None else cr.mean
         normalised[criterion.id] = criterion.normalised(estimate)
@@ -157,4 +162,4 @@ def build_feedback(assessment: Assessment, result: PersonResult | None, reviews:
         comments.sort(key=lambda c: (c.author, c.criterion_id, c.text))
     return FeedbackView(assessment.id, reviewee, rubric.name, True, "", result.n_reviews, tuple(criteria),
                         strengths, tuple(c.name for c in growth), tuple(comments), tuple(dict.fromkeys(steps)),
-                        result.score, named)
+                        result.score, named, needed=decision.needed)

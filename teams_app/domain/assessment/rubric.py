@@ -18,6 +18,7 @@ from teams_app.domain.model import MAX_TEXT
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 MAX_CRITERIA = 30
 MAX_LEVELS = 12
+CANT_JUDGE = "cant_judge"  # the answer of a peer who did not see a criterion in action: never counted
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class Rubric:
     criteria: tuple[Criterion, ...]
     description: str = ""
     version: int = 1
+    self_description: str = ""  # the description in the self-assessment's own words ("How well did you ...")
 
     def criterion(self, criterion_id: str) -> Criterion:
         for criterion in self.criteria:
@@ -94,16 +96,24 @@ class Rubric:
 
     # -- validation of a submitted review -----------------------------------------------------------
     def validate_submission(self, ratings: Mapping[str, object], comments: Mapping[str, object] | None = None,
-                            comment: object = "") -> ReviewSubmission:
-        """Check a review against the rubric; every problem is reported at once, each naming its field."""
+                            comment: object = "", *, allow_cant_judge: bool = False) -> ReviewSubmission:
+        """Check a review against the rubric; every problem is reported at once, each naming its field.
+
+        With ``allow_cant_judge`` (peers from outside the team) a criterion may be answered with
+        :data:`CANT_JUDGE`: it is left out of the ratings, so it never counts in the results; at least one
+        criterion must still be rated."""
         problems: list[InvalidInput] = []
         known = {c.id for c in self.criteria}
         clean: dict[str, int] = {}
+        judged_none: list[str] = []
         for criterion in self.criteria:
             name = f"ratings.{criterion.id}"
             raw = ratings.get(criterion.id)
             if raw is None or (isinstance(raw, str) and not raw.strip()):
                 problems.append(InvalidInput(name, f"choose a level for '{criterion.name}'"))
+                continue
+            if allow_cant_judge and raw == CANT_JUDGE:
+                judged_none.append(criterion.id)
                 continue
             value = _as_int(raw)
             allowed = [lv.value for lv in criterion.levels]
@@ -113,6 +123,9 @@ class Rubric:
                           f"{', '.join(str(v) for v in allowed)}"))
                 continue
             clean[criterion.id] = value
+        if judged_none and len(judged_none) == len(self.criteria):
+            problems.append(InvalidInput(f"ratings.{judged_none[0]}",
+                                         "rate at least one criterion; if you cannot judge any, leave the review"))
         for extra in sorted(set(ratings) - known):
             problems.append(InvalidInput(f"ratings.{extra}", "is not a criterion of this rubric"))
         clean_comments: dict[str, str] = {}
@@ -137,6 +150,7 @@ class Rubric:
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id, "name": self.name, "description": self.description, "version": self.version,
+            **({"self_description": self.self_description} if self.self_description else {}),
             "criteria": [
                 {"id": c.id, "name": c.name, "description": c.description, "weight": c.weight,
                  "levels": [{"value": lv.value, "label": lv.label, "descriptor": lv.descriptor} for lv in c.levels],
@@ -178,7 +192,8 @@ class Rubric:
                 criteria.append(criterion)
         if problems:
             raise InvalidInputs(problems)
-        return Rubric(rubric_id, name, tuple(criteria), str(data.get("description") or "").strip(), version or 1)
+        return Rubric(rubric_id, name, tuple(criteria), str(data.get("description") or "").strip(), version or 1,
+                      str(data.get("self_description") or "").strip())
 
 
 def _criterion_from(raw: object, where: str, problems: list[InvalidInput]) -> Criterion | None:

@@ -75,13 +75,22 @@ def validate_rubric(path: Path) -> None:
 @click.option("--reminder-hours", default="48,24", show_default=True, help="Hours before the deadline to remind.")
 @click.option("--admin-sees-names", is_flag=True, help="Show reviewer names in the admin view.")
 @click.option("--seed", type=int, help="Allocation seed (default: derived from the assessment).")
+@click.option("--min-reviews", type=click.IntRange(1, 20),
+              help="k: reviews needed before anonymous results are shared (default: the program's). Lower is "
+                   "weaker anonymity.")
+@click.option("--named/--anonymous", "named", default=None,
+              help="Show reviewers' names with partner or circle feedback (released with one review).")
 @with_app
 async def open_(app: Application, program_ref: str, deadline: str | None, days: int, round_id: str | None,
                 mode: str | None, rubric_id: str | None, rubric_file: Path | None, rubrics_dir: Path | None,
                 reviewers: int,
                 self_assessment: bool, late_policy: str, grace_hours: int, reminder_hours: str,
-                admin_sees_names: bool, seed: int | None) -> None:
-    """Open an assessment for a round and allocate reviewers."""
+                admin_sees_names: bool, seed: int | None, min_reviews: int | None, named: bool | None) -> None:
+    """Open an assessment for a round and allocate reviewers.
+
+    Refused when someone could not reach the reviews their feedback needs; the message says who, why and
+    which settings would work. Without --mode, --min-reviews or --named the program kind's defaults apply.
+    """
     rubrics: dict[str, Rubric] = program_rubrics(app.settings.assessment.rubrics_dir)
     if rubrics_dir is not None:
         try:
@@ -107,12 +116,17 @@ async def open_(app: Application, program_ref: str, deadline: str | None, days: 
         opened = await service.open_assessment(
             program_ref, deadline=due, round_id=round_id, mode=mode, rubric_id=rubric_id,
             reviewers_per_person=reviewers, self_assessment=self_assessment, late_policy=late_policy,
-            grace_hours=grace_hours, reminder_hours=hours, admin_sees_names=admin_sees_names, seed=seed)
+            grace_hours=grace_hours, reminder_hours=hours, admin_sees_names=admin_sees_names, seed=seed,
+            min_reviews=min_reviews, named_feedback=named)
     except InvalidInputs as exc:
         raise click.ClickException(f"cannot open the assessment:\n{_problems(exc)}") from None
     a = opened.assessment
     echo_safe(f"opened assessment {a.id} ({a.rubric.name}, {a.mode.value}), deadline {a.deadline.isoformat()}: "
                f"{len(opened.reviews)} reviews allocated")
+    privacy = "named feedback (no anonymity)" if a.named_feedback else f"anonymous, shared from k={a.threshold} reviews"
+    echo_safe(f"  {privacy}")
+    for note in opened.notes:
+        echo_safe(f"  note: {note}")
     for person, reason in opened.allocation.unfilled:
         echo_safe(f"  fewer reviewers for {person}: {reason}")
 
@@ -124,10 +138,13 @@ def admin_view_json(view: AdminView) -> dict[str, Any]:
                        "mode": a.mode.value, "status": a.status.value, "deadline": a.deadline.isoformat(),
                        "k": a.threshold, "named": a.named_feedback},
         "pending": view.pending, "submitted": view.submitted, "late": view.late,
+        "self_pending": view.self_pending, "self_submitted": view.self_submitted,
+        "self_assessments": [{**asdict(r), "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None}
+                             for r in view.self_assessments],
         "people": [asdict(p) for p in view.people],
         "reviews": [{**asdict(r), "submitted_at": r.submitted_at.isoformat() if r.submitted_at else None}
                     for r in view.reviews],
-        "flags": [asdict(f) for f in view.flags],
+        "flags": [{**asdict(f), "review_ids": list(f.review_ids)} for f in view.flags],
         "audit": [{**asdict(e), "at": e.at.isoformat(), "details": dict(e.details)} for e in view.audit],
     }
 
@@ -144,13 +161,17 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
         return
     a = view.assessment
     echo_safe(f"{a.rubric.name} ({a.status.value}), deadline {a.deadline.isoformat()}, k={a.threshold}: "
-               f"{view.submitted} submitted ({view.late} late), {view.pending} pending")
+               f"peer reviews {view.submitted} submitted ({view.late} late), {view.pending} pending")
+    if view.self_assessments:
+        echo_safe(f"  self-assessments (not counted towards k): {view.self_submitted} submitted, "
+                   f"{view.self_pending} pending")
     for p in view.people:
         score = f"{p.score_scaled:.0%}" if p.score_scaled is not None else "-"
         echo_safe(f"  {p.reviewee}\treviews {p.n_reviews}\tscore {score}\t"
                    f"{'releasable' if p.releasable else 'below k'}")
     for f in view.flags:
-        echo_safe(f"  flag {f.kind}: {f.reviewer} {f.detail}" + (f" (review {f.review_id})" if f.review_id else ""))
+        who = f" {f.reviewer}:" if f.reviewer else ""
+        echo_safe(f"  flag {f.kind}:{who} {f.detail} (review {', '.join(f.review_ids) or '-'})")
     for e in view.audit:
         echo_safe(f"  audit {e.at.isoformat()} {e.actor} {e.action} {e.target or ''}: {e.reason}")
 
@@ -161,8 +182,10 @@ async def status(app: Application, assessment_id: str, as_json: bool) -> None:
 async def release(app: Application, assessment_id: str) -> None:
     """Release results after the deadline (people below k are told why; nobody sees reviewer names)."""
     summary = await app.assessment.release_results(assessment_id)
-    echo_safe(f"released to {len(summary.released)} people, withheld for {len(summary.withheld)} (below k), "
-               f"{len(summary.flags)} careless-review flags")
+    echo_safe(f"released assessment {summary.assessment.id}: feedback sent to {len(summary.released)} people, "
+               f"withheld for {len(summary.withheld)} (below k={summary.assessment.threshold}; they are told why), "
+               f"{len(summary.flags)} careless-review flags (see: peercoach assessment status "
+               f"{summary.assessment.id})")
 
 
 @assessment.command("remind")
@@ -189,4 +212,39 @@ async def override(app: Application, assessment_id: str, action: str, reason: st
         assessment_id, actor, action, reason, review_id=review_id,
         deadline=_parse_moment(deadline, "--deadline") if deadline else None,
         until=_parse_moment(until, "--until") if until else None)
-    echo_safe(f"{entry.action} recorded ({entry.id})")
+    done = {
+        OverrideAction.EXTEND_DEADLINE: "deadline moved from {from} to {to}",
+        OverrideAction.ALLOW_LATE: "review {target} may be submitted late until {until}",
+        OverrideAction.EXCLUDE_REVIEW: "review {target} set aside (was {previous_status}); it no longer counts",
+        OverrideAction.REINSTATE_REVIEW: "review {target} counts again",
+        OverrideAction.RELEASE_EARLY: "results released early: feedback sent to {released} people, withheld for "
+                                      "{withheld}",
+    }[entry.action]
+    echo_safe(done.format_map({"target": entry.target, **entry.details}))
+    echo_safe(f"{entry.action} recorded ({entry.id}) by {entry.actor}: {entry.reason}")
+
+
+@assessment.command("list")
+@click.option("--program", "program_ref", help="Program name or id (default: every program).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@with_app
+async def list_(app: Application, program_ref: str | None, as_json: bool) -> None:
+    """Assessments with their ids, status, deadline and peer/self review counts."""
+    rows = await app.assessment.list_assessments(program_ref)
+    if as_json:
+        click.echo(json.dumps([{
+            "id": r.assessment.id, "program": r.program_name, "round": r.round_number,
+            "rubric": r.assessment.rubric.id, "mode": r.assessment.mode.value, "status": r.assessment.status.value,
+            "deadline": r.assessment.deadline.isoformat(), "k": r.assessment.threshold,
+            "named": r.assessment.named_feedback, "peer_submitted": r.peer_submitted, "peer_total": r.peer_total,
+            "self_submitted": r.self_submitted, "self_total": r.self_total} for r in rows], indent=2))
+        return
+    if not rows:
+        echo_safe("no assessments yet: open one with 'peercoach assessment open --program NAME'")
+        return
+    for r in rows:
+        a = r.assessment
+        selves = f", self {r.self_submitted}/{r.self_total}" if r.self_total else ""
+        echo_safe(f"{a.id}\t{r.program_name} round {r.round_number or '?'}\t{a.rubric.id}\t{a.mode.value}\t"
+                   f"{a.status.value}\tdeadline {a.deadline:%Y-%m-%d %H:%M} UTC\tpeer {r.peer_submitted}/"
+                   f"{r.peer_total}{selves}")
