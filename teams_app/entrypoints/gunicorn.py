@@ -35,8 +35,8 @@ accesslog = None  # the bot logs what matters; Azure's front end logs requests
 
 async def app() -> web.AppRunner:
     """Build the web app from the environment (settings, logging, bootstrap, every adapter's routes)."""
-    from teams_app.adapters.bot.install import bot_installer
     from teams_app.bootstrap import bootstrap
+    from teams_app.bootstrap.bot import bot_installer
     from teams_app.config import load_settings
     from teams_app.entrypoints.server import arm_watchdog, request_grace_s
     from teams_app.entrypoints.web import create_web_app

@@ -3,8 +3,8 @@
 ``peercoach serve`` (aiohttp's built-in server) and the gunicorn entry point (:mod:`.gunicorn`) both call
 :func:`install_server_hooks`. On SIGTERM aiohttp stops accepting connections, ``/readyz`` answers 503
 ("draining"), in-flight turns get half the grace period to finish, then the background workers are stopped
-(the bot's sender gives back the rows it claimed but has not sent; the LRS relay keeps delivering until its
-round ends or its share runs out -- rows it holds then wait for their lease) within the rest; a watchdog ends
+(the bot's sender gives back the rows it claimed but has not sent; the LRS relay finishes the batch in flight
+and claims no other, and if its share runs out mid-batch it releases its lease) within the rest; a watchdog ends
 the process if all that has not finished within ``PEERCOACH_SERVER__SHUTDOWN_GRACE_S``.
 """
 

@@ -110,11 +110,11 @@ async def test_enrolling_false_as_a_string_does_not_enroll(harness: BotHarness) 
             "working_hours": "09:00-17:00", "languages": "en"}
     status, _ = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE, data))
     assert status == 200
-    assert (await harness.app.service.status(program.id))["enrolled"] == 0
+    assert (await harness.app.service.status(program.id)).enrolled == 0
     status, answer = await harness.post(card_action(user, harness.connector.url, VERB_PROFILE,
                                                     {**data, "enrolling": "perhaps"}))
     assert status == 200 and "out of date" in json.dumps(answer)
-    assert (await harness.app.service.status(program.id))["enrolled"] == 0
+    assert (await harness.app.service.status(program.id)).enrolled == 0
 
 
 # -- fuzzing -------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ async def test_concurrent_profile_submissions_by_one_person_enroll_once(harness:
     assert [status for status, _ in answers] == [200] * 20
     titles = [str(answer) for _, answer in answers]
     assert sum("You're in!" in t for t in titles) == 1 and sum("Already done" in t for t in titles) == 19
-    assert (await harness.app.service.status(program.id))["enrolled"] == 1
+    assert (await harness.app.service.status(program.id)).enrolled == 1
     no_traceback(caplog)
 
 
@@ -46,7 +46,7 @@ async def test_200_concurrent_join_mails_from_100_people_enroll_each_once(harnes
              for n in range(100) for copy in range(2)]
     statuses = await asyncio.gather(*(harness.post(mail) for mail in mails))
     assert [s for s, _ in statuses] == [200] * 200
-    assert (await harness.app.service.status(program.id))["enrolled"] == 100
+    assert (await harness.app.service.status(program.id)).enrolled == 100
     no_traceback(caplog)
 
 
@@ -171,7 +171,7 @@ async def test_two_bot_processes_racing_on_one_person_enroll_once(tmp_path: Path
             assert [status for status, _ in answers] == [200, 200]
             titles = [str(answer) for _, answer in answers]
             assert sum("You're in!" in t for t in titles) == 1, titles
-        assert (await first.app.service.status(program.id))["enrolled"] == 10
+        assert (await first.app.service.status(program.id)).enrolled == 10
         no_traceback(caplog)
     finally:
         for h in (first, second):

@@ -15,10 +15,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from cryptography.hazmat.primitives.asymmetric import rsa
-from teams_app.adapters.bot.install import BOT_KEY
 
 from teams_app.adapters.bot.delivery import DeliveryError
 from teams_app.adapters.bot.hosting import ClientSecretTokenProvider, DirectConnectorTransport
+from teams_app.bootstrap.bot import BOT_KEY
 from teams_app.simulation.connector import CHANNEL_ISSUER
 from tests.bot.conftest import BotHarness, make_user, start_harness, teams_activity
 from tests.bot.test_auth import APP_ID, TENANT, LocalCredentialsFactory

@@ -19,11 +19,8 @@ MI_CLIENT_ID = "mi-client-id"  # a UserAssignedMSI bot's app id is its managed i
 
 @pytest.fixture
 def openid() -> Iterator[OpenIdServer]:
-    server = OpenIdServer().start()
-    try:
+    with OpenIdServer() as server:
         yield server
-    finally:
-        server.stop()
 
 
 async def test_a_managed_identity_bot_sends_with_the_token_from_the_identity_endpoint(
