@@ -283,7 +283,8 @@ async def test_a_booked_meeting_updates_the_intro_card_in_place(harness: BotHarn
     await harness.sender.drain(timeout_s=20)
     start = harness.clock.now() + timedelta(days=2)
     await harness.app.service.record_meeting(Meeting(result.matches[0].id, MeetingStatus.SCHEDULED, start,
-                                                     start + timedelta(minutes=30), "https://teams.example/join/9"))
+                                                     start + timedelta(minutes=30), "https://teams.example/join/9",
+                                                     external_id="AAMkAGraphEvent9"))
     await harness.sender.drain(timeout_s=20)
     for user in (first, second):
         edits = [u for u in harness.connector.updates if u.conversation_id == user.conversation_id]

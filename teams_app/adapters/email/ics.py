@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from teams_app.domain.model import Meeting, MeetingStatus, Participant, Program
+from teams_app.domain.model import PROPOSAL_UID_SUFFIX, Meeting, MeetingStatus, Participant, Program
 
 PRODID = "-//peercoach//peer coaching//EN"
 ICS_FILENAME = "invite.ics"
@@ -23,7 +23,7 @@ def ics_content_type(method: str = "REQUEST") -> str:
 
 
 def invitation_uid(match_id: str) -> str:
-    return f"{match_id}@peercoach"
+    return f"{match_id}{PROPOSAL_UID_SUFFIX}"
 
 
 def _address(person: Participant, role: str | None = None) -> vCalAddress:
