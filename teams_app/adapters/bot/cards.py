@@ -50,6 +50,11 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return out
 
 
+def verbs_of(content: Card) -> list[str]:
+    """The verbs of a card's buttons ([] for a read-only card)."""
+    return [str(a.get("verb", "")) for a in content.get("actions", [])]
+
+
 def attachment(content: Card) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": content}
 

@@ -42,6 +42,7 @@ from teams_app.adapters.bot.store import (
     Outcome,
     notification_id,
 )
+from teams_app.adapters.email.ics import proposal_from_payload
 from teams_app.domain.model import Participant
 from teams_app.domain.notifications import CardState, NotificationKind
 from teams_app.i18n import Translate, translator
@@ -438,9 +439,15 @@ class OutboxSender:
             return
         subject, html_body, text = self._render_email(row.kind, {**row.payload, "name": person.display_name},
                                                       person.locale)
+        attachments = []
+        if row.kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
+            # A time we only proposed comes with the invitation to add it (a booked event invited them already).
+            invitation = proposal_from_payload(row.payload, person, now=self._clock.now())
+            if invitation is not None:
+                attachments.append(invitation)
         started.add(row.id)
         try:
-            await self._mailer.send([person.email], subject, html_body, text)
+            await self._mailer.send([person.email], subject, html_body, text, attachments)
         except Exception as exc:
             self._retry(row, f"email: {type(exc).__name__}: {exc}")
             return
