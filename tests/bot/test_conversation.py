@@ -145,8 +145,9 @@ async def test_admin_commands_are_refused_politely_to_others(harness: BotHarness
     await harness.post(teams_activity(admin, url, text="status Pairs"))
     said = texts(harness.replies(admin))
     assert "Created program Circle one" in said
-    assert "Pairs (peer_pairs, weekly)" in said and "Circle one (circle, monthly)" in said
-    assert "enrolled 0" in said
+    assert "Pairs (peer coaching in pairs, every week)" in said
+    assert "Circle one (learning circles, every month)" in said and "peer_pairs" not in said
+    assert "no round yet. Enrolled 0" in said and "round 0" not in said
 
 
 async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarness) -> None:
@@ -156,7 +157,7 @@ async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarn
         await join(harness, user)
     admin = make_user(1)
     await harness.post(teams_activity(admin, harness.connector.url, text="round run Pairs"))
-    assert "Round 1 of Pairs: 1 matches" in texts(harness.replies(admin))
+    assert "Round 1 of Pairs: 1 match, 0 unmatched" in texts(harness.replies(admin))  # one match, not "1 matches"
     await harness.sender.drain(timeout_s=20)
 
     intros = {u.aad: harness.replies(u)[-1] for u in users}

@@ -431,7 +431,12 @@ class OutboxSender:
 
     async def _deliver_email(self, row: Notification, person: Participant, started: set[str]) -> None:
         if self._mailer is None:
-            self._retry(row, "no mailer configured (set SMTP or Graph mail settings)")
+            # Retrying cannot help until the server is configured and restarted: say so at once.
+            logger.warning("notification %s for %s failed: Teams cannot reach them and no mailer is configured",
+                           row.id, row.participant_id)
+            self.stats.failed += 1
+            self._record(Outcome(row.id, FAILED, error="not delivered: unreachable in Teams and no mailer is "
+                                                       "configured (set SMTP or Graph mail settings)"))
             return
         if not person.email or person.email.endswith(".invalid"):
             self.stats.failed += 1
