@@ -507,11 +507,16 @@ class Round:
     quality: dict[str, float] = field(default_factory=dict)
 
 
+# The UID suffix of an invitation peercoach made itself (no calendar access): a proposal, not a booking.
+PROPOSAL_UID_SUFFIX = "@peercoach"
+
+
 class MeetingStatus(StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
     NO_COMMON_SLOT = "no_common_slot"
     FAILED = "failed"
+    HELD = "held"  # the members said they met before anything was booked: nothing to book any more
 
 
 @dataclass(frozen=True)
@@ -524,6 +529,17 @@ class Meeting:
     external_id: str = ""  # the Graph event id
     organizer: str = ""
     detail: str = ""
+
+    @property
+    def booked(self) -> bool:
+        """A calendar event with invitations exists (Graph); a time peercoach only proposed is not booked."""
+        return self.status is MeetingStatus.SCHEDULED and bool(self.external_id) \
+            and not self.external_id.endswith(PROPOSAL_UID_SUFFIX)
+
+    @property
+    def settled(self) -> bool:
+        """Held or called off: a booking arriving now must not bring the meeting back."""
+        return self.status in (MeetingStatus.HELD, MeetingStatus.CANCELLED)
 
     def call_off(self, reason: str) -> Meeting:
         """A pair's session is off when one of the two can't make it (the round goes on)."""

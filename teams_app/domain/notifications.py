@@ -94,3 +94,33 @@ def checkin_notice_due(now: datetime, due_at: datetime, asked_at: datetime | Non
 def checkin_event_key(kind: NotificationKind, match_id: str) -> str:
     """The key of a check-in notice: one card and one reminder per person per match, ever."""
     return f"{kind.value}/{match_id}"
+
+
+# -- a person's card about a match: what it shows follows the match's state for them, never backwards ----
+class CardState(StrEnum):
+    """What a person's match card shows; later states outrank earlier ones (see :func:`card_state_after`)."""
+
+    INTRO = "intro"  # who, why, the meeting line, We met / Reschedule / Can't make it
+    RESCHEDULING = "rescheduling"  # they asked to find a new time
+    CHECKIN_OPEN = "checkin_open"  # they pressed We met: the check-in form
+    CHECKED_IN = "checked_in"  # the thank-you card
+    CANCELLED = "cancelled"  # they can't make it this time
+
+    @property
+    def rank(self) -> int:
+        return _CARD_RANK[self]
+
+    @property
+    def final(self) -> bool:
+        return self.rank == _CARD_RANK[CardState.CHECKED_IN]
+
+
+_CARD_RANK = {CardState.INTRO: 0, CardState.RESCHEDULING: 1, CardState.CHECKIN_OPEN: 2, CardState.CHECKED_IN: 3,
+              CardState.CANCELLED: 3}
+
+
+def card_state_after(current: CardState | None, wanted: CardState) -> CardState:
+    """The state after ``wanted`` arrives: a card moves forward only (a final state is never left)."""
+    if current is None or wanted.rank > current.rank:
+        return wanted
+    return current

@@ -30,6 +30,8 @@ class Meetings(UseCases):
         async with self._uow() as uow:
             out = []
             for match in await uow.matches.unbooked(limit):
+                if any([await uow.check_ins.get(match.id, pid) for pid in match.participant_ids]):
+                    continue  # they already checked in: they met, there is nothing left to book
                 program = await uow.programs.get(match.program_id)
                 round_ = await uow.rounds.get(match.round_id)
                 people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
@@ -92,6 +94,15 @@ class Meetings(UseCases):
             if match is None:
                 raise NotFound("match", meeting.match_id)
             before = await uow.meetings.get(meeting.match_id)
+            if before is not None and before.settled and meeting.status is not before.status:
+                # They met or called it off while the booking was under way: keep that, and let the
+                # calendar take back an event it created (cancel_called_off acts on its external id).
+                if meeting.external_id and not before.external_id and meeting.booked:
+                    await uow.meetings.upsert(replace(meeting.call_off(before.detail or "already settled")))
+                    await uow.commit()
+                logger.info("not recording a %s meeting for match %s: it is already %s", meeting.status.value,
+                            match.id, before.status.value)
+                return
             await uow.meetings.upsert(meeting)
             if meeting.status is MeetingStatus.SCHEDULED and meeting.start and meeting.end:
                 if before is None or (before.start, before.status) != (meeting.start, meeting.status):
@@ -102,6 +113,15 @@ class Meetings(UseCases):
                 uow.events.append(ev.MeetingNotScheduled(f"no-slot/{match.id}", now, match.program_id, match.id,
                                                          meeting.detail))
             await self._bus.commit(uow)
+
+    async def note_met(self, match_id: str, participant_id: str) -> None:
+        """A member says they met (the We met button): a match without a meeting is no longer booked."""
+        async with self._uow() as uow:
+            match = await self._member_match(uow, match_id, participant_id)
+            if await uow.meetings.get(match.id) is None:
+                await uow.meetings.upsert(Meeting(match.id, MeetingStatus.HELD,
+                                                  detail="the members met before a meeting was booked"))
+                await uow.commit()
 
     async def request_reschedule(self, match_id: str, participant_id: str) -> int:
         """A member asks to find a new time for the session; returns how many partners are told."""
@@ -125,6 +145,10 @@ class Meetings(UseCases):
                     and meeting.status is MeetingStatus.SCHEDULED:
                 await uow.meetings.upsert(meeting.call_off("a participant can't make it"))
                 called_off = True
+            elif match.absence_calls_off_meeting and meeting is None:
+                # Nothing booked yet: record the call-off so the booking worker does not book it after all.
+                await uow.meetings.upsert(Meeting(match.id, MeetingStatus.CANCELLED,
+                                                  detail="a participant can't make it"))
             uow.events.append(ev.MeetingCancelled(f"partner_cancel/{match.id}/{participant_id}", now,
                                                   match.program_id, match.id, participant_id, called_off))
             told = await self._partners(uow, match, participant_id)

@@ -45,10 +45,13 @@ def match_payload(program: Program, round_: Round, match: Match, people: dict[st
         "role": match.role_of(participant_id).value, "partners": partners, "reasons": list(match.reasons),
         "prompts": program.framework.prompts()[:4], "meeting": None,
     }
+    reader = people.get(participant_id)
+    if reader is not None:  # times are shown in the reader's zone and locale
+        payload["reader"] = {"time_zone": reader.profile.time_zone, "locale": reader.locale}
     if meeting is not None and meeting.status is MeetingStatus.SCHEDULED and meeting.start:
         payload["meeting"] = {"start": meeting.start.isoformat(),
                               "end": meeting.end.isoformat() if meeting.end else None,
-                              "join_url": meeting.join_url}
+                              "join_url": meeting.join_url, "booked": meeting.booked}
     return payload
 
 

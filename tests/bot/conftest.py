@@ -35,7 +35,8 @@ class FakeMailer:
                    attachments: Sequence[tuple[str, str, bytes]] = ()) -> None:
         if set(to) & self.failing:
             raise ConnectionError("SMTP server said 451")
-        self.sent.append({"to": list(to), "subject": subject, "html": html, "text": text})
+        self.sent.append({"to": list(to), "subject": subject, "html": html, "text": text,
+                          "attachments": list(attachments)})
 
 
 _ids = itertools.count(1)

@@ -145,8 +145,9 @@ async def test_admin_commands_are_refused_politely_to_others(harness: BotHarness
     await harness.post(teams_activity(admin, url, text="status Pairs"))
     said = texts(harness.replies(admin))
     assert "Created program Circle one" in said
-    assert "Pairs (peer_pairs, weekly)" in said and "Circle one (circle, monthly)" in said
-    assert "enrolled 0" in said
+    assert "Pairs (peer coaching in pairs, every week)" in said
+    assert "Circle one (learning circles, every month)" in said and "peer_pairs" not in said
+    assert "no round yet. Enrolled 0" in said and "round 0" not in said
 
 
 async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarness) -> None:
@@ -156,7 +157,7 @@ async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarn
         await join(harness, user)
     admin = make_user(1)
     await harness.post(teams_activity(admin, harness.connector.url, text="round run Pairs"))
-    assert "Round 1 of Pairs: 1 matches" in texts(harness.replies(admin))
+    assert "Round 1 of Pairs: 1 match, 0 unmatched" in texts(harness.replies(admin))  # one match, not "1 matches"
     await harness.sender.drain(timeout_s=20)
 
     intros = {u.aad: harness.replies(u)[-1] for u in users}
@@ -283,7 +284,8 @@ async def test_a_booked_meeting_updates_the_intro_card_in_place(harness: BotHarn
     await harness.sender.drain(timeout_s=20)
     start = harness.clock.now() + timedelta(days=2)
     await harness.app.service.record_meeting(Meeting(result.matches[0].id, MeetingStatus.SCHEDULED, start,
-                                                     start + timedelta(minutes=30), "https://teams.example/join/9"))
+                                                     start + timedelta(minutes=30), "https://teams.example/join/9",
+                                                     external_id="AAMkAGraphEvent9"))
     await harness.sender.drain(timeout_s=20)
     for user in (first, second):
         edits = [u for u in harness.connector.updates if u.conversation_id == user.conversation_id]

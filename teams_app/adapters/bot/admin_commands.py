@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from botbuilder.core import TurnContext
 
+from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.turns import choose, say
 from teams_app.i18n import Translate
 from teams_app.service.use_cases import CoachingService
@@ -30,7 +31,8 @@ class AdminCommands:
     async def program_list(self, turn_context: TurnContext, _: Translate) -> None:
         programs = await self._service.list_programs()
         await self._say(turn_context, "\n\n".join(
-            f"{p.name} ({p.kind.value}, {p.cadence.value})" for p in programs) or _("No programs yet."))
+            f"{p.name} ({cards.program_words(_, p.kind.value, p.cadence.value)})" for p in programs)
+            or _("No programs yet."))
 
     async def program_create(self, turn_context: TurnContext, args: tuple[str, ...], _: Translate) -> None:
         if len(args) < 3:
@@ -46,8 +48,10 @@ class AdminCommands:
             await self._say(turn_context, _("Which program? Usage: round run PROGRAM"))
             return
         result = await self._service.run_round(chosen.id)
-        await self._say(turn_context, _("Round {number} of {program}: {matches} matches, {unmatched} "
-                                        "unmatched. Everyone is being notified.").format(
+        await self._say(turn_context, _.ngettext(
+            "Round {number} of {program}: {matches} match, {unmatched} unmatched. Everyone is being notified.",
+            "Round {number} of {program}: {matches} matches, {unmatched} unmatched. Everyone is being notified.",
+            len(result.matches)).format(
             number=result.round.number, program=chosen.name, matches=len(result.matches),
             unmatched=len(result.unmatched)))
 
@@ -57,6 +61,10 @@ class AdminCommands:
             await self._say(turn_context, _("Which program? Usage: status PROGRAM"))
             return
         status = await self._service.status(target.id)
+        if not status.as_dict().get("round"):
+            await self._say(turn_context, _("{program}: no round yet. Enrolled {enrolled}, active {active}, paused "
+                                            "{paused}.").format(**status.as_dict()))
+            return
         await self._say(turn_context, _("{program}, round {round}: enrolled {enrolled}, active {active}, "
                                         "paused {paused}, matched {matched}, met {met}, checked in "
                                         "{checked_in}.").format(**status.as_dict()))

@@ -12,18 +12,21 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
-from botbuilder.schema import ConversationParameters
+from botbuilder.schema import Activity, ActivityTypes, ConversationParameters
 
 from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.assessment_actions import VERBS as ASSESSMENT_VERBS
 from teams_app.adapters.bot.assessment_actions import handle_assessment_action
 from teams_app.adapters.bot.identity import Identity, tenant_of
+from teams_app.adapters.bot.store import MatchCard, MatchCards
 from teams_app.adapters.bot.turns import enrolled_programs, open_programs
 from teams_app.config import BotSettings
 from teams_app.domain.errors import AlreadyEnrolled, InvalidInput, InvalidInputs, InvalidTransition, NotFound
 from teams_app.domain.model import Participant
+from teams_app.domain.notifications import CardState
 from teams_app.i18n import Translate
 from teams_app.service.assessment import AssessmentService
+from teams_app.service.ports import Clock
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 logger = logging.getLogger(__name__)
@@ -49,9 +52,11 @@ def not_yet(_: Translate) -> Card:
 
 class CardActions:
     def __init__(self, service: CoachingService, identity: Identity, settings: BotSettings, *,
-                 default_locale: str = "en",
-                 assessment: AssessmentService | None = None) -> None:
+                 default_locale: str = "en", assessment: AssessmentService | None = None,
+                 match_cards: MatchCards | None = None, clock: Clock | None = None) -> None:
         self._service = service
+        self._cards = match_cards
+        self._clock = clock
         self._identity = identity
         self._settings = settings
         self._default_locale = default_locale
@@ -74,43 +79,81 @@ class CardActions:
             return cards.done_card(_("That did not work"), _("This card is out of date. Say 'help' to start again."))
         return await action(turn_context, verb, data, person, _)
 
+    async def _advance(self, turn_context: TurnContext, person: Participant, match_id: str, state: CardState,
+                       _: Translate, *, from_intro: bool) -> CardState:
+        """Move the person's match card forward (never back); returns the state it shows now.
+
+        When the button was pressed on another message than the match card (the separate check-in card),
+        the match card is edited to the new state too, so no older card stays active in the chat.
+        """
+        if self._cards is None or self._clock is None or not match_id:
+            return state
+        pressed_on = str(turn_context.activity.reply_to_id or "")
+        before = await self._cards.get(person.id, match_id)
+        now = await self._cards.advance(person.id, match_id, state, self._clock.now(),
+                                        activity_id=pressed_on if from_intro else "")
+        if before is not None and now.version != before.version and now.activity_id \
+                and now.activity_id != pressed_on:
+            await self._show_elsewhere(turn_context, now, _)
+        return now.state
+
+    async def _show_elsewhere(self, turn_context: TurnContext, card: MatchCard, _: Translate) -> None:
+        content = cards.state_card(_, card.state, {"match_id": card.match_id})
+        activity = Activity(type=ActivityTypes.message, id=card.activity_id,
+                            attachments=[CardFactory.adaptive_card(content)])
+        try:
+            await turn_context.update_activity(activity)
+        except Exception as exc:  # an old or deleted message: the answer to the click is what matters
+            logger.info("could not update match card %s: %s", card.activity_id, type(exc).__name__)
+
     async def check_in(self, turn_context: TurnContext, verb: str, data: dict[str, Any], person: Participant | None,
                        _: Translate) -> Card:
         if person is None:
             return not_yet(_)
+        match_id = str(data.get("match_id") or "")
         try:
             submission = cards.parse_checkin(_, data)
             await self._service.record_check_in(submission.match_id, person.id, met=submission.met,
                                                 usefulness=submission.usefulness, learned=submission.learned,
                                                 next_step=submission.next_step)
         except cards.CardErrors as exc:
-            return cards.checkin_card(_, str(data.get("match_id") or ""), values=exc.values, errors=exc.errors)
+            return cards.checkin_card(_, match_id, values=exc.values, errors=exc.errors)
         except InvalidTransition:
+            await self._advance(turn_context, person, match_id, CardState.CHECKED_IN, _, from_intro=False)
             return cards.done_card(_("Already done"), _("You have already checked in for this match."))
         except (InvalidInput, InvalidInputs) as exc:
-            return cards.checkin_card(_, str(data.get("match_id") or ""),
+            return cards.checkin_card(_, match_id,
                                       values={k: str(data.get(k) or "") for k in cards.CHECKIN_FIELDS},
                                       errors=cards.domain_errors(_, exc))
-        return cards.done_card(_("Thank you!"), _("Your check-in is saved. See you next round."))
+        state = await self._advance(turn_context, person, match_id, CardState.CHECKED_IN, _, from_intro=False)
+        return cards.state_card(_, state, {"match_id": match_id})
 
     async def met(self, turn_context: TurnContext, verb: str, data: dict[str, Any], person: Participant | None,
                   _: Translate) -> Card:
-        return cards.checkin_card(_, str(data.get("match_id") or ""), values={"met": "yes"})
+        match_id = str(data.get("match_id") or "")
+        if person is None:
+            return not_yet(_)
+        with contextlib.suppress(NotFound, InvalidInput):  # an old card, or not this person's match
+            await self._service.note_met(match_id, person.id)
+        state = await self._advance(turn_context, person, match_id, CardState.CHECKIN_OPEN, _, from_intro=True)
+        return cards.state_card(_, state, {"match_id": match_id})
 
     async def match_change(self, turn_context: TurnContext, verb: str, data: dict[str, Any],
                            person: Participant | None, _: Translate) -> Card:
         match_id = str(data.get("match_id") or "")
+        wanted = CardState.RESCHEDULING if verb == cards.VERB_RESCHEDULE else CardState.CANCELLED
+        if person is None or not match_id:
+            return cards.state_card(_, wanted, {"match_id": match_id})
+        current = await self._cards.get(person.id, match_id) if self._cards is not None else None
+        if current is not None and current.state.rank >= wanted.rank and current.state is not wanted:
+            return cards.state_card(_, current.state, {"match_id": match_id})  # a stale button: the card moved on
         told = 0
-        if person is not None and match_id:
-            use_case = (self._service.request_reschedule if verb == cards.VERB_RESCHEDULE
-                        else self._service.cancel_attendance)
-            with contextlib.suppress(NotFound, InvalidInput):  # an old card, or not this person's match
-                told = await use_case(match_id, person.id)
-        if verb == cards.VERB_RESCHEDULE:
-            return cards.done_card(_("Reschedule"), (_("Your partner has been told. ") if told else "") + _(
-                "Please agree a new time together; the check-in card comes after your meeting."))
-        return cards.done_card(_("Noted"), (_("Your partner has been told. ") if told else "") + _(
-            "You can't make it this time; say 'pause' if you need a break from matching."))
+        use_case = (self._service.request_reschedule if verb == cards.VERB_RESCHEDULE
+                    else self._service.cancel_attendance)
+        with contextlib.suppress(NotFound, InvalidInput):  # an old card, or not this person's match
+            told = await use_case(match_id, person.id)
+        state = await self._advance(turn_context, person, match_id, wanted, _, from_intro=True)
+        return cards.state_card(_, state, {"match_id": match_id}, partner_told=bool(told))
 
     async def leave(self, turn_context: TurnContext, verb: str, data: dict[str, Any], person: Participant | None,
                     _: Translate) -> Card:
@@ -129,7 +172,8 @@ class CardActions:
         if not choices:
             return cards.done_card(_("Welcome"), _("You are already taking part in every open program."))
         values = cards.profile_values(person.profile) if person else {}
-        form = cards.profile_card(_, values, programs=choices)
+        form = cards.profile_card(_, values, programs=choices,
+                                  local_time_zone=turn_context.activity.local_timezone or "")
         if turn_context.activity.conversation.conversation_type == "channel":
             # A channel card is shared: the profile goes to the person's 1:1 chat instead.
             if await self._open_personal_chat(turn_context, form):
@@ -165,7 +209,8 @@ class CardActions:
         try:
             submission = cards.parse_profile(_, data, [pid for pid, _name in choices] if enrolling else [])
         except cards.CardErrors as exc:
-            return cards.profile_card(_, exc.values, programs=choices, errors=exc.errors, enrolling=enrolling)
+            return cards.profile_card(_, exc.values, programs=choices, errors=exc.errors, enrolling=enrolling,
+                                      local_time_zone=turn_context.activity.local_timezone or "")
         if not enrolling:
             if person is None:
                 return not_yet(_)

@@ -16,7 +16,8 @@ from typing import Any
 
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.domain.model import MAX_TEXT, Profile
-from teams_app.i18n import Translate
+from teams_app.domain.notifications import CardState, NotificationKind
+from teams_app.i18n import N_, Translate, format_when
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -49,6 +50,11 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return out
 
 
+def verbs_of(content: Card) -> list[str]:
+    """The verbs of a card's buttons ([] for a read-only card)."""
+    return [str(a.get("verb", "")) for a in content.get("actions", [])]
+
+
 def attachment(content: Card) -> dict[str, Any]:
     return {"contentType": CARD_CONTENT_TYPE, "content": content}
 
@@ -73,18 +79,64 @@ def _execute(title: str, verb: str, data: Mapping[str, Any] | None = None, style
 
 
 def _input_text(input_id: str, label: str, value: str, *, placeholder: str = "", multiline: bool = False,
-                required: bool = False, max_length: int = 200) -> dict[str, Any]:
+                required: bool = False, max_length: int = 200, error: str = "") -> dict[str, Any]:
     element: dict[str, Any] = {"type": "Input.Text", "id": input_id, "label": label, "value": value,
                                "isMultiline": multiline, "maxLength": max_length, "isRequired": required}
     if placeholder:
         element["placeholder"] = placeholder
+    if required or error:  # the client names the problem beside the field before anything is sent
+        element["errorMessage"] = error
     return element
+
+
+# The zones offered in the profile's searchable list (the person's own zone is always added): one per
+# large region and UTC offset, so the card stays well under Teams' message size.
+COMMON_ZONES = (
+    "UTC", "Europe/London", "Europe/Dublin", "Europe/Lisbon", "Europe/Berlin", "Europe/Paris", "Europe/Madrid",
+    "Europe/Rome", "Europe/Amsterdam", "Europe/Brussels", "Europe/Zurich", "Europe/Vienna", "Europe/Stockholm",
+    "Europe/Oslo", "Europe/Copenhagen", "Europe/Warsaw", "Europe/Prague", "Europe/Budapest", "Europe/Athens",
+    "Europe/Helsinki", "Europe/Bucharest", "Europe/Kyiv", "Europe/Istanbul", "Europe/Moscow", "Africa/Lagos",
+    "Africa/Cairo", "Africa/Johannesburg", "Africa/Nairobi", "Asia/Dubai", "Asia/Karachi", "Asia/Kolkata",
+    "Asia/Dhaka", "Asia/Bangkok", "Asia/Jakarta", "Asia/Singapore", "Asia/Shanghai", "Asia/Hong_Kong",
+    "Asia/Taipei", "Asia/Manila", "Asia/Seoul", "Asia/Tokyo", "Australia/Perth", "Australia/Adelaide",
+    "Australia/Brisbane", "Australia/Sydney", "Australia/Melbourne", "Pacific/Auckland", "Pacific/Honolulu",
+    "America/Anchorage", "America/Los_Angeles", "America/Vancouver", "America/Denver", "America/Phoenix",
+    "America/Chicago", "America/Mexico_City", "America/New_York", "America/Toronto", "America/Bogota",
+    "America/Lima", "America/Caracas", "America/Santiago", "America/Sao_Paulo", "America/Argentina/Buenos_Aires",
+    "America/Halifax", "America/St_Johns", "Atlantic/Reykjavik",
+)
+
+
+def zone_choices(current: str = "") -> list[dict[str, str]]:
+    """Choices for the time zone list: 'Berlin (Europe)' shown, the zone's name sent."""
+    zones = list(COMMON_ZONES)
+    if current and current not in zones:
+        zones.insert(0, current)
+
+    def title(name: str) -> str:
+        if "/" not in name:
+            return name
+        region, _sep, city = name.partition("/")
+        return f"{city.split('/')[-1].replace('_', ' ')} ({region})"
+
+    return sorted(({"title": title(z), "value": z} for z in zones), key=lambda c: c["title"])
 
 
 def _with_error(elements: list[dict[str, Any]], errors: Mapping[str, str], field: str) -> list[dict[str, Any]]:
     if field in errors:
         elements.append(_error(errors[field]))
     return elements
+
+
+# Program kinds and cadences in words (the stored values are identifiers, not for people).
+KIND_WORDS = {"peer_pairs": N_("peer coaching in pairs"), "mentoring": N_("mentoring"), "buddy": N_("buddy pairs"),
+              "circle": N_("learning circles"), "action_learning": N_("action learning sets")}
+CADENCE_WORDS = {"weekly": N_("every week"), "fortnightly": N_("every two weeks"), "monthly": N_("every month")}
+
+
+def program_words(_: Translate, kind: str, cadence: str) -> str:
+    """'peer coaching in pairs, every two weeks' for ('peer_pairs', 'fortnightly')."""
+    return f"{_(KIND_WORDS.get(kind, kind))}, {_(CADENCE_WORDS.get(cadence, cadence))}"
 
 
 # -- welcome, consent and help ---------------------------------------------------------------------
@@ -142,26 +194,38 @@ def profile_values(profile: Profile | None) -> dict[str, str]:
 
 
 def profile_card(_: Translate, values: Mapping[str, str], *, programs: Sequence[tuple[str, str]] = (),
-                 errors: Mapping[str, str] | None = None, enrolling: bool = True) -> Card:
-    """The profile form. ``programs`` (id, name) offers a choice when more than one program is open."""
+                 errors: Mapping[str, str] | None = None, enrolling: bool = True, local_time_zone: str = "") -> Card:
+    """The profile form. ``programs`` (id, name) offers a choice when more than one program is open.
+
+    ``local_time_zone`` is the Teams client's own zone (the activity's ``localTimezone``): the time zone
+    list starts there when the profile has none yet.
+    """
     errors = errors or {}
+    zone_now = values.get("time_zone", "") or local_time_zone
     body: list[dict[str, Any]] = [_title(_("Your coaching profile") if not enrolling else _("Join: your profile"))]
     if errors:
         body.append(_error(_("Please fix the fields marked below.")))
     if len(programs) > 1:
         body += _with_error([{
             "type": "Input.ChoiceSet", "id": "program_id", "label": _("Program"), "isRequired": True,
+            "errorMessage": _("Choose a program."),
             "value": values.get("program_id", ""), "style": "expanded",
             "choices": [{"title": name, "value": pid} for pid, name in programs],
         }], errors, "program_id")
     body += _with_error([_input_text("department", _("Department"), values.get("department", ""))], errors,
                         "department")
-    body += _with_error([_input_text("time_zone", _("Time zone"), values.get("time_zone", ""), required=True,
-                                     placeholder="Europe/Berlin")], errors, "time_zone")
+    body += _with_error([{
+        "type": "Input.ChoiceSet", "id": "time_zone", "label": _("Your time zone"), "style": "filtered",
+        "isRequired": True, "value": zone_now, "placeholder": _("Type a city, e.g. Berlin"),
+        "errorMessage": _("Choose your time zone."), "choices": zone_choices(zone_now),
+    }], errors, "time_zone")
     body += _with_error([_input_text("working_hours", _("Working hours"), values.get("working_hours", "09:00-17:00"),
-                                     required=True, placeholder="09:00-17:00")], errors, "working_hours")
+                                     required=True, placeholder="09:00-17:00",
+                                     error=_("Write your working hours like 09:00-17:00."))],
+                        errors, "working_hours")
     body += _with_error([_input_text("languages", _("Languages you can coach in"), values.get("languages", "en"),
-                                     required=True, placeholder="en, de")], errors, "languages")
+                                     required=True, placeholder="en, de",
+                                     error=_("Name at least one language, e.g. en."))], errors, "languages")
     body += _with_error([_input_text("skills_offered", _("Skills you can offer"), values.get("skills_offered", ""),
                                      placeholder=_("e.g. public speaking, SQL"), max_length=MAX_TEXT)],
                         errors, "skills_offered")
@@ -237,21 +301,38 @@ def parse_profile(_: Translate, data: Mapping[str, Any], program_ids: Sequence[s
         )
     except (InvalidInput, InvalidInputs) as exc:
         for name, message in domain_errors(_, exc).items():
-            errors.setdefault(name, message)
+            errors.setdefault(name, _("\"{value}\" is not a time zone I know: choose yours from the list.").format(
+                value=values["time_zone"][:60]) if name == "time_zone" else message)
     if errors or profile is None:
         raise CardErrors(errors, values)
     return ProfileSubmission(program_id, profile, values)
 
 
 # -- intro, check-in, status cards -----------------------------------------------------------------
-def _when(value: str | None) -> str:
+def when(value: str | None, payload: Mapping[str, Any]) -> str:
+    """A stored ISO moment as the reader reads it: their zone (by name) and their locale's format."""
     if not value:
         return ""
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+    reader = payload.get("reader") or {}
+    if moment.tzinfo is None:
+        return value
+    return format_when(moment, str(reader.get("time_zone") or "UTC"), str(reader.get("locale") or "en"))
+
+
+def meeting_line(_: Translate, payload: Mapping[str, Any]) -> str:
+    """The meeting as it really is: booked (a calendar event with invitations), proposed, or not yet set."""
+    meeting = payload.get("meeting") or {}
+    if not meeting.get("start"):
+        return _("No meeting is booked yet: please find a time together.")
+    start = when(str(meeting.get("start")), payload)
+    if meeting.get("booked"):
+        return _("Meeting booked: {start}. The invitation is in your calendar.").format(start=start)
+    return _("Proposed time: {start}. Nothing is booked: add the invitation from your email to your calendar, "
+             "or agree another time together.").format(start=start)
 
 
 def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool = True) -> Card:
@@ -259,7 +340,8 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
     partners = payload.get("partners", [])
     body: list[dict[str, Any]] = [
         _title(_("Round {number} of {program}: meet your match").format(
-            number=payload.get("round", ""), program=payload.get("program", ""))),
+            number=payload.get("round", ""), program=payload.get("program", "")) if payload.get("round")
+            else _("{program}: meet your match").format(program=payload.get("program", ""))),
         _text(_("Your role this round: **{role}**").format(role=_(str(payload.get("role", ""))))),
         {"type": "FactSet", "facts": [
             {"title": str(p.get("name", "")), "value": f"{_(str(p.get('role', '')))} · {p.get('email', '')}"}
@@ -273,14 +355,11 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
     if prompts:
         body.append(_text(_("Questions to start with:"), weight="Bolder"))
         body += [_text(f"- {_(prompt)}") for prompt in prompts]
-    meeting = payload.get("meeting")
-    if meeting and meeting.get("start"):
-        line = _("Meeting: {start}").format(start=_when(meeting.get("start")))
-        if meeting.get("join_url"):
-            line += f" · [{_('Join')}]({meeting['join_url']})"
-        body.append(_text(line, weight="Bolder"))
-    else:
-        body.append(_text(_("No meeting is booked yet: please find a time together.")))
+    meeting = payload.get("meeting") or {}
+    line = meeting_line(_, payload)
+    if meeting.get("start") and meeting.get("join_url"):
+        line += f" · [{_('Join')}]({meeting['join_url']})"
+    body.append(_text(line, weight="Bolder" if meeting.get("start") else "Default"))
     status = payload.get("status")
     if status:
         body.append(_text(str(status), color="Good"))
@@ -304,12 +383,17 @@ def checkin_card(_: Translate, match_id: str, *, partner_names: str = "", values
         body.append(_error(_("Please fix the fields marked below.")))
     body += _with_error([{
         "type": "Input.ChoiceSet", "id": "met", "label": _("Did you meet?"), "isRequired": True, "style": "expanded",
+        "errorMessage": _("Tell us whether you met."),
         "value": values.get("met", ""),
         "choices": [{"title": _("Yes"), "value": "yes"}, {"title": _("No"), "value": "no"}],
     }], errors, "met")
     body += _with_error([{
-        "type": "Input.Number", "id": "usefulness", "label": _("How useful was it? (1-5)"), "min": 1, "max": 5,
-        "value": values.get("usefulness", ""),
+        "type": "Input.ChoiceSet", "id": "usefulness", "label": _("How useful was it?"), "style": "compact",
+        "value": values.get("usefulness", ""), "placeholder": _("Choose from 1 to 5"),
+        "errorMessage": _("Tell us how useful it was, from 1 to 5."),
+        "choices": [{"title": title, "value": str(n)} for n, title in enumerate(
+            (_("1 - not useful"), _("2 - a little useful"), _("3 - useful"), _("4 - very useful"),
+             _("5 - extremely useful")), start=1)],
     }], errors, "usefulness")
     body += _with_error([_input_text("learned", _("What did you learn?"), values.get("learned", ""), multiline=True,
                                      max_length=MAX_TEXT)], errors, "learned")
@@ -370,13 +454,30 @@ def done_card(title: str, text: str) -> Card:
     return card([_title(title), _text(text)])
 
 
+def state_card(_: Translate, state: CardState, payload: Mapping[str, Any], *, partner_told: bool = False) -> Card:
+    """What a person's match card shows in ``state`` (the one function the bot and the sender both use)."""
+    told = _("Your partner has been told. ") if partner_told else ""
+    if state is CardState.INTRO:
+        return intro_card(_, payload)
+    if state is CardState.CHECKIN_OPEN:
+        names = ", ".join(str(p.get("name", "")) for p in payload.get("partners", []))
+        return checkin_card(_, str(payload.get("match_id", "")), partner_names=names, values={"met": "yes"})
+    if state is CardState.CHECKED_IN:
+        return done_card(_("Thank you!"), _("Your check-in is saved. See you next round."))
+    if state is CardState.RESCHEDULING:
+        return done_card(_("Reschedule"), told + _(
+            "Please agree a new time together; the check-in card comes after your meeting."))
+    return done_card(_("Noted"), told + _(
+        "You can't make it this time; say 'pause' if you need a break from matching."))
+
+
 def message_card(_: Translate, kind: str, payload: Mapping[str, Any]) -> Card | None:
     """The card for an outbox notification, or None when the notification is plain text."""
     if isinstance(payload.get("card"), dict):  # a card built elsewhere (e.g. assessment cards)
         return dict(payload["card"])
-    if kind in ("intro", "meeting_update"):
+    if kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
         return intro_card(_, payload)
-    if kind in ("checkin", "checkin_reminder"):
+    if kind in (NotificationKind.CHECKIN, NotificationKind.CHECKIN_REMINDER):
         names = ", ".join(str(p.get("name", "")) for p in payload.get("partners", []))
         return checkin_card(_, str(payload.get("match_id", "")), partner_names=names)
     return None
@@ -386,45 +487,54 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
     """(subject, plain text) of a notification: the Teams fallback text and the email body."""
     program = str(payload.get("program", ""))
     names = ", ".join(str(p.get("name", "")) for p in payload.get("partners", []))
-    if kind == "intro":
+    if kind == NotificationKind.INTRO:
         subject = _("Your peer coaching match in {program}").format(program=program)
         lines = [_("Round {number}: you are matched with {names}.").format(number=payload.get("round", ""),
                                                                         names=names),
                  _("Your role: {role}").format(role=_(str(payload.get("role", ""))))]
         lines += [f"- {r}" for r in payload.get("reasons", [])]
         lines += [_("Questions to start with:")] + [f"- {_(p)}" for p in payload.get("prompts", [])]
-    elif kind == "meeting_update":
-        subject = _("Your coaching meeting in {program}").format(program=program)
+    elif kind == NotificationKind.MEETING_UPDATE:
         meeting = payload.get("meeting") or {}
-        lines = [_("Your meeting with {names} is booked for {start}.").format(names=names,
-                                                                            start=_when(meeting.get("start")))]
+        if meeting.get("booked"):
+            subject = _("Your coaching meeting in {program}").format(program=program)
+            lines = [_("Your meeting with {names} is booked for {start}.").format(
+                names=names, start=when(meeting.get("start"), payload))]
+        else:
+            subject = _("A proposed time for your coaching meeting in {program}").format(program=program)
+            lines = [_("Proposed time for your meeting with {names}: {start}. Nothing is booked yet: add the "
+                       "invitation to your calendar, or agree another time together.").format(
+                names=names, start=when(meeting.get("start"), payload))]
         if meeting.get("join_url"):
             lines.append(str(meeting["join_url"]))
-    elif kind in ("checkin", "checkin_reminder"):
+    elif kind in (NotificationKind.CHECKIN, NotificationKind.CHECKIN_REMINDER):
         subject = _("How did your coaching session go?")
         lines = [_("Please tell us how your session with {names} went: did you meet, how useful was it (1-5), "
                    "what did you learn, what is your next step?").format(names=names)]
-        if kind == "checkin_reminder":
+        if kind == NotificationKind.CHECKIN_REMINDER:
             lines.insert(0, _("A friendly reminder:"))
-    elif kind == "unmatched":
+    elif kind == NotificationKind.UNMATCHED:
         subject = _("No match for you this round in {program}").format(program=program)
         lines = [_("We could not find a good match for you this round ({reason}). You get priority in the next "
                    "round. Thank you for your patience!").format(reason=payload.get("reason", ""))]
-    elif kind == "announcement":
+    elif kind == NotificationKind.ANNOUNCEMENT:
         subject = _("A new round of {program} has started").format(program=program)
-        lines = [_("Round {number} of {program} has started with {matches} matches: check your chat with me "
-                   "for your match. Not taking part yet? Mention me with 'join'.").format(
-            number=payload.get("round", ""), program=program, matches=payload.get("matches", 0))]
-    elif kind == "circle_thread":
+        count = int(payload.get("matches", 0) or 0)
+        lines = [_.ngettext("Round {number} of {program} has started with {matches} match: check your chat with "
+                            "me for your match. Not taking part yet? Mention me with 'join'.",
+                            "Round {number} of {program} has started with {matches} matches: check your chat "
+                            "with me for your match. Not taking part yet? Mention me with 'join'.", count).format(
+            number=payload.get("round", ""), program=program, matches=count)]
+    elif kind == NotificationKind.CIRCLE_THREAD:
         subject = _("Learning circle in {program}").format(program=program)
         lines = [_("A new learning circle in {program}: {members}. This thread is yours: introduce yourselves "
                    "and agree on a first meeting.").format(program=program,
                                                           members=", ".join(payload.get("members", [])))]
-    elif kind == "partner_reschedule":
+    elif kind == NotificationKind.PARTNER_RESCHEDULE:
         subject = _("{name} would like to reschedule").format(name=payload.get("name", ""))
         lines = [_("{name} asked to find a new time for your {program} session. Please agree a new time "
                    "together.").format(name=payload.get("name", ""), program=program)]
-    elif kind == "partner_cancel":
+    elif kind == NotificationKind.PARTNER_CANCEL:
         subject = _("{name} can't make it this time").format(name=payload.get("name", ""))
         lines = [_("{name} can't make your {program} session this time. You will be matched again next "
                    "round.").format(name=payload.get("name", ""), program=program)]

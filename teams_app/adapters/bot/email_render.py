@@ -14,11 +14,13 @@ from typing import Any
 
 from teams_app.adapters.bot.cards import render_email as plain_email
 from teams_app.adapters.bot.delivery import EmailRenderer
+from teams_app.domain.notifications import NotificationKind
 from teams_app.i18n import translator
 
 logger = logging.getLogger(__name__)
 
-_TEMPLATE_KIND = {"intro": "intro", "meeting_update": "intro", "checkin": "check_in", "checkin_reminder": "check_in"}
+_TEMPLATE_KIND = {NotificationKind.INTRO.value: "intro", NotificationKind.MEETING_UPDATE.value: "intro",
+                  NotificationKind.CHECKIN.value: "check_in", NotificationKind.CHECKIN_REMINDER.value: "check_in"}
 
 
 def program_email_renderer(*, bot_app_id: str = "", teams_app_id: str = "") -> EmailRenderer:
@@ -35,8 +37,11 @@ def program_email_renderer(*, bot_app_id: str = "", teams_app_id: str = "") -> E
                 "partners": [str(p.get("name", "")) for p in payload.get("partners", [])],
                 "bot_app_id": bot_app_id, "teams_app_id": teams_app_id,
             }
+            reader = payload.get("reader") or {}
+            data["time_zone"] = str(reader.get("time_zone") or "UTC")  # times in the reader's own zone
             if meeting.get("start"):
                 data["meeting_start"] = datetime.fromisoformat(str(meeting["start"]))
+                data["meeting_booked"] = bool(meeting.get("booked"))
                 data["join_url"] = meeting.get("join_url") or ""
             try:
                 from teams_app.adapters.email.templates import render_email

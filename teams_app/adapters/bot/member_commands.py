@@ -11,8 +11,8 @@ from teams_app.adapters.bot import cards
 from teams_app.adapters.bot.commands import pause_until
 from teams_app.adapters.bot.identity import Identity
 from teams_app.adapters.bot.turns import choose, enrolled_programs, is_email, open_programs, say
-from teams_app.domain.model import Participant, Profile
-from teams_app.i18n import Translate
+from teams_app.domain.model import MeetingStatus, Participant, Profile
+from teams_app.i18n import Translate, format_when
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 
@@ -125,8 +125,11 @@ class MemberCommands:
         lines = []
         for view in views:
             names = ", ".join(f"{p.display_name} ({_(role)})" for p, role in view.partners)
-            meeting = view.meeting.start.strftime("%Y-%m-%d %H:%M UTC") if view.meeting and view.meeting.start \
-                else _("not booked")
+            meeting = _("not booked")
+            if view.meeting and view.meeting.start and view.meeting.status is MeetingStatus.SCHEDULED:
+                when = format_when(view.meeting.start, person.profile.time_zone if person else "UTC",
+                                   turn_context.activity.locale or (person.locale if person else "en"))
+                meeting = when if view.meeting.booked else _("proposed for {when}").format(when=when)
             state = _("checked in") if view.checked_in else _("check-in open")
             lines.append(_("{program}, round {number}: {names}; meeting: {meeting}; {state}").format(
                 program=view.program.name, number=view.round.number, names=names, meeting=meeting, state=state))
@@ -138,7 +141,10 @@ class MemberCommands:
             return
         stats = await self._service.progress(person.id)
         average = stats.average_usefulness
-        await self._say(turn_context, _("Matches: {matches}. Sessions you met: {met}. Different partners: "
-                                        "{partners}. Average usefulness: {average}.").format(
-            matches=stats.matches, met=stats.sessions_met, partners=stats.distinct_partners,
-            average=average if average is not None else "-"))
+        text = _("Matches: {matches}. Sessions you met: {met}. Different partners: {partners}.").format(
+            matches=stats.matches, met=stats.sessions_met, partners=stats.distinct_partners)
+        if average is not None:
+            text += " " + _("Average usefulness: {average} of 5.").format(average=f"{average:.1f}")
+        else:
+            text += " " + _("No usefulness ratings yet.")
+        await self._say(turn_context, text)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Sequence
 
 from botbuilder.core import TurnContext
@@ -32,7 +31,7 @@ from teams_app.adapters.bot.commands import ADMIN_COMMANDS, parse
 from teams_app.adapters.bot.delivery.retry import DeliveryError
 from teams_app.adapters.bot.identity import Identity
 from teams_app.adapters.bot.member_commands import MemberCommands
-from teams_app.adapters.bot.store import ConversationStore
+from teams_app.adapters.bot.store import ConversationStore, MatchCards, Welcomes
 from teams_app.adapters.bot.turns import open_programs, say, translate
 from teams_app.config import BotSettings
 from teams_app.domain.errors import DomainError, InvalidInput, InvalidInputs
@@ -45,7 +44,6 @@ from teams_app.service.use_cases import CoachingService
 logger = logging.getLogger(__name__)
 
 CARD_RESPONSE_TYPE = "application/vnd.microsoft.card.adaptive"
-WELCOME_TTL_S = 120.0  # Teams sends conversationUpdate and installationUpdate for one install
 
 
 class KeyedLocks:
@@ -81,8 +79,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
         self.admin = AdminCommands(service, default_locale=default_locale)
         self.assessment_commands = AssessmentCommands(assessment, default_locale=default_locale)
         self.card_actions = CardActions(service, self.identity, settings, default_locale=default_locale,
-                                        assessment=assessment)
-        self._welcomed: dict[str, float] = {}
+                                        assessment=assessment, match_cards=MatchCards(conversations.engine),
+                                        clock=clock)
+        self._welcomes = Welcomes(conversations.engine)
+        self._clock = clock
         self._senders = KeyedLocks()
 
     # -- every turn ---------------------------------------------------------------------------------
@@ -137,13 +137,13 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             await self._welcome(turn_context)
 
     async def _welcome(self, turn_context: TurnContext) -> None:
-        key = turn_context.activity.conversation.id
-        now = time.monotonic()
-        if now - self._welcomed.get(key, -WELCOME_TTL_S) < WELCOME_TTL_S:
+        # Once per person and conversation, remembered in the database: Teams sends both conversationUpdate
+        # and installationUpdate for one install, and a restart or a second instance must not welcome again.
+        activity = turn_context.activity
+        sender = activity.from_property or ChannelAccount()
+        user_key = sender.aad_object_id or sender.id or ""
+        if not await self._welcomes.first_time(activity.conversation.id or "", user_key, self._clock.now()):
             return
-        self._welcomed[key] = now
-        if len(self._welcomed) > 100_000:
-            self._welcomed = {k: t for k, t in self._welcomed.items() if now - t < WELCOME_TTL_S}
         _ = self._t(turn_context)
         programs = [(p.name, p.description) for p in await open_programs(self._service)]
         await self._say(turn_context, _("Welcome to peer coaching! Say 'join' to take part."),

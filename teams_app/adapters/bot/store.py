@@ -15,10 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications, bot_processed_activities
+from teams_app.adapters.db.bot_tables import (
+    bot_conversations,
+    bot_match_cards,
+    bot_notifications,
+    bot_processed_activities,
+    bot_welcomes,
+)
 from teams_app.adapters.db.notifications import enqueue, insert_ignoring_conflicts  # noqa: F401 - enqueue: benchmarks
 from teams_app.domain.model import stable_id
-from teams_app.domain.notifications import Channel, notice_id
+from teams_app.domain.notifications import CardState, Channel, card_state_after, notice_id
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,10 @@ class ConversationStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
 
     async def save(self, *, channel_id: str, conversation_id: str, conversation_type: str, tenant_id: str,
                    aad_object_id: str, user_key: str, team_id: str, service_url: str, locale: str,
@@ -276,3 +286,91 @@ class Outbox:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(sa.select(t.c.status, sa.func.count()).group_by(t.c.status))).all()
         return {str(status): int(count) for status, count in rows}
+
+
+@dataclass(frozen=True)
+class MatchCard:
+    """What a person's card about a match shows, its version (the order of changes) and its Teams message."""
+
+    participant_id: str
+    match_id: str
+    state: CardState
+    version: int
+    activity_id: str
+
+
+class MatchCards:
+    """The state of each person's match card, changed only forward and by compare-and-set on ``version``.
+
+    Every change (a button pressed, the sender editing the card) bumps the version. The sender reads the
+    version before editing a card and again after: if it moved, someone answered meanwhile and the card is
+    rendered again from the state now stored, so a late edit never leaves an older card on screen.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, participant_id: str, match_id: str) -> MatchCard | None:
+        c = bot_match_cards.c
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(sa.select(bot_match_cards).where(
+                c.participant_id == participant_id, c.match_id == match_id))).first()
+        return _match_card(row) if row else None
+
+    async def advance(self, participant_id: str, match_id: str, wanted: CardState, now: datetime, *,
+                      activity_id: str = "") -> MatchCard:
+        """Move the card to ``wanted`` unless it already shows a later state; returns what it shows now."""
+        c = bot_match_cards.c
+        for _attempt in range(20):  # each miss means another writer moved first: read again
+            current = await self.get(participant_id, match_id)
+            if current is None:
+                async with self._engine.begin() as conn:
+                    result = await conn.execute(_insert(conn, bot_match_cards).values(
+                        participant_id=participant_id, match_id=match_id, state=wanted.value, version=1,
+                        activity_id=activity_id, updated_at=now).on_conflict_do_nothing())
+                if result.rowcount:
+                    return MatchCard(participant_id, match_id, wanted, 1, activity_id)
+                continue
+            state = card_state_after(current.state, wanted)
+            values: dict[str, Any] = {}
+            if state is not current.state:
+                values["state"] = state.value
+            if activity_id and not current.activity_id:
+                values["activity_id"] = activity_id
+            if not values:
+                return current
+            async with self._engine.begin() as conn:
+                result = await conn.execute(sa.update(bot_match_cards).where(
+                    c.participant_id == participant_id, c.match_id == match_id, c.version == current.version)
+                    .values(version=current.version + 1, updated_at=now, **values))
+            if result.rowcount:
+                return MatchCard(participant_id, match_id, state, current.version + 1,
+                                 values.get("activity_id", current.activity_id))
+        raise RuntimeError(f"card {participant_id}/{match_id} kept changing")
+
+    async def bump(self, card: MatchCard, now: datetime) -> MatchCard | None:
+        """Take the next version for an edit of ``card``; None when it changed since it was read."""
+        c = bot_match_cards.c
+        async with self._engine.begin() as conn:
+            result = await conn.execute(sa.update(bot_match_cards).where(
+                c.participant_id == card.participant_id, c.match_id == card.match_id, c.version == card.version)
+                .values(version=card.version + 1, updated_at=now))
+        return replace(card, version=card.version + 1) if result.rowcount else None
+
+
+def _match_card(row: Any) -> MatchCard:
+    return MatchCard(row.participant_id, row.match_id, CardState(row.state), int(row.version), row.activity_id)
+
+
+class Welcomes:
+    """One welcome per person and conversation, remembered in the database (restarts, several instances)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def first_time(self, conversation_id: str, user_key: str, now: datetime) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(_insert(conn, bot_welcomes).values(
+                conversation_id=conversation_id[:512], user_key=user_key[:254].lower(), at=now)
+                .on_conflict_do_nothing())
+        return bool(result.rowcount)

@@ -54,3 +54,23 @@ bot_processed_activities = sa.Table(
     sa.Column("activity_id", sa.String(512), primary_key=True),
     sa.Column("at", UtcDateTime(), nullable=False, index=True),
 )
+
+# What each person's card about a match shows now, with an order: an update never takes a card back.
+# ``version`` grows with every change (compare-and-set), ``activity_id`` is the Teams message of the card.
+bot_match_cards = sa.Table(
+    "bot_match_cards", metadata,
+    sa.Column("participant_id", ID, primary_key=True),
+    sa.Column("match_id", ID, primary_key=True),
+    sa.Column("state", sa.String(24), nullable=False),  # intro | rescheduling | checkin_open | checked_in | cancelled
+    sa.Column("version", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("activity_id", sa.String(512), nullable=False, server_default=""),
+    sa.Column("updated_at", UtcDateTime(), nullable=False),
+)
+
+# One welcome per person and conversation, remembered across restarts and instances.
+bot_welcomes = sa.Table(
+    "bot_welcomes", metadata,
+    sa.Column("conversation_id", sa.String(512), primary_key=True),
+    sa.Column("user_key", sa.String(254), primary_key=True),
+    sa.Column("at", UtcDateTime(), nullable=False),
+)

@@ -7,12 +7,21 @@ invitation (higher SEQUENCE) replaces the first one in the person's calendar ins
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from teams_app.domain.model import Meeting, MeetingStatus, Participant, Program
+from teams_app.domain.model import (
+    PROPOSAL_UID_SUFFIX,
+    Cadence,
+    Meeting,
+    MeetingStatus,
+    Participant,
+    Program,
+    ProgramKind,
+)
 
 PRODID = "-//peercoach//peer coaching//EN"
 ICS_FILENAME = "invite.ics"
@@ -23,7 +32,7 @@ def ics_content_type(method: str = "REQUEST") -> str:
 
 
 def invitation_uid(match_id: str) -> str:
-    return f"{match_id}@peercoach"
+    return f"{match_id}{PROPOSAL_UID_SUFFIX}"
 
 
 def _address(person: Participant, role: str | None = None) -> vCalAddress:
@@ -78,3 +87,28 @@ def build_invitation(program: Program, meeting: Meeting, organizer: Participant 
             event.add("attendee", _address(person, "REQ-PARTICIPANT"))
     calendar.add_component(event)
     return calendar.to_ical()
+
+
+def proposal_from_payload(payload: Mapping[str, Any], recipient: Participant, *,
+                          now: datetime | None = None) -> tuple[str, str, bytes] | None:
+    """The invitation to attach to a notification whose meeting was only proposed: (filename, type, bytes).
+
+    None when the payload has no proposed meeting (nothing, or a calendar event that already invited them).
+    Built from the notification's own payload (program name, partners, the meeting), as the email goes out.
+    """
+    meeting = payload.get("meeting") or {}
+    if not meeting.get("start") or not meeting.get("end") or meeting.get("booked"):
+        return None
+    try:
+        start, end = datetime.fromisoformat(str(meeting["start"])), datetime.fromisoformat(str(meeting["end"]))
+        partners = [Participant(f"partner-{n}", str(p.get("email", "")), str(p.get("name", "")))
+                    for n, p in enumerate(payload.get("partners") or []) if p.get("email")]
+        program = Program(str(payload.get("program_id") or "program"), str(payload.get("program") or "peer coaching"),
+                          ProgramKind.PEER_PAIRS, Cadence.WEEKLY)
+        content = build_invitation(
+            program, Meeting(str(payload.get("match_id", "")), MeetingStatus.SCHEDULED, start, end,
+                             str(meeting.get("join_url") or "")),
+            recipient, [recipient, *partners], now=now)
+    except (ValueError, TypeError):
+        return None
+    return ICS_FILENAME, ics_content_type(), content

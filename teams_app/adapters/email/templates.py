@@ -2,7 +2,8 @@
 
 Kinds and the payload keys they use (``*`` = required):
 
-- ``intro``: name*, program*, partners* (list of names), meeting_start (aware datetime), join_url,
+- ``intro``: name*, program*, partners* (list of names), meeting_start (aware datetime), meeting_booked (False:
+  only proposed), join_url,
   no_slot_detail (why no meeting was booked), time_zone (IANA, for showing times)
 - ``reminder``: name*, program*, partners*, meeting_start*, join_url, time_zone
 - ``check_in``: name*, program*, partners*
@@ -42,6 +43,8 @@ STRINGS: dict[str, str] = {
     "intro.subject": N_("{program}: meet {partners}"),
     "intro.body": N_("You have been matched with {partners} for the next round of {program}."),
     "intro.booked": N_("We booked a Teams meeting for you: {when}."),
+    "intro.proposed": N_("Proposed time: {when}. Nothing is booked yet: add the attached invitation to your "
+                         "calendar, or agree another time together."),
     "intro.no_slot": N_("We could not book a meeting for you: {detail}"),
     "reminder.subject": N_("{program}: your conversation with {partners} is coming up"),
     "reminder.body": N_("A reminder: you meet {partners} on {when}."),
@@ -106,7 +109,9 @@ def _intro(r: _Renderer) -> str:
     r.paragraphs.append(r.t("intro.body", program=program, partners=partners))
     start = r.payload.get("meeting_start")
     if isinstance(start, datetime):
-        r.paragraphs.append(r.t("intro.booked", when=r.when(start)))
+        # "Booked" only when a calendar event with invitations exists; otherwise it is our proposal.
+        booked = r.payload.get("meeting_booked", True)
+        r.paragraphs.append(r.t("intro.booked" if booked else "intro.proposed", when=r.when(start)))
         if r.payload.get("join_url"):
             r.actions.append((r.t("join"), str(r.payload["join_url"])))
     elif r.payload.get("no_slot_detail"):

@@ -24,7 +24,7 @@ from datetime import timedelta
 from typing import Any, Protocol
 
 from lrs_bridge.retry import Backoff
-from teams_app.adapters.bot.cards import attachment, message_card, notification_text, render_email
+from teams_app.adapters.bot.cards import attachment, message_card, notification_text, render_email, state_card
 from teams_app.adapters.bot.delivery.pacing import Buckets, TokenBucket
 from teams_app.adapters.bot.delivery.retry import DeliveryError, RetryPolicy, Verdict, classify
 from teams_app.adapters.bot.store import (
@@ -35,18 +35,24 @@ from teams_app.adapters.bot.store import (
     TEAMS,
     ConversationRef,
     ConversationStore,
+    MatchCard,
+    MatchCards,
     Notification,
     Outbox,
     Outcome,
     notification_id,
 )
+from teams_app.adapters.email.ics import proposal_from_payload
 from teams_app.domain.model import Participant
+from teams_app.domain.notifications import CardState, NotificationKind
 from teams_app.i18n import Translate, translator
 from teams_app.service.ports import Clock, Mailer, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
-CHANNEL_KINDS = frozenset({"announcement", "circle_thread"})  # sent to a team channel, not a person
+CHANNEL_KINDS = frozenset({NotificationKind.ANNOUNCEMENT.value, NotificationKind.CIRCLE_THREAD.value})
+CHECKIN_KINDS = frozenset({NotificationKind.CHECKIN.value, NotificationKind.CHECKIN_REMINDER.value})
+MATCH_CARD_KINDS = CHECKIN_KINDS | {NotificationKind.INTRO.value, NotificationKind.MEETING_UPDATE.value}
 
 
 class Transport(Protocol):
@@ -96,6 +102,7 @@ class OutboxSender:
                  email_renderer: EmailRenderer = default_email_renderer, rng: random.Random | None = None) -> None:
         self._outbox = outbox
         self._conversations = conversations
+        self._cards = MatchCards(conversations.engine)
         self._transport = transport
         self._mailer = mailer
         self._uow = uow_factory
@@ -311,11 +318,22 @@ class OutboxSender:
         conv_bucket = self._conv_buckets.get(ref.conversation_id)
         await conv_bucket.acquire()
         _ = translator(person.locale or ref.locale)
+        match_id = str(row.payload.get("match_id") or "")
+        current = await self._cards.get(row.participant_id, match_id) \
+            if match_id and row.kind in MATCH_CARD_KINDS else None
+        if row.kind in CHECKIN_KINDS and current is not None and current.state.final:
+            # They checked in (or can't make it) since this was queued: a form now would only confuse.
+            self._record(Outcome(row.id, SENT, error=f"not sent: the card already shows {current.state.value}",
+                                 at=self._clock.now()))
+            return
         activity = teams_activity(_, row.kind, row.payload)
-        if row.kind == "meeting_update" and await self._update_intro(row, ref, conv_bucket, _):
-            # The intro card now shows the meeting; an edit makes no sound, so a short message says so.
-            subject, text = notification_text(_, row.kind, row.payload)
-            activity = {"type": "message", "summary": subject, "text": text}
+        if row.kind == NotificationKind.MEETING_UPDATE:
+            if current is not None and current.state is not CardState.INTRO:
+                # The card shows a later state (check-in, thanks, ...): it stays; the news is a message of its own.
+                activity = self._text_activity(_, row)
+            elif await self._update_intro(row, ref, conv_bucket, _, current):
+                # The intro card now shows the meeting; an edit makes no sound, so a short message says so.
+                activity = self._text_activity(_, row)
         started.add(row.id)
         try:
             activity_id = await self._transport.send(ref.reference, activity)
@@ -336,20 +354,54 @@ class OutboxSender:
             return
         self.stats.sent += 1
         self._record(Outcome(row.id, SENT, activity_id=activity_id, at=self._clock.now()))
+        if row.kind == NotificationKind.INTRO and match_id and activity_id:
+            # The intro is the person's match card from now on: remember which message to edit.
+            await self._cards.advance(row.participant_id, match_id, CardState.INTRO, self._clock.now(),
+                                      activity_id=activity_id)
 
-    async def _update_intro(self, row: Notification, ref: ConversationRef, bucket: TokenBucket, _: Translate) -> bool:
-        """Replace the person's intro card with one showing the meeting; False when there is none to edit."""
+    @staticmethod
+    def _text_activity(_: Translate, row: Notification) -> dict[str, Any]:
+        subject, text = notification_text(_, row.kind, row.payload)
+        return {"type": "message", "summary": subject, "text": text}
+
+    async def _update_intro(self, row: Notification, ref: ConversationRef, bucket: TokenBucket, _: Translate,
+                            current: MatchCard | None) -> bool:
+        """Show the meeting on the person's intro card; False when there is no card to edit.
+
+        The edit takes the card's next version first (compare-and-set). If the version moved while the edit
+        was in flight (the person pressed a button, whose answer replaced the card), the card is rendered
+        again from the state stored now, so the late edit cannot leave the intro card on screen.
+        """
         match_id = str(row.payload.get("match_id") or "")
-        intro_activity = await self._outbox.activity_id(notification_id(f"matched/{match_id}", row.participant_id,
-                                                                        "intro")) if match_id else ""
-        if not intro_activity:
+        activity_id = current.activity_id if current is not None else ""
+        if not activity_id and match_id:  # sent before card states were kept: the outbox knows the message
+            activity_id = await self._outbox.activity_id(notification_id(f"matched/{match_id}", row.participant_id,
+                                                                         NotificationKind.INTRO.value))
+        if not activity_id:
             return False
-        await bucket.acquire()
-        try:
-            await self._transport.update(ref.reference, intro_activity, teams_activity(_, "intro", row.payload))
-        except DeliveryError as exc:  # the card was deleted or is too old: send a new one instead
-            logger.info("could not update intro card %s (%s); sending a new card", intro_activity, exc)
-            return False
+        now = self._clock.now()
+        if current is None or not current.activity_id:
+            current = await self._cards.advance(row.participant_id, match_id, CardState.INTRO, now,
+                                                activity_id=activity_id)
+            activity_id = current.activity_id or activity_id
+        claimed = await self._cards.bump(current, now) if current.state is CardState.INTRO else None
+        if claimed is None:  # it changed since we read it: leave the card to whoever changed it
+            return True
+        content = teams_activity(_, NotificationKind.INTRO, row.payload)
+        for _attempt in range(3):
+            await bucket.acquire()
+            try:
+                await self._transport.update(ref.reference, activity_id, content)
+            except DeliveryError as exc:  # the card was deleted or is too old: send a new one instead
+                logger.info("could not update card %s (%s); sending a new message", activity_id, exc)
+                return False
+            latest = await self._cards.get(row.participant_id, match_id)
+            if latest is None or latest.version == claimed.version:
+                return True
+            claimed = latest
+            content = {"type": "message", "attachments": [attachment(state_card(_, latest.state, row.payload))]}
+            logger.info("card %s/%s moved to %s during an edit; showing that instead", row.participant_id,
+                        match_id, latest.state.value)
         return True
 
     async def _deliver_channel(self, row: Notification, started: set[str]) -> None:
@@ -379,7 +431,12 @@ class OutboxSender:
 
     async def _deliver_email(self, row: Notification, person: Participant, started: set[str]) -> None:
         if self._mailer is None:
-            self._retry(row, "no mailer configured (set SMTP or Graph mail settings)")
+            # Retrying cannot help until the server is configured and restarted: say so at once.
+            logger.warning("notification %s for %s failed: Teams cannot reach them and no mailer is configured",
+                           row.id, row.participant_id)
+            self.stats.failed += 1
+            self._record(Outcome(row.id, FAILED, error="not delivered: unreachable in Teams and no mailer is "
+                                                       "configured (set SMTP or Graph mail settings)"))
             return
         if not person.email or person.email.endswith(".invalid"):
             self.stats.failed += 1
@@ -387,9 +444,15 @@ class OutboxSender:
             return
         subject, html_body, text = self._render_email(row.kind, {**row.payload, "name": person.display_name},
                                                       person.locale)
+        attachments = []
+        if row.kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
+            # A time we only proposed comes with the invitation to add it (a booked event invited them already).
+            invitation = proposal_from_payload(row.payload, person, now=self._clock.now())
+            if invitation is not None:
+                attachments.append(invitation)
         started.add(row.id)
         try:
-            await self._mailer.send([person.email], subject, html_body, text)
+            await self._mailer.send([person.email], subject, html_body, text, attachments)
         except Exception as exc:
             self._retry(row, f"email: {type(exc).__name__}: {exc}")
             return
