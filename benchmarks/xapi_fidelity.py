@@ -39,7 +39,8 @@ async def run(participants: int, rounds: int, workdir: Path, erasures: int = 2) 
 
     lrs = await asyncio.to_thread(start_local_lrs, workdir / "lrs")
     try:
-        simulation = Simulation(Settings(), participants, rounds, seed=15, workdir=workdir / "simulation",
+        settings = Settings.model_validate({"bot": {"dev_mode": True}})  # the simulation serves the bot locally
+        simulation = Simulation(settings, participants, rounds, seed=15, workdir=workdir / "simulation",
                                 say=lambda line: print(line, file=sys.stderr), erasures=erasures,
                                 lrs=LrsTarget(lrs.endpoint, lrs.username, lrs.password))
         summary = await simulation.run()

@@ -196,6 +196,12 @@ class Simulation:
                     connector.forbidden.add(person.conversation_id)
             clock = RunningClock(self.start)
             app = bootstrap(self._settings(graph, smtp, target), clock=clock)
+            from teams_app.adapters.graph.calendar import GraphCalendar
+
+            if isinstance(app.calendar, GraphCalendar):
+                # The composition root builds the calendar on real time; simulated rounds lie in the past,
+                # so slots must be sought from the simulated present or none is ever found.
+                app.calendar._now = clock.now
             from teams_app.bootstrap.bot import BOT_KEY, bot_installer
             from teams_app.entrypoints.web import create_web_app
 

@@ -110,7 +110,7 @@ def test_dev_stack_records_to_its_lrs_and_survives_a_restart(stack: DevStack, tm
         time.sleep(0.5)
     assert count == 12
     page = (tmp_path / "report" / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 7  # the round funnel and usefulness per round, then five more
     first_output = stack.stop()
     assert "chat with it:  npx @microsoft/m365agentsplayground -e http://127.0.0.1:" in first_output
 

@@ -87,7 +87,7 @@ def test_simulate_plays_the_whole_lifecycle_into_its_own_lrs_never_the_configure
     first, second = (r["matches"] for r in summary["rounds"])
     assert first == 20 and 17 <= second < 20  # people paused after the first round sit the second out
     assert all(r["meetings_booked"] + r["no_common_slot"] == r["matches"] for r in summary["rounds"])
-    assert summary["graph_events"] == sum(r["meetings_booked"] for r in summary["rounds"])
+    assert summary["graph_events"] == sum(r["meetings_booked"] for r in summary["rounds"]) > 0
     assert summary["emails"] > 0 and summary["reached_by_email_only"] > 0  # people who blocked the bot
     life = summary["lifecycle"]
     assert life["paused"] >= 2 and life["resumed"] >= 1 and life["left"] >= 1 and life["erased"] == 2

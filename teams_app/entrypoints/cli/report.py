@@ -71,7 +71,8 @@ async def report(app: Application, program_ref: str, since: datetime | None, out
     builder = statement_builder(settings)
     departments: dict[str, str] = {}
     for person in await app.service.roster(program.id):
-        agent = builder.agent(Person(email=person.email)).as_version("1.0.3")
+        # As the statements name the actor: in account mode by the AAD object id, else by email.
+        agent = builder.agent(Person(email=person.email, aad_object_id=person.aad_object_id)).as_version("1.0.3")
         departments[actor_key(agent)] = person.profile.department or "unknown"
     result = build_report(statements, program.name, since=day, departments=departments)
     out_dir.mkdir(parents=True, exist_ok=True)
