@@ -109,7 +109,8 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
 
         chosen_mailer = mailer if mailer is not None else app.mailer
         if chosen_mailer is None:
-            logger.warning("no Mailer configured: notifications for people unreachable in Teams will wait")
+            logger.warning("no Mailer configured: notifications for people Teams cannot reach are not delivered "
+                           "(they fail at once); configure SMTP or Graph mail to email them")
         connector = transport or DirectConnectorTransport(auth, settings.app_id)
         renderer = email_renderer or program_email_renderer(bot_app_id=settings.app_id,
                                                             teams_app_id=app.settings.manifest.app_id)

@@ -69,18 +69,16 @@ class Chat:
         await expect(field).to_be_visible()
         return field
 
-    @classmethod
-    async def choose(cls, card: Locator, label: str, option: str) -> None:
+    async def choose(self, card: Locator, label: str, option: str) -> None:
         """Pick ``option`` in a card's choice input (a drop-down, radio buttons or a filtered list)."""
-        field = await cls.field(card, label)
-        tag = await field.evaluate("e => e.tagName")
-        if tag == "SELECT":
+        field = await self.field(card, label)
+        if await field.evaluate("e => e.tagName") == "SELECT":
             await field.select_option(label=option)
-        elif await field.get_attribute("role") in ("radiogroup", "group"):
-            await field.get_by_label(option, exact=True).check()
-        else:  # a filtered choice set: type, then take the matching suggestion
+            return
+        await field.click()  # the Playground draws compact and filtered choice sets as a combobox
+        if await field.evaluate("e => e.tagName") == "INPUT":
             await field.fill(option)
-            await field.press("Enter")
+        await self.page.get_by_role("option", name=option, exact=True).click()
 
     async def count(self, text: str) -> int:
         return await self.page.get_by_text(text, exact=False).count()

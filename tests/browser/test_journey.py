@@ -4,24 +4,21 @@ One test walks the whole round the README promises, through the Playground's own
 welcome with consent -> profile with a wrong value, then a right one -> `round run` -> intro card -> We met ->
 a booking run (nothing may be booked any more, nothing may change on the card) -> check-in with a missing
 answer, then a valid one -> a reminder run -> the thank-you card still shown, no intro button active ->
-`my matches`, `progress` -> `hilfe` in a German conversation. Each step saves a screenshot
+`my matches`, `progress` -> `hilfe`. Each step saves a screenshot
 (test-artifacts/<test name>/); waits are on what the page shows, never fixed sleeps.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from playwright.async_api import expect
 
 from tests.browser.chat import Chat
-from tests.browser.harness import DevBot, Playground
+from tests.browser.harness import DevBot
 
 DEMO = "Demo: coaching pairs"
 
 
-async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: Chat, dev_bot: DevBot,
-                                                                          tmp_path: Path) -> None:
+async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: Chat, dev_bot: DevBot) -> None:
     # First load: the Playground installs the app; the welcome asks for consent before anything is stored.
     welcome = await chat.card_with("Welcome to peer coaching")
     await expect(welcome.get_by_text(DEMO)).to_be_visible()
@@ -69,9 +66,10 @@ async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: 
 
     # Send without saying how useful it was: the card says what is missing; then a valid answer.
     await chat.press(check_in, "Send")
-    await expect(check_in.get_by_text("how useful", exact=False).last).to_be_visible()
+    await expect(check_in.get_by_text("Tell us how useful it was")).to_be_visible()
+    await expect(learned).to_have_value("Ask for the outcome first.")  # what was typed stays
     await chat.shot("check-in-refused")
-    await chat.choose(check_in, "Usefulness", "4")
+    await chat.choose(check_in, "How useful was it?", "4 - very useful")
     await chat.press(check_in, "Send")
     thanks = await chat.card_with("Thank you!")
     assert await chat.buttons(thanks) == {}
@@ -90,12 +88,10 @@ async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: 
     await chat.see("Sessions you met: 1")
     await chat.shot("my-matches-and-progress")
 
-    # The same person in a German Teams client: German commands, German answers.
-    german = Playground(tmp_path / "de", dev_bot.endpoint, locale="de-DE", time_zone="Europe/Berlin")
-    try:
-        await chat.page.goto(german.url)
-        await chat.say("hilfe")
-        await chat.see("Das verstehe ich")
-        await chat.shot("hilfe")
-    finally:
-        german.stop()
+    # Commands in every shipped language: `hilfe` is help. (The Playground 0.2.28 sends every activity with
+    # locale en-US whatever its machine's language, so German replies are checked at the HTTP level in
+    # tests/bot/test_words.py; here the German command must be understood in the chat a person uses.)
+    await chat.say("hilfe")
+    await chat.see("Here is what I understand")
+    await expect(chat.page.get_by_text("my matches").last).to_be_visible()
+    await chat.shot("hilfe")
