@@ -15,6 +15,7 @@ from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, val
 from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
 from teams_app.entrypoints.cli import main
 from teams_app.service.imports import ImportStopped, ParticipantImports
+from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 HEADER = b"email,name,department,time_zone\n"
@@ -154,3 +155,38 @@ def test_import_rollback_command_undoes_a_whole_import(cli, tmp_path: Path) -> N
     assert '"enrolled": 0' in cli("program", "show", "Pairs").output
     unknown = cli("participants", "import-rollback", "nope", "--yes")
     assert unknown.exit_code == 1 and "import 'nope' was not found" in unknown.output
+
+
+async def test_a_batch_writes_one_event_and_one_registered_record_per_new_enrollment(
+        engine: AsyncEngine, bus: MessageBus, service: CoachingService, clock: FixedClock) -> None:
+    from datetime import timedelta
+
+    from lrs_bridge.statements import StatementBuilder
+    from teams_app.adapters.db import tables as t
+    from teams_app.adapters.xapi import XapiRecorder
+    from teams_app.domain import events as ev
+
+    XapiRecorder(StatementBuilder(activity_base_iri="https://peercoach.example/xapi"),
+                 "system@peercoach.example").register(bus)
+    seen: list[ev.ParticipantEnrolled] = []
+
+    async def count(event: ev.ParticipantEnrolled, _uow: object) -> None:
+        seen.append(event)
+
+    bus.in_transaction(ev.ParticipantEnrolled, count)
+    program = await service.create_program("Pairs", "peer_pairs", "weekly")
+    await service.enroll("Pairs", ParticipantInput(email="p0@example.com"), consent=True)  # already enrolled
+    left = await service.enroll("Pairs", ParticipantInput(email="p1@example.com"), consent=True)
+    await service.leave("Pairs", left.id, erase=False)  # re-joins through the batch
+    rows = [ParticipantInput(email=f"P{i}@Example.com ", display_name=f"Person {i}") for i in range(6)]
+    rows.append(ParticipantInput(email="p5@example.com", display_name="Twin"))  # same person twice: counted once
+    seen.clear()
+    clock.advance(timedelta(minutes=1))  # the re-join is a new event, not the first one again
+    assert await service.import_participants(program.id, rows) == (5, 2)
+    assert len(seen) == 5 and len({e.participant_id for e in seen}) == 5
+    async with engine.connect() as conn:
+        keys = (await conn.execute(sa.select(t.xapi_statements.c.event_key)
+                                   .where(t.xapi_statements.c.event_key.like("enrolled/%")))).scalars().all()
+    assert {e.key for e in seen} <= set(keys)
+    assert len(keys) == 1 + 1 + 5  # p0 and p1's own enrollments, then the batch's five
+    assert (await service.status(program.id)).enrolled == 6
