@@ -6,6 +6,7 @@ numbered screenshot, so a run leaves the pictures of the whole journey behind (a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from playwright.async_api import Locator, Page, expect
@@ -42,7 +43,7 @@ class Chat:
         await expect(card).to_be_visible(timeout=timeout_ms)
         return card
 
-    async def see(self, text: str, *, timeout_ms: int = STEP_TIMEOUT_MS) -> Locator:
+    async def see(self, text: str | re.Pattern[str], *, timeout_ms: int = STEP_TIMEOUT_MS) -> Locator:
         """The newest element of the conversation showing ``text`` (a card or a plain message)."""
         found = self.page.get_by_text(text, exact=False).last
         await expect(found).to_be_visible(timeout=timeout_ms)

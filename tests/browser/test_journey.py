@@ -10,6 +10,8 @@ answer, then a valid one -> a reminder run -> the thank-you card still shown, no
 
 from __future__ import annotations
 
+import re
+
 from playwright.async_api import expect
 
 from tests.browser.chat import Chat
@@ -56,10 +58,10 @@ async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: 
     await learned.fill("Ask for the outcome first.")
     await chat.shot("check-in-open")
 
-    # A booking run after "we met": nothing is booked for a pair that already met, and the form stays as typed.
+    # A booking run after "we met": nothing is booked for this pair (`my matches` shows it below), and the
+    # form stays as typed. (The demo-only pair may or may not be booked yet: its colleagues answer on a tick.)
     booked = dev_bot.cli("round", "book")
     assert booked.returncode == 0, booked.stderr
-    assert "recorded 0 meeting(s)" in booked.stdout, booked.stdout
     await expect(learned).to_have_value("Ask for the outcome first.")
     assert await chat.count("meet your match") == 0  # the intro never came back
     await chat.shot("after-booking-run")
@@ -83,7 +85,7 @@ async def test_a_participant_goes_through_a_whole_round_in_the_playground(chat: 
     await chat.shot("after-reminder-run")
 
     await chat.say("my matches")
-    await chat.see("Adele Vance")
+    await chat.see(re.compile(r"(Megan Bowen|Adele Vance|Isaiah Langer) \(peer\); meeting: not booked; checked in"))
     await chat.say("progress")
     await chat.see("Sessions you met: 1")
     await chat.shot("my-matches-and-progress")
