@@ -11,9 +11,6 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
-from lrs_bridge import records
 from teams_app.adapters.bot.cards import VERB_CANCEL, VERB_CHECKIN, VERB_MET, VERB_RESCHEDULE
 from teams_app.adapters.bot.delivery import Transport
 from teams_app.adapters.bot.store import MatchCards
@@ -48,12 +45,6 @@ async def person_id(h: BotHarness, user: User) -> str:
     person = await h.app.service.find_participant(aad_object_id=user.aad)
     assert person is not None
     return person.id
-
-
-# Reschedule and cancel write an xAPI 'commented' record that main's lrs_bridge lacks until the fixes branch
-# lands (the one known mypy error in adapters/xapi.py); these tests run as soon as it exists.
-needs_commented = pytest.mark.skipif(not hasattr(records, "Commented"),
-                                     reason="lrs_bridge.records.Commented arrives with the fixes branch")
 
 
 def booked(match_id: str, start: Any) -> Meeting:
@@ -122,7 +113,6 @@ async def test_checkin_from_the_separate_card_also_closes_the_intro_card(harness
     assert "actions" not in edited and "saved" in card_text(edited)
 
 
-@needs_commented
 async def test_cancel_and_reschedule_are_states_that_do_not_go_back(harness: BotHarness) -> None:
     first, _second, match_id, cards = await matched_pair(harness, 140)
     moved = await press(harness, first, VERB_RESCHEDULE, {"match_id": match_id}, cards)
@@ -149,7 +139,6 @@ async def test_no_booking_after_they_said_they_met_or_cancelled(harness: BotHarn
     assert meeting is not None and meeting.status is MeetingStatus.CANCELLED  # the Graph event is taken back
 
 
-@needs_commented
 async def test_no_booking_after_a_pair_member_cancelled(harness: BotHarness) -> None:
     first, _second, match_id, cards = await matched_pair(harness, 160)
     await press(harness, first, VERB_CANCEL, {"match_id": match_id}, cards)
