@@ -33,7 +33,8 @@ COMMANDS: dict[str, LazyCommand] = {
                           "Read the program's statements back from the LRS: a CSV and a one-page HTML report with "
                           "charts."),
     "round": LazyCommand(f"{_HERE}.round:round_", "Run matching rounds."),
-    "serve": LazyCommand(f"{_HERE}.serve:serve", "Run the bot (/api/messages), /healthz, /readyz and the background workers."),
+    "serve": LazyCommand(f"{_HERE}.serve:serve",
+                         "Run the bot (/api/messages), /healthz, /readyz and the background workers."),
     "simulate": LazyCommand(f"{_HERE}.dev:simulate",
                             "Run a whole program with generated people through the real bot, Graph and email "
                             "adapters."),
