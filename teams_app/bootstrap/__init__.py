@@ -19,7 +19,7 @@ from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
 from teams_app.config import Settings
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.notifications import Waker
-from teams_app.service.ports import Calendar, Clock, Mailer, UnitOfWork
+from teams_app.service.ports import Calendar, CardLinks, Clock, Mailer, NoCardLinks, UnitOfWork
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -144,6 +144,11 @@ class Application:
     @property
     def mailer(self) -> Mailer | None:
         return self._outside.mailer
+
+    @cached_property
+    def card_links(self) -> CardLinks:
+        """Links to cards' web twins, for emails and for Teams when a card cannot be shown."""
+        return NoCardLinks()
 
     @cached_property
     def check_ins(self) -> CheckInPrompts:

@@ -97,6 +97,21 @@ def checkin_event_key(kind: NotificationKind, match_id: str) -> str:
 
 
 # -- a person's card about a match: what it shows follows the match's state for them, never backwards ----
+class TwinCard(StrEnum):
+    """A card that can also be opened as a web page (its "web twin"), for people Teams cannot reach.
+
+    A link names one person, one card and the thing it shows (``subject``: a program id for consent and
+    profile, a match id for intro and check-in, a review id for a rubric, an assessment id for feedback).
+    """
+
+    CONSENT = "consent"
+    PROFILE = "profile"
+    INTRO = "intro"
+    CHECK_IN = "check_in"
+    REVIEW = "review"
+    FEEDBACK = "feedback"
+
+
 class CardState(StrEnum):
     """What a person's match card shows; later states outrank earlier ones (see :func:`card_state_after`)."""
 

@@ -20,7 +20,7 @@ from teams_app.domain.model import (
     Program,
     Round,
 )
-from teams_app.domain.notifications import Notice
+from teams_app.domain.notifications import Notice, TwinCard
 
 
 class Clock(Protocol):
@@ -182,3 +182,20 @@ class Calendar(Protocol):
 class Mailer(Protocol):
     async def send(self, to: Sequence[str], subject: str, html: str, text: str,
                    attachments: Sequence[tuple[str, str, bytes]] = ()) -> None: ...
+
+
+class CardLinks(Protocol):
+    """Signed, expiring links to a card's web twin (served by the bot's web app).
+
+    ``None`` when no link can be made (no public URL or signing key configured): callers then say what to
+    do in Teams or by a reply instead of linking.
+    """
+
+    def link(self, person_id: str, card: TwinCard, subject: str = "") -> str | None: ...
+
+
+class NoCardLinks:
+    """No web twins configured: every link is ``None``."""
+
+    def link(self, person_id: str, card: TwinCard, subject: str = "") -> str | None:
+        return None
