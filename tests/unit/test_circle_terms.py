@@ -136,7 +136,7 @@ def test_newcomers_join_a_circle_with_room_else_wait_for_the_next_term_and_are_t
     assert circle_sets(plan.matches) == {frozenset([*(p.id for p in a), "n0"])}
     assert JOINED.format(count=1, s="") in plan.matches[0].reasons
     full = [Circle(tuple(p.id for p in _people("f", 5)))]
-    everyone = _people("f", 5) + [person("n0"), person("n1")]
+    everyone = [*_people("f", 5), person("n0"), person("n1")]
     plan = plan_circle_session(prog, candidates(*everyone), MatchHistory(), 7, TODAY, full, 2)
     assert dict(plan.unmatched) == {"n0": WAIT_FOR_TERM, "n1": WAIT_FOR_TERM}
     assert {"n0", "n1"} <= set(plan.needs_priority) and plan.quality["waiting_for_term"] == 2
@@ -150,7 +150,7 @@ def test_newcomers_join_a_circle_with_room_else_wait_for_the_next_term_and_are_t
 # -- the whole use case over sessions and terms -------------------------------------------------------------
 async def test_a_circle_stays_together_for_three_sessions_with_three_different_facilitators() -> None:
     w = World()
-    prog, ids = await w.circles(10, sessions_per_term=3)
+    prog, _ids = await w.circles(10, sessions_per_term=3)
     results = [await w.service.run_round(prog.id) for _ in range(3)]
     first = circle_sets(results[0].matches)
     assert len(first) == 2 and all(3 <= len(c) <= 8 for c in first)
@@ -221,7 +221,7 @@ async def test_circle_posts_never_reach_a_team_channel_with_a_member_list() -> N
 
 async def test_the_circles_group_chat_gets_the_post_and_a_chat_with_an_outsider_does_not() -> None:
     w = World()
-    prog, ids = await w.circles(6)
+    prog, _ids = await w.circles(6)
     roster = frozenset(f"aad-{i}" for i in range(6))
     w.uows.store.group_chats["circle-chat"] = (TENANT, roster)
     w.uows.store.group_chats["bigger-chat"] = (TENANT, roster | {"aad-outsider"})
@@ -231,7 +231,7 @@ async def test_the_circles_group_chat_gets_the_post_and_a_chat_with_an_outsider_
     payload = posts[0].payload
     assert payload["members"] == sorted(f"Member {i}" for i in range(6))
     assert payload["facilitator"]["id"] == facilitator_of(result.matches[0]) and payload["session"] == 1
-    subject, text = cards.notification_text(translator("en"), NotificationKind.CIRCLE_THREAD, payload)
+    _subject, text = cards.notification_text(translator("en"), NotificationKind.CIRCLE_THREAD, payload)
     assert "Your learning circle in Circles" in text and "keeps time" in text
 
 
