@@ -267,12 +267,19 @@ def _fill(pop: Population, members: list[int], waiting: list[int], target: int) 
 
 def _room_for(pop: Population, person: int, circles: Sequence[_Building], hi: int) -> _Building | None:
     """The circle with room that ``person`` fits (every member) and adds the most to; smaller circles first
-    on a tie, so newcomers spread out."""
-    best: tuple[float, int, _Building] | None = None
-    for circle in circles:
-        if len(circle.members) >= hi:
-            continue
-        score = _fits(pop, person, circle.members)
-        if np.isfinite(score) and (best is None or (score, -len(circle.members)) > best[:2]):
-            best = (score, -len(circle.members), circle)
-    return best[2] if best else None
+    on a tie, so newcomers spread out. One vectorised score call over every open circle's members."""
+    open_circles = [k for k, circle in enumerate(circles) if circle.members and len(circle.members) < hi]
+    if not open_circles:
+        return None
+    owners = np.concatenate([np.full(len(circles[k].members), k) for k in open_circles])
+    others = np.concatenate([np.array(circles[k].members, dtype=np.int64) for k in open_circles])
+    weights = pop.pair_weights(np.full(len(others), person), others, adjusted=False)
+    totals = np.zeros(len(circles))
+    np.add.at(totals, owners, weights)  # -inf where any member conflicts
+    candidates = np.array(open_circles)
+    gains = totals[candidates]
+    if not np.isfinite(gains).any():
+        return None
+    sizes = np.array([len(circles[k].members) for k in open_circles])
+    order = np.lexsort((sizes, -np.where(np.isfinite(gains), gains, -np.inf)))  # best gain, then smallest
+    return circles[int(candidates[order[0]])]
