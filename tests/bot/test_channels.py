@@ -164,3 +164,18 @@ async def test_someone_leaving_the_group_chat_stops_circle_posts_there(harness: 
     await harness.post(teams_activity(users[0], url, type_="conversationUpdate", conversation_type="groupChat",
                                       conversation_id=chat, membersRemoved=[{"id": users[2].teams_id}]))
     assert await store.members(ref_id) == sorted(u.aad for u in users[:2])
+
+
+async def test_a_group_chat_whose_roster_cannot_be_read_gets_no_roster(harness: BotHarness) -> None:
+    from teams_app.adapters.bot.store import ConversationStore
+    from teams_app.domain.model import stable_id
+
+    user = make_user(60)
+    chat = "19:unreadable@thread.v2"  # the connector answers 404 for its members
+    status, _ = await harness.post(teams_activity(user, harness.connector.url, type_="conversationUpdate",
+                                                  conversation_type="groupChat", conversation_id=chat,
+                                                  membersAdded=[{"id": BOT_ID}]))
+    assert status in (200, 201)
+    store = ConversationStore(harness.app.engine)
+    assert await store.members(stable_id("conversation", "msteams", chat)) == []
+    assert await store.get(stable_id("conversation", "msteams", chat)) is not None  # the chat itself is known

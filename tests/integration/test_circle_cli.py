@@ -46,3 +46,21 @@ def test_bad_circle_settings_are_refused_with_the_field(cli) -> None:  # type: i
     assert nothing.exit_code == 2 and "nothing to change" in nothing.output
     default = json.loads(cli("program", "show", "Circles").output)["program"]
     assert default["sessions_per_term"] == 6
+
+
+def test_round_run_says_where_a_circle_is_in_its_term(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    people = tmp_path / "people.csv"
+    people.write_text("email,name,time_zone\n" + "".join(f"c{i}@example.com,Member {i},Europe/Berlin\n"
+                                                          for i in range(4)), encoding="utf-8")
+    assert cli("program", "create", "--name", "Circles", "--kind", "circle", "--cadence", "weekly",
+               "--sessions-per-term", "2").exit_code == 0
+    assert cli("participants", "import", str(people), "--program", "Circles").exit_code == 0
+    first = cli("round", "run", "--program", "Circles")
+    assert "(term 1, session 1 of 2)" in first.output and "a new circle for this term: session 1 of 2" in first.output
+    second = json.loads(cli("round", "run", "--program", "Circles", "--json").output)
+    assert (second["term"], second["session"]) == (1, 2)
+    assert second["matches"][0]["explanation"][0] == "your circle continues: session 2 of 2"
+    roles = [m["role"] for m in second["matches"][0]["members"]]
+    assert roles[0] == "facilitator" and roles.count("facilitator") == 1
+    third = cli("round", "run", "--program", "Circles")
+    assert "(term 2, session 1 of 2)" in third.output

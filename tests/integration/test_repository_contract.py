@@ -263,6 +263,10 @@ async def test_a_circle_post_finds_only_a_group_chat_whose_roster_is_exactly_the
         assert await uow.notifications.group_chats_of(["a", "b", "c", "d"], "t1") == []
         assert await uow.notifications.group_chats_of([], "t1") == []
         assert len(await uow.notifications.group_chats_of(["a", "b", "c"], "")) == 2  # any tenant
+        # Erasing a member takes them out of every roster: the chat is no longer the circle's.
+        await uow.notifications.forget(Participant.create("gone@example.com", "Gone", aad_object_id="c"))
+        assert await uow.notifications.group_chats_of(["a", "b", "c"], "t1") == []
+        assert await uow.notifications.group_chats_of(["a", "b"], "t1") != []
 
 
 async def test_an_announcement_channel_is_found_by_its_teams_id_and_never_widened(uows: UowFactory) -> None:

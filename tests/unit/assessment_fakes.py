@@ -362,6 +362,9 @@ class FakeNotifications:
     async def forget(self, participant: Participant) -> None:
         self.s.notices = {nid: (n, at) for nid, (n, at) in self.s.notices.items()
                           if n.recipient_id != participant.id}
+        if participant.aad_object_id:  # group chat rosters no longer name them
+            self.s.group_chats = {ref: (tenant, roster - {participant.aad_object_id})
+                                  for ref, (tenant, roster) in self.s.group_chats.items()}
 
     def of_kind(self, kind: str) -> list[Notice]:
         """Queued notices of one kind, in the order they were queued."""

@@ -235,6 +235,17 @@ async def test_the_circles_group_chat_gets_the_post_and_a_chat_with_an_outsider_
     assert "Your learning circle in Circles" in text and "keeps time" in text
 
 
+async def test_no_group_chat_post_when_a_member_has_no_teams_identity() -> None:
+    w = World()
+    prog, _ids = await w.circles(3)
+    await w.service.enroll(prog.id, ParticipantInput("mail-only@example.com", "Mail Only", tenant_id=TENANT),
+                           consent=True)
+    w.uows.store.group_chats["chat"] = (TENANT, frozenset(f"aad-{i}" for i in range(3)))
+    result = await w.service.run_round(prog.id)
+    assert len(result.matches) == 1 and len(result.matches[0].members) == 4
+    assert w.queued.of_kind(NotificationKind.CIRCLE_THREAD) == []  # the chat lacks one member: not the circle
+
+
 async def test_an_announcement_channel_gets_the_round_without_member_names() -> None:
     w = World()
     named = stable_id("conversation", "msteams", "19:announce@thread.tacv2")
