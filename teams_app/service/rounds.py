@@ -143,20 +143,35 @@ class Rounds(UseCases):
 
     @staticmethod
     async def _circles(uow: UnitOfWork, program: Program, previous: Round | None, term: int) -> list[Circle]:
-        """The circles of the previous session of this term, with who facilitated when in the term."""
+        """The circles of the previous session of this term, with who facilitated when in the term, and who
+        was in each earlier in the term but missed the last session (back from a pause: their own circle)."""
         from teams_app.domain.matching import Circle
 
         if previous is None or previous.term != term or previous.session < 1:
             return []
         first_number = previous.number - previous.session + 1  # sessions of a term are consecutive rounds
         last_facilitated: dict[str, int] = {}
+        latest: dict[str, tuple[int, Match]] = {}  # person -> their latest match this term
         for round_number, match in await uow.matches.recent_for_program(program.id, first_number):
             for member in match.members:
                 if member.role is Role.FACILITATOR:
                     last_facilitated[member.participant_id] = round_number - first_number + 1
-        return [Circle(match.participant_ids, {pid: last_facilitated[pid] for pid in match.participant_ids
-                                               if pid in last_facilitated})
-                for match in await uow.matches.for_round(previous.id)]
+                if round_number >= latest.get(member.participant_id, (0, match))[0]:
+                    latest[member.participant_id] = (round_number, match)
+        circles = await uow.matches.for_round(previous.id)
+        in_last = {pid for match in circles for pid in match.participant_ids}
+        returning: dict[str, list[str]] = defaultdict(list)
+        for pid, (_, earlier) in sorted(latest.items()):
+            if pid in in_last:
+                continue
+            overlap = [(len(set(earlier.participant_ids) & set(m.participant_ids)), m.id) for m in circles]
+            best = max(overlap, default=(0, ""))
+            if best[0] > 0:
+                returning[best[1]].append(pid)
+        return [Circle(match.participant_ids, {pid: last_facilitated[pid] for pid in (*match.participant_ids,
+                                                                                   *returning[match.id])
+                                               if pid in last_facilitated}, tuple(returning[match.id]))
+                for match in circles]
 
     @staticmethod
     async def _history(uow: UnitOfWork, program: Program, number: int) -> MatchHistory:

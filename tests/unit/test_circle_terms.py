@@ -207,6 +207,29 @@ async def test_a_member_who_leaves_drops_out_and_the_circle_goes_on() -> None:
     assert facilitator_of(second.matches[0]) != leaver
 
 
+async def test_a_member_back_from_a_pause_returns_to_their_own_circle() -> None:
+    w = World()
+    prog, ids = await w.circles(10)
+    first = await w.service.run_round(prog.id)
+    away = first.matches[0].participant_ids[1]
+    await w.service.pause(prog.id, away, None)
+    second = await w.service.run_round(prog.id)
+    assert all(away not in m.participant_ids for m in second.matches)
+    await w.service.resume(prog.id, away)
+    third = await w.service.run_round(prog.id)
+    assert circle_sets(third.matches) == circle_sets(first.matches)
+    back = next(m for m in third.matches if away in m.participant_ids)
+    assert "1 member came back to the circle" in back.reasons
+
+
+def test_a_returning_member_whose_circle_is_full_joins_another_with_room() -> None:
+    prog = program(ProgramKind.CIRCLE, group_min=3, group_max=4)
+    full, other = _people("a", 4), _people("b", 3)
+    circles = [Circle(tuple(p.id for p in full), returning=("r",)), Circle(tuple(p.id for p in other))]
+    plan = plan_circle_session(prog, candidates(*full, *other, person("r")), MatchHistory(), 7, TODAY, circles, 3)
+    assert circle_sets(plan.matches) == {frozenset(p.id for p in full), frozenset([*(p.id for p in other), "r"])}
+
+
 # -- where circle posts go ----------------------------------------------------------------------------------
 async def test_circle_posts_never_reach_a_team_channel_with_a_member_list() -> None:
     w = World()

@@ -5,7 +5,8 @@ A circle program (learning circles, action learning) forms its circles at the fi
 sessions; the next round after that starts a new term with new circles. Within a term each round reuses the
 circles of the previous session:
 
-* members who left (or are paused) drop out; the others stay together;
+* members who left (or are paused) drop out; the others stay together; someone back from a pause returns to
+  their own circle while it has room;
 * a circle that fell below ``group_min`` is first merged with another such circle (when together they fit
   ``group_max`` and every hard constraint), else refilled with people waiting for a circle, else dissolved:
   its members join circles with room where they fit everyone;
@@ -44,6 +45,7 @@ WAIT_FOR_TERM = ("the circles of this term are full or none fits you, so you joi
 CONTINUES = "your circle continues: session {session} of {total}"
 NEW_CIRCLE = "a new circle for this term: session {session} of {total}"
 LEFT = "{count} member{s} left the circle"
+CAME_BACK = "{count} member{s} came back to the circle"
 MERGED = "two circles that had become too small were merged"
 REFILLED = "{count} new member{s} joined to keep the circle at {lo} or more"
 JOINED = "{count} new member{s} joined the circle"
@@ -56,6 +58,7 @@ class Circle:
 
     members: tuple[str, ...]  # in rotation order: the previous facilitator first
     last_facilitated: Mapping[str, int] = field(default_factory=dict)  # member -> last session facilitated (term)
+    returning: tuple[str, ...] = ()  # were in this circle earlier in the term, missed the last session (paused)
 
 
 @dataclass
@@ -122,8 +125,18 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
                 seen.add(i)
         last_facilitated.update(circle.last_facilitated)
         gone = len(circle.members) - len(present)
+        back = 0
+        for pid in circle.returning:  # back from a pause: their own circle, while it has room and they fit
+            i = pop.index.get(pid)
+            if i is not None and i not in seen and present and len(present) < hi \
+                    and np.isfinite(_fits(pop, i, present)):
+                present.append(i)
+                seen.add(i)
+                back += 1
         if present:
             notes = [LEFT.format(count=gone, s=_plural(gone))] if gone else []
+            if back:
+                notes.append(CAME_BACK.format(count=back, s=_plural(back)))
             building.append(_Building(present, circle.members, notes))
     waiting = [i for i in range(pop.n) if i not in seen]
     credit = np.minimum(pop.priority, 3)
