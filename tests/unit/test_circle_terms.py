@@ -209,7 +209,7 @@ async def test_a_member_who_leaves_drops_out_and_the_circle_goes_on() -> None:
 
 async def test_a_member_back_from_a_pause_returns_to_their_own_circle() -> None:
     w = World()
-    prog, ids = await w.circles(10)
+    prog, _ids = await w.circles(10)
     first = await w.service.run_round(prog.id)
     away = first.matches[0].participant_ids[1]
     await w.service.pause(prog.id, away, None)
