@@ -8,7 +8,6 @@ Every user-facing string goes through the ``Translate`` function of the person's
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -542,10 +541,3 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
         subject = str(payload.get("subject") or _("A message from peer coaching"))
         lines = [str(payload.get("text", ""))]
     return subject, "\n".join(lines)
-
-
-def render_email(_: Translate, kind: str, payload: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, html, text) for the email fallback; cards are not interactive by email."""
-    subject, text = notification_text(_, kind, payload)
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line)
-    return subject, f"<html><body>{paragraphs}</body></html>", text
