@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from aiosmtpd.controller import Controller
 
 from teams_app.adapters.bot.cards import VERB_CONSENT, VERB_PROFILE
 from teams_app.adapters.bot.email_render import program_email_renderer, reason_for_reader
 from teams_app.adapters.clock import RunningClock
+from teams_app.adapters.email import SmtpMailer
 from teams_app.bootstrap import bootstrap
 from teams_app.bootstrap.bot import bot_installer
 from teams_app.config import Settings
@@ -29,6 +31,7 @@ from teams_app.i18n import translator
 from teams_app.service.use_cases import ParticipantInput
 from teams_app.simulation.connector import LocalConnector
 from tests.bot.conftest import BotHarness, FakeMailer
+from tests.integration.test_smtp import Inbox, free_port
 
 
 class FakeLinks:
@@ -46,8 +49,7 @@ class FakeLinks:
         return [made for token, made in self.made.items() if f"/twin/{token}" in text]
 
 
-@pytest.fixture
-async def parity(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, FakeLinks]]:
+async def start(tmp_path: Path, mailer: Any) -> tuple[BotHarness, FakeLinks]:
     connector = await LocalConnector().start()
     settings = Settings(db={"url": f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"},
                         bot={"dev_mode": True, "per_conversation_rps": 50, "per_tenant_rps": 500},
@@ -56,16 +58,21 @@ async def parity(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, FakeLinks]]:
     app = bootstrap(settings, clock=clock)
     links = FakeLinks()
     app.card_links = links  # what bootstrap/bot.py wires into the email renderer and the commands
-    mailer = FakeMailer()
     web_app = create_web_app(app, installers=(bot_installer(mailer=mailer, sender_options={
         "base_backoff_s": 0.05, "max_backoff_s": 0.5, "poll_interval_s": 0.2}),), run_background=False)
     client = TestClient(TestServer(web_app, host="127.0.0.1"))
     await client.start_server()
+    return BotHarness(app, client, connector, mailer, clock), links
+
+
+@pytest.fixture
+async def parity(tmp_path: Path) -> AsyncIterator[tuple[BotHarness, FakeLinks]]:
+    h, links = await start(tmp_path, FakeMailer())
     try:
-        yield BotHarness(app, client, connector, mailer, clock), links
+        yield h, links
     finally:
-        await client.close()
-        await connector.close()
+        await h.client.close()
+        await h.connector.close()
 
 
 def email_activity(service_url: str, sender: str, text: str, *, name: str = "", locale: str = "en-US",
@@ -260,6 +267,43 @@ async def test_intro_by_email_speaks_to_the_reader_and_gives_the_partner_address
     assert [(pid, card) for pid, card, _subject in links.of(to_alex["text"])] == [(alex.id, TwinCard.INTRO)]
 
 
+async def test_an_intro_arrives_at_a_real_smtp_server_as_text_html_and_ics(tmp_path: Path) -> None:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    h, _links = await start(tmp_path, SmtpMailer("127.0.0.1", port, sender="peercoach@contoso.example",
+                                                 starttls=False, timeout_s=10))
+    try:
+        person = await email_only(h, "megan@example.com", "Megan Bowen")
+        await queue(h, person, NotificationKind.INTRO, {**PAYLOADS[NotificationKind.INTRO], "meeting": {
+            "start": START.isoformat(), "end": (START + timedelta(minutes=30)).isoformat(), "join_url": "",
+            "booked": False}})
+        await h.sender.drain(timeout_s=20)
+    finally:
+        await h.client.close()
+        await h.connector.close()
+        controller.stop()
+    ((_from, to, message),) = inbox.messages
+    assert to == ["megan@example.com"] and message["Subject"] == "Pairs: meet Alex Wilber"
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Alex Wilber (peer): alex@example.com" in text and "https://bot.example/twin/" in text
+    assert "<strong>Alex Wilber</strong>" in html and "**" not in html
+    (ics,) = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert b"BEGIN:VEVENT" in ics.get_payload(decode=True)
+
+
+async def test_a_partner_notice_names_the_partner_not_the_reader(parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, _links = parity
+    person = await email_only(h, "megan@example.com", "Megan Bowen")
+    await queue(h, person, NotificationKind.PARTNER_RESCHEDULE, PAYLOADS[NotificationKind.PARTNER_RESCHEDULE])
+    await h.sender.drain(timeout_s=20)
+    (mail,) = mails_to(h, "megan@example.com")
+    assert mail["subject"] == "Alex Wilber would like to reschedule"
+    assert mail["text"].startswith("Hi Megan Bowen,") and "Alex Wilber asked to find a new time" in mail["text"]
+    assert "Megan Bowen would like" not in mail["text"]
+
+
 def test_reasons_about_other_people_stay_third_party_and_others_are_untouched() -> None:
     _ = translator("en")
     reason = "Megan Bowen offers negotiation, which Alex Wilber wants"
@@ -389,3 +433,27 @@ async def test_help_by_email_without_links_does_not_promise_a_consent_step(harne
     await harness.post(email_activity(harness.connector.url, "megan@example.com", "join"))
     answer = harness.connector.messages_to("email-thread-megan@example.com")[-1]
     assert "needs web links" in answer["text"] and "href" not in answer["channelData"]["htmlBody"]
+
+
+async def test_review_requests_and_my_reviews_by_email_link_the_review_twin(
+        parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, links = parity
+    program = await h.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    megan = await email_only(h, "megan@example.com", "Megan Bowen", locale="de", program_id=program.id)
+    await email_only(h, "alex@example.com", "Alex Wilber", program_id=program.id)
+    await h.app.service.run_round(program.id, seed=1)
+    await h.sender.drain(timeout_s=20)
+    h.mailer.sent.clear()
+    await h.app.assessment.open_assessment("Pairs", deadline=h.clock.now() + timedelta(days=3))
+    await h.sender.drain(timeout_s=20)
+    requests = mails_to(h, "megan@example.com")
+    assert requests, "no review request by email"
+    for mail in requests:  # the defect: "A message from peer coaching" with an empty body
+        assert mail["subject"] != "A message from peer coaching" and "Alex Wilber" in mail["subject"] + mail["text"]
+        assert "Bitte schreib sie bis" in mail["text"]  # German, the deadline in her zone
+        assert [card for _pid, card, _subject in links.of(mail["text"])] == [TwinCard.REVIEW]
+    await h.post(email_activity(h.connector.url, "megan@example.com", "my reviews", locale="de-DE"))
+    (reply,) = h.connector.messages_to("email-thread-megan@example.com")
+    made = links.of(reply["text"])
+    assert made and all(pid == megan.id and card is TwinCard.REVIEW for pid, card, _subject in made)
+    assert "Öffne Peer-Coaching in Teams" not in reply["text"]  # a link for every review: nothing else to say

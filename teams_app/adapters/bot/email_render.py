@@ -224,7 +224,9 @@ def _card_lines(card: Mapping[str, Any]) -> list[str]:
                 continue
             kind = element.get("type")
             if kind == "TextBlock" and str(element.get("text") or "").strip():
-                lines.append(str(element["text"]))
+                text = str(element["text"]).strip()
+                bold = element.get("weight") == "Bolder" and "**" not in text and bool(lines)  # the title: the subject
+                lines.append(f"**{text}**" if bold else text)
             elif kind == "FactSet":
                 lines.extend(f"{f.get('title', '')}: {f.get('value', '')}" for f in element.get("facts") or [])
             elif kind == "ColumnSet":
