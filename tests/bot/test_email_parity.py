@@ -457,3 +457,13 @@ async def test_review_requests_and_my_reviews_by_email_link_the_review_twin(
     made = links.of(reply["text"])
     assert made and all(pid == megan.id and card is TwinCard.REVIEW for pid, card, _subject in made)
     assert "Öffne Peer-Coaching in Teams" not in reply["text"]  # a link for every review: nothing else to say
+
+
+async def test_someone_who_only_wrote_join_can_have_their_record_erased(parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, _links = parity
+    await h.app.service.create_program("Pairs", "peer_pairs", "weekly")
+    await h.post(email_activity(h.connector.url, "grace@example.com", "join", name="Grace Hopper"))
+    assert await h.app.service.find_participant(email="grace@example.com") is not None
+    await h.post(email_activity(h.connector.url, "grace@example.com", "leave erase", name="Grace Hopper"))
+    assert await h.app.service.find_participant(email="grace@example.com") is None
+    assert "erased" in h.connector.messages_to("email-thread-grace@example.com")[-1]["text"]

@@ -170,7 +170,13 @@ class MemberCommands:
         if name == "leave":
             erase = any(a.lower() == "erase" for a in args)
             args = tuple(a for a in args if a.lower() not in ("erase", "keep"))
-        program = choose(await enrolled_programs(self._service, person), args)
+        enrolled = await enrolled_programs(self._service, person)
+        if name == "leave" and erase and not enrolled:
+            # In no program (registered by a 'join' email, or left keeping their data): erasing is still theirs.
+            await self._service.erase(person.email, requested_by="participant")
+            await self._say(turn_context, _("Your personal data has been erased."))
+            return
+        program = choose(enrolled, args)
         if program is None:
             names = ", ".join(p.name for p in await enrolled_programs(self._service, person))
             await self._say(turn_context, _("Which program? Add its name, one of: {names}").format(names=names)

@@ -1,4 +1,10 @@
-"""Email templates: ``render_email(kind, payload, locale) -> (subject, html, text)``.
+"""Email templates and the one email layout: ``compose`` and ``render_email(kind, payload, locale)``.
+
+:func:`compose` lays out every email the bot sends (notifications, rendered by
+:mod:`teams_app.adapters.bot.email_render`, and replies on the email channel): greeting, paragraphs and lists,
+buttons and footer, as a text part and an escaped HTML part; chat markdown (``**bold**``, ``[label](url)``)
+becomes markup in HTML and plain words in text, so none of it leaks. :func:`render_email` fills the program
+templates below through the same layout.
 
 Kinds and the payload keys they use (``*`` = required):
 
