@@ -17,8 +17,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 
-from teams_app.adapters.bot.cards import VERB_CONSENT, VERB_PROFILE
-from teams_app.adapters.bot.email_render import program_email_renderer, reason_for_reader
+from teams_app.adapters.bot.cards import VERB_CONSENT, VERB_PROFILE, intro_card, reason_for_reader
+from teams_app.adapters.bot.email_render import program_email_renderer
 from teams_app.adapters.clock import RunningClock
 from teams_app.adapters.email import SmtpMailer
 from teams_app.bootstrap import bootstrap
@@ -313,6 +313,14 @@ def test_reasons_about_other_people_stay_third_party_and_others_are_untouched() 
         "Both want to work on public speaking"
     assert reason_for_reader(translator("de"), reason, "Megan Bowen") == \
         "Du bietest negotiation an, was Alex Wilber lernen möchte."
+
+
+def test_the_teams_intro_card_says_reasons_to_its_reader_too() -> None:
+    reason = "Megan Bowen offers negotiation, which Alex Wilber wants"
+    card = intro_card(translator("en"), {"program": "Pairs", "role": "peer", "reasons": [reason],
+                                         "partners": [{"name": "Alex Wilber", "email": "alex@example.com"}]})
+    shown = str(card)
+    assert "You offer negotiation, which Alex Wilber wants." in shown and "Megan Bowen offers" not in shown
 
 
 def test_circle_intro_names_the_facilitator_or_tells_the_reader_they_facilitate() -> None:

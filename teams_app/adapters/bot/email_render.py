@@ -14,38 +14,23 @@ keep their words and get the same layout and link.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from babel.lists import format_list
 
+from teams_app.adapters.bot.cards import reason_for_reader
 from teams_app.adapters.email.templates import Block, compose, teams_app_link, teams_chat_link
 from teams_app.domain.notifications import NotificationKind, TwinCard
-from teams_app.i18n import Translate, babel_locale, format_when, translator
+from teams_app.i18n import babel_locale, format_when, translator
 from teams_app.service.ports import CardLinks
 
 logger = logging.getLogger(__name__)
 
 EmailRenderer = Callable[[str, Mapping[str, Any], str], tuple[str, str, str]]
 
-# "Ana offers SQL, which Bo wants" (teams_app.domain.matching): said to Ana or Bo, it is about them as a third party.
 _PARTNER_KINDS = frozenset({NotificationKind.PARTNER_RESCHEDULE.value, NotificationKind.PARTNER_CANCEL.value})
-_OFFERS = re.compile(r"^(?P<giver>.+?) offers (?P<skills>.+), which (?P<taker>.+) wants$")
-
-
-def reason_for_reader(_: Translate, reason: str, reader_name: str) -> str:
-    """A match reason as said to its reader: "You offer SQL, which Bo wants", never "Ana offers ..." to Ana."""
-    found = _OFFERS.match(reason.strip())
-    if found is None:
-        return reason[:1].upper() + reason[1:]
-    giver, skills, taker = found.group("giver"), found.group("skills"), found.group("taker")
-    if reader_name and giver == reader_name:
-        return _("You offer {skills}, which {name} wants.").format(skills=skills, name=taker)
-    if reader_name and taker == reader_name:
-        return _("{name} offers {skills}, which you want.").format(name=giver, skills=skills)
-    return _("{giver} offers {skills}, which {taker} wants.").format(giver=giver, skills=skills, taker=taker)
 
 
 class _Email:
@@ -159,7 +144,8 @@ def _intro(e: _Email) -> str:
         e.blocks.append(_("Who you meet:"))
         e.blocks.append([f"**{p.get('name', '')}** ({_(str(p.get('role', '')))})" +
                          (f": {p['email']}" if p.get("email") else "") for p in partners])
-    reasons = [reason_for_reader(_, str(r), e.name) for r in e.payload.get("reasons") or []]
+    reasons = [reason_for_reader(_, str(r), e.name, [str(p.get("name", "")) for p in partners])
+               for r in e.payload.get("reasons") or []]
     if reasons:
         e.blocks.append(_("Why you two:") if len(partners) == 1 else _("Why this group:"))
         e.blocks.append(reasons)
