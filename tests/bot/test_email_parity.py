@@ -19,13 +19,14 @@ from aiosmtpd.controller import Controller
 
 from teams_app.adapters.bot.cards import VERB_CONSENT, VERB_PROFILE, intro_card, reason_for_reader
 from teams_app.adapters.bot.email_render import program_email_renderer
+from teams_app.adapters.bot.store import MatchCards
 from teams_app.adapters.clock import RunningClock
 from teams_app.adapters.email import SmtpMailer
 from teams_app.bootstrap import bootstrap
 from teams_app.bootstrap.bot import bot_installer
 from teams_app.config import Settings
 from teams_app.domain.model import Participant, Profile
-from teams_app.domain.notifications import Notice, NotificationKind, TwinCard
+from teams_app.domain.notifications import CardState, Notice, NotificationKind, TwinCard
 from teams_app.entrypoints.web import create_web_app
 from teams_app.i18n import translator
 from teams_app.service.use_cases import ParticipantInput
@@ -475,3 +476,14 @@ async def test_someone_who_only_wrote_join_can_have_their_record_erased(parity: 
     await h.post(email_activity(h.connector.url, "grace@example.com", "leave erase", name="Grace Hopper"))
     assert await h.app.service.find_participant(email="grace@example.com") is None
     assert "erased" in h.connector.messages_to("email-thread-grace@example.com")[-1]["text"]
+
+
+async def test_no_check_in_email_after_the_person_checked_in_on_the_twin(parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, links = parity
+    person = await email_only(h, "megan@example.com", "Megan Bowen")
+    await MatchCards(h.app.engine).advance(person.id, "m-gone-4", CardState.CHECKED_IN, h.clock.now())
+    await queue(h, person, NotificationKind.CHECKIN_REMINDER, PAYLOADS[NotificationKind.CHECKIN_REMINDER])
+    await queue(h, person, NotificationKind.CHECKIN, PAYLOADS[NotificationKind.CHECKIN])  # another match: sent
+    await h.sender.drain(timeout_s=20)
+    (mail,) = mails_to(h, "megan@example.com")
+    assert [subject for _pid, _card, subject in links.of(mail["text"])] == ["m-gone-3"]

@@ -440,6 +440,13 @@ class OutboxSender:
             self.stats.failed += 1
             self._record(Outcome(row.id, FAILED, error="no email address known"))
             return
+        match_id = str(row.payload.get("match_id") or "")
+        if row.kind in CHECKIN_KINDS and match_id:
+            current = await self._cards.get(row.participant_id, match_id)
+            if current is not None and current.state.final:  # checked in on the web twin since this was queued
+                self._record(Outcome(row.id, SENT, error=f"not sent: the card already shows {current.state.value}",
+                                     at=self._clock.now()))
+                return
         attachments = []
         if row.kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
             # A time we only proposed comes with the invitation to add it (a booked event invited them already).
