@@ -92,7 +92,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         adapter = CloudAdapter(auth)
         conversations = ConversationStore(app.engine)
         bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale,
-                           assessment=app.assessment)
+                           assessment=app.assessment, card_links=app.card_links)
 
         async def on_error(context: Any, error: Exception) -> None:
             logger.error("bot turn failed: %s", type(error).__name__, exc_info=error)
@@ -113,7 +113,8 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
                            "(they fail at once); configure SMTP or Graph mail to email them")
         connector = transport or DirectConnectorTransport(auth, settings.app_id)
         renderer = email_renderer or program_email_renderer(bot_app_id=settings.app_id,
-                                                            teams_app_id=app.settings.manifest.app_id)
+                                                            teams_app_id=app.settings.manifest.app_id,
+                                                            links=app.card_links)
         sender = build_sender(app, connector, chosen_mailer, email_renderer=renderer,
                               **(sender_options or {}))
         check_ins = app.check_ins
