@@ -55,12 +55,15 @@ class TwinApp:
         await self.client.close()
 
 
-async def start_twin_app(tmp_path: Path, mailer: Mailer, *, web_twin: dict[str, Any] | None = None) -> TwinApp:
+async def start_twin_app(tmp_path: Path, mailer: Mailer | None, *, web_twin: dict[str, Any] | None = None,
+                         smtp: dict[str, Any] | None = None) -> TwinApp:
+    """``mailer`` None: the application's own mailer from ``smtp`` settings (a real SMTP server)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     twin = {"signing_key": KEY, "public_base_url": base, "ttl_hours": 48, **(web_twin or {})}
     settings = Settings(db={"url": f"sqlite+aiosqlite:///{tmp_path / 'twin.db'}"}, scheduler={"enabled": False},
-                        bot={"dev_mode": True, "per_conversation_rps": 50, "per_tenant_rps": 500}, web_twin=twin)
+                        bot={"dev_mode": True, "per_conversation_rps": 50, "per_tenant_rps": 500}, web_twin=twin,
+                        smtp=smtp or {})
     clock = RunningClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     app = bootstrap(settings, clock=clock)
     options = {"base_backoff_s": 0.05, "max_backoff_s": 0.5, "poll_interval_s": 0.2}

@@ -43,6 +43,7 @@
       status.appendChild(document.createTextNode(" "));
     }
     if (message) { status.appendChild(document.createTextNode(message)); }
+    if (kind === "error" || kind === "info") { status.scrollIntoView({ block: "start" }); }
   }
 
   function render(json) {
@@ -81,12 +82,12 @@
       var body = answer.body || {};
       if (body.action) { state.action = body.action; state.proof = body.proof; }
       if (body.card) { render(body.card); }
+      if (body.card) { window.scrollTo(0, 0); }
       if (body.message) {
         say(body.title || "", body.message, answer.ok ? "info" : "error");
       } else {
         say("", "", "");
       }
-      if (body.card) { window.scrollTo(0, 0); }
     }).catch(function () {
       say("", root.dataset.failed, "error");
     }).then(function () {
