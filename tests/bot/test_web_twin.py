@@ -270,7 +270,9 @@ async def test_bad_action_bodies_are_answered_with_400(twin: TwinApp, pair: Emai
     link = link_in(mail_to(mailer.sent, "ada@example.com", "Please review")["text"])
     async with browser() as session:
         await open_page(session, link)
-        for body in (b"not json", b"[1, 2]", json.dumps({"verb": 3}).encode(), json.dumps({"verb": "x", "data": []}).encode()):
+        bodies = (b"not json", b"[1, 2]", json.dumps({"verb": 3}).encode(),
+                  json.dumps({"verb": "x", "data": []}).encode())
+        for body in bodies:
             async with session.post(f"{link}/action", data=body,
                                     headers={"Content-Type": "application/json"}) as response:
                 assert response.status == 400, body
