@@ -20,8 +20,10 @@ from teams_app.adapters.bot import cards
 from teams_app.adapters.web.links import LinkSigner
 from teams_app.adapters.web.pages import COOKIE
 from teams_app.domain.assessment.lifecycle import ReviewStatus
+from teams_app.domain.model import Profile
 from teams_app.domain.notifications import TwinCard
 from teams_app.service.ports import NoCardLinks
+from teams_app.service.use_cases import ParticipantInput
 from tests.bot.conftest import FakeMailer
 from tests.bot.twin_support import (
     RATINGS,
@@ -293,3 +295,46 @@ async def test_without_a_key_there_are_no_links_and_no_twin_routes(tmp_path: Pat
                 assert response.status == 404
     finally:
         await t.close()
+
+
+async def test_reminder_email_is_complete_and_links_to_the_review_as_it_is_now(
+        twin: TwinApp, pair: EmailPair, mailer: FakeMailer) -> None:
+    twin.clock.advance(timedelta(days=1, hours=1))  # 47 hours before the deadline: the first reminder is due
+    assert await twin.app.assessment.send_reminders()
+    await twin.sender.drain(timeout_s=20)
+    mail = mail_to(mailer.sent, "ada@example.com", "Reminder: your review of Ben Becker is due")
+    assert "Central European Standard Time" in mail["subject"] and "Hello Ada Lovelace," in mail["text"]
+    assert "Open the review" in mail["html"] and mail["html"].startswith("<html><body><h2>")
+    german = mail_to(mailer.sent, "ben@example.com", "Erinnerung: Deine Einschätzung für Ada Lovelace")
+    assert "Mitteleuropäische Normalzeit" in german["subject"]
+    async with browser() as session:
+        status, page = await open_page(session, link_in(mail["text"]))
+    assert status == 200 and "Submit review" in json.dumps(page_state(page)[2])
+
+
+async def test_a_person_who_has_not_consented_joins_through_the_consent_twin(twin: TwinApp) -> None:
+    """The email join path: a known person (no enrollment) opens the consent twin, consents, fills the profile."""
+    program = await twin.app.service.create_program("Circles", "peer_pairs", "weekly")
+    person = await twin.app.service.register(ParticipantInput(
+        email="grace@example.com", display_name="Grace Hopper", locale="en",
+        profile=Profile(time_zone="America/New_York")))
+    link = signer(twin).link(person.id, TwinCard.CONSENT, program.id)
+    assert link is not None
+    async with browser() as session:
+        action, proof, card = page_state((await open_page(session, link))[1])
+        assert cards.verbs_of(card) == [cards.VERB_CONSENT] and "What I store" in json.dumps(card)
+        status, answer = await act(session, link, cards.VERB_CONSENT, {"consent": True}, action, proof)
+        form = answer["card"]
+        assert status == 200 and cards.verbs_of(form) == [cards.VERB_PROFILE]
+        assert "America/New_York" in json.dumps(form), "the profile form starts at the person's zone"
+        (submit,) = [a for a in form["actions"] if a.get("verb") == cards.VERB_PROFILE]
+        status, answer = await act(session, link, cards.VERB_PROFILE, {
+            **submit["data"], "time_zone": "America/New_York", "working_hours": "09:00-17:00", "languages": "en",
+            "department": "Navy"}, answer["action"], answer["proof"])
+        assert status == 200 and "You have joined Circles" in json.dumps(answer["card"]), answer
+        _action, _proof, card = page_state((await open_page(session, link))[1])
+        assert "You are already taking part" in json.dumps(card)
+    progress = await twin.app.service.progress(person.id)
+    assert program.id in progress.programs
+    joined = await twin.app.assessment.participant(person.id)
+    assert joined is not None and joined.email == "grace@example.com" and joined.display_name == "Grace Hopper"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -123,3 +124,22 @@ def test_the_application_makes_links_only_when_configured() -> None:
                              public_url="https://coach.example",
                              web_twin={"signing_key": KEY, "public_base_url": "https://cards.example"}))
     assert str(own.card_links.link(PERSON, TwinCard.CONSENT, "p1")).startswith("https://cards.example/twin/")
+
+
+def test_dev_mode_makes_twins_work_with_a_key_kept_in_the_state_folder(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from teams_app.entrypoints.cli.dev import _dev_web_twin
+
+    monkeypatch.chdir(tmp_path)
+    first = _dev_web_twin(Settings(bot={"dev_mode": True}), 4000)
+    key_file = tmp_path / ".peercoach" / "web_twin.key"
+    assert key_file.stat().st_mode & 0o077 == 0, "only its owner reads the key"
+    assert first.web_twin.public_base_url == "http://127.0.0.1:4000"
+    assert first.web_twin.signing_key.get_secret_value() == key_file.read_text().strip()
+    assert len(first.web_twin.signing_key.get_secret_value()) >= 32
+    again = _dev_web_twin(Settings(bot={"dev_mode": True}), 4001)
+    assert again.web_twin.signing_key == first.web_twin.signing_key, "links survive a restart"
+    configured = _dev_web_twin(Settings(bot={"dev_mode": True}, public_url="https://tunnel.example",
+                                        web_twin={"signing_key": KEY}), 4000)
+    assert configured.web_twin.public_base_url == "https://tunnel.example"
+    assert configured.web_twin.signing_key.get_secret_value() == KEY
