@@ -338,3 +338,16 @@ async def test_a_person_who_has_not_consented_joins_through_the_consent_twin(twi
     assert program.id in progress.programs
     joined = await twin.app.assessment.participant(person.id)
     assert joined is not None and joined.email == "grace@example.com" and joined.display_name == "Grace Hopper"
+
+
+async def test_a_link_of_a_person_who_left_and_was_erased_shows_that_the_card_is_gone(
+        twin: TwinApp, pair: EmailPair, mailer: FakeMailer) -> None:
+    link = link_in(mail_to(mailer.sent, "ada@example.com", "Please review")["text"])
+    async with browser() as session:
+        action, proof, _card = page_state((await open_page(session, link))[1])
+        await twin.app.service.leave(pair.opened.assessment.program_id, pair.ada.id, erase=True)
+        status, page = await open_page(session, link)
+        assert status == 410 and "This card is not available" in page
+        status, answer = await act(session, link, "assessment.withdraw",
+                                   {"review_id": pair.review_of(pair.ada)}, action, proof)
+        assert status == 410 and answer["title"] == "This card is not available"

@@ -127,7 +127,7 @@ class TwinPages:
         session = self._session(request) or self.signer.new_session()
         action = self.signer.new_action()
         proof = self.signer.page_proof(claims, session, action)
-        post = f"{TWIN_PATH}/{request.match_info['token']}/action"
+        post = f"{request.match_info['token']}/action"  # relative: the page also works behind a path prefix
         note = html.escape(_("Peer coaching · this page is for you only: do not forward its link."))
         sending = html.escape(_("Sending…"))
         failed = html.escape(_("That did not get through. Check your connection and try again."))
@@ -139,8 +139,7 @@ class TwinPages:
             f"<noscript>{html.escape(_('This page needs JavaScript to show the card.'))}</noscript>"
             f"<p class=\"twin-note\">{note}</p></main>"
             f"<script type=\"application/json\" id=\"twin-card\">{_json_for_script(card)}</script>"
-            f"<script src=\"{TWIN_PATH}/static/adaptivecards.min.js\"></script>"
-            f"<script src=\"{TWIN_PATH}/static/twin.js\"></script>")
+            f"<script src=\"static/adaptivecards.min.js\"></script><script src=\"static/twin.js\"></script>")
         response = web.Response(text=_document(_, _("Peer coaching"), body), content_type="text/html",
                                 charset="utf-8", headers=HEADERS)
         if session != self._session(request):
@@ -220,5 +219,5 @@ def _document(_: Translate, title: str, body: str) -> str:
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<meta name=\"robots\" content=\"noindex, nofollow\">"
             f"<title>{html.escape(title)}</title>"
-            f"<link rel=\"stylesheet\" href=\"{TWIN_PATH}/static/twin.css\"></head>"
+            f"<link rel=\"stylesheet\" href=\"static/twin.css\"></head>"
             f"<body>{body}</body></html>")
