@@ -154,3 +154,49 @@ async def test_an_email_only_reviewer_answers_on_the_web_twin_and_nobody_else_ca
             assert problems == [], f"console errors (CSP or script): {problems}"
         finally:
             await browser.close()
+
+
+async def test_match_and_feedback_twins_render_in_the_persons_language(
+        request: pytest.FixtureRequest, twin: TwinApp, smtp: tuple[Inbox, int]) -> None:
+    """Ben (German) sees his intro card (markdown rendered, no raw asterisks), answers the check-in on the page,
+    and opens his released feedback from the feedback email."""
+    from playwright.async_api import async_playwright
+
+    from teams_app.domain.notifications import TwinCard
+
+    shots = artifact_dir(request.node.name)
+    pair = await email_pair(twin)
+    match_id = (await twin.app.service.my_matches(pair.ben.id))[0].match.id
+    for review in pair.opened.reviews:
+        await twin.app.assessment.submit_review(review.id, review.reviewer_id, {
+            "active-listening": 3, "powerful-questions": 2, "goal-setting": 4, "giving-feedback": 3},
+            comment="Klare Fragen")
+    twin.clock.advance(timedelta(days=4))
+    await twin.app.assessment.release_results(pair.opened.assessment.id)
+    await twin.sender.drain(timeout_s=20)
+    feedback_mail = smtp[0].find("ben@example.com", "Dein Peer-Feedback")
+    intro = twin.app.card_links.link(pair.ben.id, TwinCard.INTRO, match_id)
+    assert intro is not None
+    async with async_playwright() as driver:
+        browser = await driver.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = await (await browser.new_context(viewport={"width": 900, "height": 1000},
+                                                    locale="de-DE")).new_page()
+            page.set_default_timeout(20_000)
+            await page.goto(intro)
+            await page.get_by_text("Ada Lovelace").first.wait_for()
+            card_text = await page.locator("#twin-host").inner_text()
+            assert "**" not in card_text, "markdown is rendered, not shown"
+            await page.screenshot(path=str(shots / "08-intro-twin-de.png"), full_page=True)
+            await page.get_by_role("button", name="Wir haben uns getroffen").click()
+            await page.get_by_text("Wie war es?").wait_for()
+            await page.get_by_role("button", name="Senden").click()
+            await page.get_by_text("Bitte korrigiere die unten markierten Felder.").wait_for()
+            await page.screenshot(path=str(shots / "09-check-in-twin-what-to-fix-de.png"), full_page=True)
+            await page.set_content(body_of(feedback_mail, "html"))
+            await page.screenshot(path=str(shots / "10-feedback-email-de.png"))
+            await page.get_by_role("link", name="Dein Feedback als Karte ansehen").click()
+            await page.get_by_text("Klare Fragen").wait_for()
+            await page.screenshot(path=str(shots / "11-feedback-twin-de.png"), full_page=True)
+        finally:
+            await browser.close()
