@@ -193,6 +193,8 @@ async def test_match_and_feedback_twins_render_in_the_persons_language(
             await page.get_by_role("button", name="Senden").click()
             await page.get_by_text("Bitte korrigiere die unten markierten Felder.").wait_for()
             await page.screenshot(path=str(shots / "09-check-in-twin-what-to-fix-de.png"), full_page=True)
+            page = await page.context.new_page()  # the email on a blank page (not under the twin page's CSP)
+            page.set_default_timeout(20_000)
             await page.set_content(body_of(feedback_mail, "html"))
             await page.screenshot(path=str(shots / "10-feedback-email-de.png"))
             await page.get_by_role("link", name="Dein Feedback als Karte ansehen").click()
