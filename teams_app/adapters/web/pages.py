@@ -157,7 +157,9 @@ class TwinPages:
         except LinkInvalid:
             return _refusal(*self._not_valid(self._visitor_language(request)), status=404)
         if request.content_length is not None and request.content_length > MAX_ACTION_BYTES:
-            return _refusal("", "too large", status=413)
+            _ = self._visitor_language(request)
+            return _refusal(_("That did not work"), _("The page sent something I cannot read. Reload it and try "
+                                                      "again."), status=413)
         try:
             raw = await request.content.read(MAX_ACTION_BYTES + 1)
             body = json.loads(raw) if len(raw) <= MAX_ACTION_BYTES else None

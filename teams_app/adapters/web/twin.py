@@ -10,7 +10,7 @@ linked card, about the linked subject, are accepted.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from botbuilder.core import BotAdapter, TurnContext
@@ -162,20 +162,3 @@ class WebTwin:
         except DomainError as exc:  # as the bot's invoke handler answers it
             return cards.done_card(_("That did not work"), _(str(exc)))
 
-
-def verbs_in(card: Card) -> Sequence[str]:
-    """The Action.Execute verbs a card offers (for tests and logs)."""
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "Action.Execute" and node.get("verb"):
-                found.append(str(node["verb"]))
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                walk(value)
-
-    walk(card)
-    return found
