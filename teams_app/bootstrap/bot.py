@@ -19,6 +19,7 @@ from teams_app.adapters.bot.email_render import program_email_renderer
 from teams_app.adapters.bot.sender import EmailRenderer, OutboxSender, Transport, default_email_renderer
 from teams_app.adapters.bot.store import ConversationStore, InboundDedup, Outbox
 from teams_app.bootstrap import Application
+from teams_app.bootstrap.web_twin import install_web_twin
 from teams_app.i18n import translator
 from teams_app.service.notifications import OutboxNotifier
 from teams_app.service.ports import Mailer
@@ -106,6 +107,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         adapter.on_turn_error = on_error
         endpoint = MessagesEndpoint(adapter, auth, bot, settings, InboundDedup(app.engine), app.clock)
         web_app.router.add_post("/api/messages", endpoint.handle)
+        install_web_twin(web_app, app)  # /twin/<token>: cards as web pages, when configured
 
         chosen_mailer = mailer if mailer is not None else app.mailer
         if chosen_mailer is None:
