@@ -79,6 +79,10 @@ param smtpUsername string = ''
 param smtpPassword string = ''
 param smtpSender string = 'peercoach@peercoach.example'
 
+@description('Signs links to the web twins of cards (at least 32 characters, e.g. openssl rand -base64 32); empty: no web twins.')
+@secure()
+param webTwinSigningKey string = ''
+
 @description('Mailbox of the Bot Framework Email channel; empty: no Email channel.')
 param emailChannelAddress string = ''
 
@@ -133,6 +137,7 @@ module vault 'modules/keyvault.bicep' = {
     secrets: {
       'lrs-password': lrsPassword
       'smtp-password': smtpPassword
+      'web-twin-signing-key': webTwinSigningKey
       'graph-client-secret': graphMode == 'appRegistration' ? graphClientSecret : ''
       'bot-app-password': useMsiBot ? '' : botAppPassword
     }
@@ -194,6 +199,7 @@ var plainSettings = concat([
 var secretSettings = concat(
   empty(lrsPassword) ? [] : [{ name: 'PEERCOACH_LRS__PASSWORD', secret: 'lrs-password' }],
   empty(smtpPassword) ? [] : [{ name: 'PEERCOACH_SMTP__PASSWORD', secret: 'smtp-password' }],
+  empty(webTwinSigningKey) ? [] : [{ name: 'PEERCOACH_WEB_TWIN__SIGNING_KEY', secret: 'web-twin-signing-key' }],
   graphMode != 'appRegistration' || empty(graphClientSecret) ? [] : [
     { name: 'PEERCOACH_GRAPH__CLIENT_SECRET', secret: 'graph-client-secret' }
   ],

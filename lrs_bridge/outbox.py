@@ -21,64 +21,22 @@ from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    DateTime,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     delete,
     func,
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tincan import Statement
 
 from lrs_bridge.statements import SerializedStatement, serialize
+from lrs_bridge.tables import STATUS_DEAD, STATUS_QUEUED, STATUS_SENT, metadata, outbox_table
 
 logger = logging.getLogger(__name__)
 
-metadata = MetaData()
-
-STATUS_QUEUED = "queued"
-STATUS_SENT = "sent"
-STATUS_DEAD = "dead"
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
-_BigId = BigInteger().with_variant(Integer(), "sqlite")
-
-outbox_table = Table(
-    "lrs_outbox",
-    metadata,
-    Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("statement_id", String(36), nullable=False),
-    Column("payload", Text, nullable=False),
-    Column("status", String(8), nullable=False, default=STATUS_QUEUED),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
-    Column("attempts", Integer, nullable=False, default=0),
-    Column("claim_token", String(36), nullable=True),
-    Column("claimed_until", DateTime(timezone=True), nullable=True),
-    Column("sent_at", DateTime(timezone=True), nullable=True),
-    Column("last_status", Integer, nullable=True),
-    Column("last_error", Text, nullable=True),
-    UniqueConstraint("statement_id", name="uq_lrs_outbox_statement_id"),
-    Index("ix_lrs_outbox_due", "status", "next_attempt_at", "id"),
-)
-
 _SQLITE_INSERT = sqlite.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
-_PG_INSERT = (
-    postgresql.insert(outbox_table)
-    .on_conflict_do_nothing(index_elements=["statement_id"])
-    .returning(outbox_table.c.id)
-)
 
 _ROW_KEYS = ("statement_id", "payload", "status", "created_at", "next_attempt_at", "attempts")
 
@@ -100,6 +58,16 @@ def _driver_insert(dialect: Dialect) -> _DriverInsert:
     processor = outbox_table.c.created_at.type.dialect_impl(dialect).bind_processor(dialect)
     return _DriverInsert(sql=str(compiled), order=tuple(compiled.positiontup or ()),
                          to_db_datetime=processor or (lambda value: value))
+
+
+@functools.cache
+def _pg_insert() -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, built when PostgreSQL is first used (a SQLite process
+    never imports SQLAlchemy's PostgreSQL dialect)."""
+    from sqlalchemy.dialects import postgresql
+
+    return (postgresql.insert(outbox_table).on_conflict_do_nothing(index_elements=["statement_id"])
+            .returning(outbox_table.c.id))
 
 
 def _now() -> datetime:
@@ -140,7 +108,7 @@ async def enqueue(conn: AsyncConnection | AsyncSession, statements: Iterable[Out
         inserted = await _insert_through_aiosqlite(connection, rows, now)
     elif dialect_name == "postgresql":
         # asyncpg's executemany has no reliable rowcount: count the RETURNING rows instead.
-        result = await conn.execute(_PG_INSERT, rows)
+        result = await conn.execute(_pg_insert(), rows)
         inserted = len(result.all())
     else:
         raise NotImplementedError(f"lrs_bridge outbox supports sqlite and postgresql, not {dialect_name}")

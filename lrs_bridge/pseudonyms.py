@@ -14,23 +14,22 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Column, DateTime, String, Table, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lrs_bridge.outbox import metadata
+from lrs_bridge.tables import pseudonym_table
 
 logger = logging.getLogger(__name__)
 
-pseudonym_table = Table(
-    "lrs_pseudonyms",
-    metadata,
-    Column("person_key", String(64), primary_key=True),
-    Column("pseudonym", String(40), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("pseudonym", name="uq_lrs_pseudonyms_pseudonym"),
-)
+def _insert(dialect_name: str) -> Any:
+    if dialect_name == "postgresql":  # imported only where PostgreSQL is in use
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(pseudonym_table)
+    return sqlite.insert(pseudonym_table)
 
 
 def new_pseudonym() -> str:
@@ -46,10 +45,9 @@ async def pseudonyms(conn: AsyncConnection, person_keys: Iterable[str]) -> dict[
     found = await _select(conn, keys)
     missing = [k for k in keys if k not in found]
     if missing:
-        insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
         now = datetime.now(UTC)
         await conn.execute(
-            insert(pseudonym_table).on_conflict_do_nothing(index_elements=["person_key"]),
+            _insert(conn.dialect.name).on_conflict_do_nothing(index_elements=["person_key"]),
             [{"person_key": k, "pseudonym": new_pseudonym(), "created_at": now} for k in missing],
         )
         found.update(await _select(conn, missing))  # a concurrent writer may have won: read what is stored

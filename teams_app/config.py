@@ -281,6 +281,29 @@ class ServerSettings(BaseModel):
     )
 
 
+class WebTwinSettings(BaseModel):
+    """Web twins of cards: pages with signed, expiring links for people Teams cannot reach (issue 18)."""
+
+    public_base_url: str = Field(
+        default="",
+        description="Base URL of the links to cards' web twins, e.g. https://coach.contoso.com (empty: "
+                    "PEERCOACH_PUBLIC_URL).",
+    )
+    signing_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key that signs links to cards' web twins (at least 32 characters, e.g. `openssl rand -base64 "
+                    "32`); empty: no web twins (emails say to answer in Teams or by reply).",
+    )
+    ttl_hours: float = Field(default=168.0, gt=0, le=24 * 90, description="How long a link to a web twin works.")
+
+    @field_validator("signing_key")
+    @classmethod
+    def _key_length(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value() and len(value.get_secret_value()) < 32:
+            raise ValueError("use at least 32 characters (e.g. `openssl rand -base64 32`)")
+        return value
+
+
 class Settings(BaseSettings):
     """Every setting peercoach reads. Environment: ``PEERCOACH_<NAME>`` and ``PEERCOACH_<SECTION>__<NAME>``."""
 
@@ -303,6 +326,7 @@ class Settings(BaseSettings):
     assessment: AssessmentSettings = Field(default_factory=AssessmentSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    web_twin: WebTwinSettings = Field(default_factory=WebTwinSettings)
 
     @field_validator("log_level")
     @classmethod

@@ -31,18 +31,84 @@ def free_port() -> int:
 
 
 @dataclass
-class LocalLrs:
-    """A ralph LRS process on loopback with the file backend in ``workdir``."""
+class LrsProcess:
+    """An LRS in a child process on a loopback port: started, waited for until it answers, stopped.
+
+    Subclasses say what to run (:meth:`command`, :meth:`env`) and where it answers when ready (``ready_path``).
+    """
 
     workdir: Path
     port: int
     username: str = "peercoach"
     password: str = ""
     process: subprocess.Popen[bytes] | None = None
+    name = "the LRS"
+    ready_path = "about"
 
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}/xAPI/"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "lrs.log"
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def prepare(self) -> None:
+        """Anything to set up in ``workdir`` before the process starts."""
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.prepare()
+        with open(self.log_file, "ab") as log:
+            self.process = subprocess.Popen(self.command(), cwd=self.workdir, env=self.env(), stdout=log,
+                                            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout_s
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/{self.ready_path}",
+                                         headers={"X-Experience-API-Version": "1.0.3"})
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}: "
+                                   f"{self.log_file.read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(request, timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer on {request.full_url} within {timeout_s}s")
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self.process = None
+
+
+@dataclass
+class LocalLrs(LrsProcess):
+    """A ralph LRS process on loopback with the file backend in ``workdir``."""
+
+    name = "ralph"
+    ready_path = "__heartbeat__"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / "ralph.log"
 
     @property
     def statements_file(self) -> Path:
@@ -80,41 +146,11 @@ class LocalLrs:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         return env
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        if self.process is not None and self.process.poll() is None:
-            return
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "teams_app.devstack", "127.0.0.1", str(self.port)]
+
+    def prepare(self) -> None:
         (self.workdir / "data").mkdir(parents=True, exist_ok=True)
-        with open(self.workdir / "ralph.log", "ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "teams_app.devstack", "127.0.0.1", str(self.port)],
-                cwd=self.workdir, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout_s
-        url = f"http://127.0.0.1:{self.port}/__heartbeat__"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ralph exited with {self.process.returncode}: "
-                                   f"{(self.workdir / 'ralph.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"ralph did not answer on {url} within {timeout_s}s")
-
-    def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        self.process = None
-
 
 def start_local_lrs(workdir: Path, port: int | None = None) -> LocalLrs:
     workdir = workdir.resolve()  # ralph runs from inside it: relative paths would resolve twice

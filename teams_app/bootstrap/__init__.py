@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from teams_app.adapters.assessment_delivery import AssessmentDelivery
     from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
     from teams_app.adapters.graph.factory import CalendarAndMail
+    from teams_app.adapters.web.links import LinkSigner
     from teams_app.domain.events import Event
     from teams_app.service.assessment import AssessmentService
     from teams_app.service.check_ins import CheckInPrompts
@@ -127,7 +129,7 @@ class Application:
         """Assessment notices; renders review cards again when they are sent."""
         from teams_app.adapters.assessment_delivery import AssessmentDelivery
 
-        return AssessmentDelivery(wake=self.wake, uow_factory=self._assessment_uows)
+        return AssessmentDelivery(wake=self.wake, uow_factory=self._assessment_uows, links=self.card_links)
 
     @cached_property
     def _outside(self) -> CalendarAndMail:
@@ -148,7 +150,18 @@ class Application:
     @cached_property
     def card_links(self) -> CardLinks:
         """Links to cards' web twins, for emails and for Teams when a card cannot be shown."""
-        return NoCardLinks()
+        return self.link_signer or NoCardLinks()
+
+    @cached_property
+    def link_signer(self) -> LinkSigner | None:
+        """The web twins' signer, when a signing key and a public URL are configured (else no web twins)."""
+        twin = self.settings.web_twin
+        key, base = twin.signing_key.get_secret_value(), twin.public_base_url or self.settings.public_url
+        if not key or not base:
+            return None
+        from teams_app.adapters.web.links import LinkSigner
+
+        return LinkSigner(key, base, self.clock, ttl=timedelta(hours=twin.ttl_hours))
 
     @cached_property
     def check_ins(self) -> CheckInPrompts:

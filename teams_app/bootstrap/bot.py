@@ -19,6 +19,7 @@ from teams_app.adapters.bot.email_render import program_email_renderer
 from teams_app.adapters.bot.sender import EmailRenderer, OutboxSender, Transport, default_email_renderer
 from teams_app.adapters.bot.store import ConversationStore, InboundDedup, Outbox
 from teams_app.bootstrap import Application
+from teams_app.bootstrap.web_twin import install_web_twin
 from teams_app.i18n import translator
 from teams_app.service.notifications import OutboxNotifier
 from teams_app.service.ports import Mailer
@@ -92,7 +93,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         adapter = CloudAdapter(auth)
         conversations = ConversationStore(app.engine)
         bot = PeerCoachBot(app.service, conversations, settings, app.clock, default_locale=app.settings.default_locale,
-                           assessment=app.assessment)
+                           assessment=app.assessment, card_links=app.card_links)
 
         async def on_error(context: Any, error: Exception) -> None:
             logger.error("bot turn failed: %s", type(error).__name__, exc_info=error)
@@ -106,6 +107,7 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
         adapter.on_turn_error = on_error
         endpoint = MessagesEndpoint(adapter, auth, bot, settings, InboundDedup(app.engine), app.clock)
         web_app.router.add_post("/api/messages", endpoint.handle)
+        install_web_twin(web_app, app)  # /twin/<token>: cards as web pages, when configured
 
         chosen_mailer = mailer if mailer is not None else app.mailer
         if chosen_mailer is None:
@@ -113,7 +115,8 @@ def bot_installer(*, mailer: Mailer | None = None, credentials_factory: Any = No
                            "(they fail at once); configure SMTP or Graph mail to email them")
         connector = transport or DirectConnectorTransport(auth, settings.app_id)
         renderer = email_renderer or program_email_renderer(bot_app_id=settings.app_id,
-                                                            teams_app_id=app.settings.manifest.app_id)
+                                                            teams_app_id=app.settings.manifest.app_id,
+                                                            links=app.card_links)
         sender = build_sender(app, connector, chosen_mailer, email_renderer=renderer,
                               **(sender_options or {}))
         check_ins = app.check_ins

@@ -128,8 +128,13 @@ class Meetings(UseCases):
         now = self._clock.now()
         async with self._uow() as uow:
             match = await self._member_match(uow, match_id, participant_id)
+            # Keyed on the meeting asked about: a second press for the same time tells no one again, but asking
+            # again after a new time was booked is news for the partner.
+            meeting = await uow.meetings.get(match.id)
+            about = meeting.start.isoformat() if meeting is not None and meeting.start else "unbooked"
             uow.events.append(ev.MeetingRescheduleRequested(
-                f"partner_reschedule/{match.id}/{participant_id}", now, match.program_id, match.id, participant_id))
+                f"partner_reschedule/{match.id}/{participant_id}/{about}", now, match.program_id, match.id,
+                participant_id))
             told = await self._partners(uow, match, participant_id)
             await self._bus.commit(uow)
         return told

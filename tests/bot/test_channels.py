@@ -36,14 +36,16 @@ async def test_email_commands_get_html_replies_with_a_subject(harness: BotHarnes
     assert len(replies) == 3
     for reply in replies:
         data = reply["channelData"]
-        assert data["subject"] and data["htmlBody"].startswith("<html>") and data["importance"] == "normal"
+        assert data["subject"] and data["htmlBody"].startswith("<!DOCTYPE html>") and data["importance"] == "normal"
         assert "attachments" not in reply  # cards are not interactive by email
-    assert "join" in replies[0]["channelData"]["htmlBody"]
-    assert replies[1]["channelData"]["subject"] == "Welcome to Pairs"
+        assert "**" not in data["htmlBody"] and "**" not in reply["text"]
+    assert "<strong>join</strong>" in replies[0]["channelData"]["htmlBody"]
+    assert replies[1]["channelData"]["subject"] == "Join Pairs"
     person = await harness.app.service.find_participant(email=sender)
-    assert person is not None
+    assert person is not None  # registered, so a consent link can name them; not enrolled before consent
     status = await harness.app.service.status(program.id)
-    assert status.enrolled == 1 and status.paused == 1
+    assert status.enrolled == 0 and status.paused == 0
+    assert "not taking part" in replies[2]["text"]
 
 
 async def test_a_mail_resent_by_the_channel_is_handled_once(harness: BotHarness) -> None:
@@ -53,13 +55,16 @@ async def test_a_mail_resent_by_the_channel_is_handled_once(harness: BotHarness)
     assert (await harness.post(mail))[0] == 200
     assert (await harness.post(mail))[0] == 200  # the channel resends after 15 s without a 200
     assert len(harness.connector.messages_to("email-thread-fred@example.com")) == 1
-    assert (await harness.app.service.status(program.id)).enrolled == 1
+    assert (await harness.app.service.status(program.id)).enrolled == 0  # 'join' by email asks for consent first
 
 
 async def test_email_leave_with_erase(harness: BotHarness) -> None:
     program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
     url = harness.connector.url
-    await harness.post(email_activity(url, "gus@example.com", "join", "m-1"))
+    from teams_app.service.use_cases import ParticipantInput
+
+    await harness.app.service.enroll(program.id, ParticipantInput(email="gus@example.com", display_name="Gus"),
+                                     consent=True)
     await harness.post(email_activity(url, "gus@example.com", "leave erase", "m-2"))
     assert await harness.app.service.find_participant(email="gus@example.com") is None
     assert (await harness.app.service.status(program.id)).enrolled == 0  # erased with the person

@@ -38,15 +38,19 @@ async def test_concurrent_profile_submissions_by_one_person_enroll_once(harness:
     no_traceback(caplog)
 
 
-async def test_200_concurrent_join_mails_from_100_people_enroll_each_once(harness: BotHarness,
-                                                                          caplog: pytest.LogCaptureFixture) -> None:
+async def test_200_concurrent_join_mails_from_100_people_register_each_once(
+        harness: BotHarness, caplog: pytest.LogCaptureFixture) -> None:
     program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
     caplog.set_level(logging.INFO)
     mails = [email_activity(harness.connector.url, f"racer{n}@example.com", "join", f"mail-{n}-{copy}")
              for n in range(100) for copy in range(2)]
     statuses = await asyncio.gather(*(harness.post(mail) for mail in mails))
     assert [s for s, _ in statuses] == [200] * 200
-    assert (await harness.app.service.status(program.id)).enrolled == 100
+    # 'join' by email registers the person (their consent link names them) and enrolls no one before consent.
+    assert (await harness.app.service.status(program.id)).enrolled == 0
+    for n in range(100):
+        assert await harness.app.service.find_participant(email=f"racer{n}@example.com") is not None
+        assert len(harness.connector.messages_to(f"email-thread-racer{n}@example.com")) == 2
     no_traceback(caplog)
 
 

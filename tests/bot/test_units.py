@@ -89,9 +89,11 @@ def test_token_bucket_paces_and_holds() -> None:
 
 
 def test_email_rendering_escapes_html() -> None:
-    subject, html, text = cards.render_email(_, "unmatched", {"program": "<b>P</b>", "reason": "x & y"})
+    from teams_app.adapters.bot.email_render import program_email_renderer
+
+    subject, html, text = program_email_renderer()("unmatched", {"program": "<b>P</b>", "reason": "x & y"}, "en")
     assert "<b>P</b>" in subject and "&lt;b&gt;" not in subject
-    assert "x &amp; y" in html and "x & y" in text
+    assert "x &amp; y" in html and "x & y" in text and "<b>P</b>" not in html
 
 
 def test_delivery_verdicts_and_the_retry_policy_give_up_after_max_attempts() -> None:

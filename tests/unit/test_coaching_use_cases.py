@@ -97,6 +97,22 @@ async def test_reschedule_tells_the_partner_once_and_cancel_calls_off_a_pairs_me
     assert len([e for e in w.events if isinstance(e, ev.MeetingRescheduleRequested)]) == 2
 
 
+async def test_asking_to_reschedule_again_after_a_new_time_was_booked_tells_the_partner_again() -> None:
+    w = World()
+    await w.pairs(2)
+    (match,) = (await w.service.run_round("Pairs", seed=1)).matches
+    actor, partner = match.participant_ids
+    first = w.clock.now() + timedelta(days=1)
+    await w.service.record_meeting(Meeting(match.id, MeetingStatus.SCHEDULED, first, first + timedelta(hours=1)))
+    await w.service.request_reschedule(match.id, actor)
+    await w.service.request_reschedule(match.id, actor)  # a second press for the same time
+    second = first + timedelta(days=2)
+    await w.service.record_meeting(Meeting(match.id, MeetingStatus.SCHEDULED, second, second + timedelta(hours=1)))
+    await w.service.request_reschedule(match.id, actor)  # the new time does not suit either
+    told = w.queued.of_kind(NotificationKind.PARTNER_RESCHEDULE)
+    assert [n.recipient_id for n in told] == [partner, partner]
+
+
 class RecordingCalendar:
     """Satisfies the Calendar port: records cancellations, fails the first one when asked."""
 

@@ -16,8 +16,10 @@ from teams_app.adapters.bot import assessment_cards as cards
 from teams_app.adapters.bot.turns import is_email, say
 from teams_app.domain.assessment import ReviewKind, ReviewStatus
 from teams_app.domain.model import Participant
+from teams_app.domain.notifications import TwinCard
 from teams_app.i18n import Translate
 from teams_app.service.assessment import AssessmentService
+from teams_app.service.ports import CardLinks, NoCardLinks
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +40,11 @@ def with_assessment_help(help_text: Callable[[Translate, bool], str], _: Transla
 class AssessmentCommands:
     NAMES = frozenset({"my reviews", "my feedback"})
 
-    def __init__(self, service: AssessmentService | None, *, default_locale: str = "en") -> None:
+    def __init__(self, service: AssessmentService | None, *, default_locale: str = "en",
+                 card_links: CardLinks | None = None) -> None:
         self._service = service
         self._default_locale = default_locale
+        self._links = card_links or NoCardLinks()
 
     async def _say(self, turn_context: TurnContext, text: str, card: dict[str, object] | None = None,
                    subject: str = "") -> None:
@@ -69,12 +73,17 @@ class AssessmentCommands:
                              todo).format(n=todo) if todo else _("All your reviews are submitted.")
         if is_email(turn_context):
             lines = [intro]
+            linked = True
             for task in tasks:
                 who = _("yourself") if task.review.kind is ReviewKind.SELF else task.reviewee_name
                 state = _("submitted") if task.review.status is ReviewStatus.SUBMITTED else _("not yet submitted")
-                lines.append(_("{who}: {state}, due {deadline} (UTC)").format(
-                    who=who, state=state, deadline=f"{task.assessment.deadline:%Y-%m-%d %H:%M}"))
-            lines.append(_("Open peer coaching in Teams to write or change a review."))
+                line = _("{who}: {state}, due {deadline} (UTC)").format(
+                    who=who, state=state, deadline=f"{task.assessment.deadline:%Y-%m-%d %H:%M}")
+                url = self._links.link(person.id, TwinCard.REVIEW, task.review.id)
+                linked = linked and bool(url)
+                lines.append(f"{line} · [{_('Write your review')}]({url})" if url else line)
+            if not linked:
+                lines.append(_("Open peer coaching in Teams to write or change a review."))
             await self._say(turn_context, "\n\n".join(lines), subject=_("Your peer reviews"))
             return
         await self._say(turn_context, intro)
@@ -95,7 +104,8 @@ class AssessmentCommands:
             parts = []
             for view in views[:MAX_CARDS]:
                 subject, _html, text = cards.feedback_email(view, _=_)
-                parts.append(f"{subject}\n\n{text}")
+                url = self._links.link(person.id, TwinCard.FEEDBACK, view.assessment_id)
+                parts.append(f"**{subject}**\n\n{text}" + (f"\n\n[{_('Open your feedback')}]({url})" if url else ""))
             await self._say(turn_context, "\n\n".join(parts), subject=_("Your peer feedback"))
             return
         for view in views[:MAX_CARDS]:

@@ -8,7 +8,7 @@ Every user-facing string goes through the ``Translate`` function of the person's
 
 from __future__ import annotations
 
-import html
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -361,6 +361,31 @@ def circle_lines(_: Translate, payload: Mapping[str, Any]) -> list[str]:
         lines.append(role + " " + _("The role rotates each session."))
     return lines
 
+# "Ana offers SQL, which Bo wants" (teams_app.domain.matching): said to Ana or Bo, it is about them as a third party.
+_OFFERS = re.compile(r"^(?P<giver>.+?) offers (?P<skills>.+), which (?P<taker>.+) wants$")
+
+
+def reason_for_reader(_: Translate, reason: str, reader_name: str = "", partner_names: Sequence[str] = ()) -> str:
+    """A match reason as said to its reader: "You offer SQL, which Bo wants", never "Ana offers ..." to Ana.
+
+    The reader is ``reader_name``, or else the one named who is not among ``partner_names`` (a card's payload
+    lists the others only).
+    """
+    found = _OFFERS.match(reason.strip())
+    if found is None:
+        return reason[:1].upper() + reason[1:]
+    giver, skills, taker = found.group("giver"), found.group("skills"), found.group("taker")
+    others = set(partner_names)
+
+    def is_reader(name: str) -> bool:
+        return name == reader_name if reader_name else bool(others) and name not in others
+
+    if is_reader(giver):
+        return _("You offer {skills}, which {name} wants.").format(skills=skills, name=taker)
+    if is_reader(taker):
+        return _("{name} offers {skills}, which you want.").format(name=giver, skills=skills)
+    return _("{giver} offers {skills}, which {taker} wants.").format(giver=giver, skills=skills, taker=taker)
+
 
 def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool = True) -> Card:
     """The match introduction: who, why, roles, coaching prompts, meeting, actions (a circle: its session, the
@@ -385,7 +410,8 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
     reasons = payload.get("reasons") or []
     if reasons:
         body.append(_text(_("Why you two:") if len(partners) == 1 else _("Why this group:"), weight="Bolder"))
-        body += [_text(f"- {reason}") for reason in reasons]
+        names = [str(p.get("name", "")) for p in partners]
+        body += [_text(f"- {reason_for_reader(_, str(reason), partner_names=names)}") for reason in reasons]
     prompts = payload.get("prompts") or []
     if prompts:
         body.append(_text(_("Questions to start with:"), weight="Bolder"))
@@ -528,7 +554,8 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
                                                                         names=names),
                  _("Your role: {role}").format(role=_(str(payload.get("role", ""))))]
         lines += circle_lines(_, payload)
-        lines += [f"- {r}" for r in payload.get("reasons", [])]
+        others = [str(p.get("name", "")) for p in payload.get("partners", [])]
+        lines += [f"- {reason_for_reader(_, str(r), partner_names=others)}" for r in payload.get("reasons", [])]
         lines += [_("Questions to start with:")] + [f"- {_(p)}" for p in payload.get("prompts", [])]
     elif kind == NotificationKind.MEETING_UPDATE:
         meeting = payload.get("meeting") or {}
@@ -579,10 +606,3 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
         subject = str(payload.get("subject") or _("A message from peer coaching"))
         lines = [str(payload.get("text", ""))]
     return subject, "\n".join(lines)
-
-
-def render_email(_: Translate, kind: str, payload: Mapping[str, Any]) -> tuple[str, str, str]:
-    """(subject, html, text) for the email fallback; cards are not interactive by email."""
-    subject, text = notification_text(_, kind, payload)
-    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line)
-    return subject, f"<html><body>{paragraphs}</body></html>", text

@@ -32,13 +32,13 @@ from teams_app.adapters.bot.delivery.retry import DeliveryError
 from teams_app.adapters.bot.identity import Identity
 from teams_app.adapters.bot.member_commands import MemberCommands
 from teams_app.adapters.bot.store import ConversationStore, MatchCards, Welcomes
-from teams_app.adapters.bot.turns import open_programs, say, translate
+from teams_app.adapters.bot.turns import is_email, open_programs, say, translate
 from teams_app.config import BotSettings
 from teams_app.domain.errors import DomainError, InvalidInput, InvalidInputs
 from teams_app.domain.model import Participant
 from teams_app.i18n import Translate
 from teams_app.service.assessment import AssessmentService
-from teams_app.service.ports import Clock
+from teams_app.service.ports import CardLinks, Clock, NoCardLinks
 from teams_app.service.use_cases import CoachingService
 
 logger = logging.getLogger(__name__)
@@ -70,14 +70,16 @@ class KeyedLocks:
 class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
     def __init__(self, service: CoachingService, conversations: ConversationStore, settings: BotSettings,
                  clock: Clock, *, default_locale: str = "en",
-                 assessment: AssessmentService | None = None) -> None:
+                 assessment: AssessmentService | None = None, card_links: CardLinks | None = None) -> None:
         super().__init__()
         self._service = service
         self._default_locale = default_locale
         self.identity = Identity(service, conversations, settings, clock)
-        self.members = MemberCommands(service, self.identity, default_locale=default_locale)
+        self._links = card_links or NoCardLinks()
+        self.members = MemberCommands(service, self.identity, default_locale=default_locale, card_links=self._links)
         self.admin = AdminCommands(service, default_locale=default_locale)
-        self.assessment_commands = AssessmentCommands(assessment, default_locale=default_locale)
+        self.assessment_commands = AssessmentCommands(assessment, default_locale=default_locale,
+                                                      card_links=self._links)
         self.card_actions = CardActions(service, self.identity, settings, default_locale=default_locale,
                                         assessment=assessment, match_cards=MatchCards(conversations.engine),
                                         clock=clock)
@@ -103,8 +105,9 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
                 # The conversation's connector did not take our reply; an apology would not get through either.
                 logger.warning("could not answer a %s activity: %s", activity.type, exc)
 
-    async def _say(self, turn_context: TurnContext, text: str, card: dict[str, object] | None = None) -> None:
-        await say(turn_context, text, card, default_locale=self._default_locale)
+    async def _say(self, turn_context: TurnContext, text: str, card: dict[str, object] | None = None,
+                   subject: str = "") -> None:
+        await say(turn_context, text, card, subject, default_locale=self._default_locale)
 
     def _t(self, turn_context: TurnContext, person: Participant | None = None) -> Translate:
         return translate(turn_context, person, self._default_locale)
@@ -174,7 +177,10 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
             elif command.name in AssessmentCommands.NAMES:
                 await self.assessment_commands.run(turn_context, command.name, person, _)
             elif command.name == "help" or not command.text:
-                await self._say(turn_context, with_assessment_help(cards.help_text, _, is_admin))
+                text = with_assessment_help(cards.help_text, _, is_admin)
+                if is_email(turn_context):
+                    text = self.members.email_help(text, _)
+                await self._say(turn_context, text, subject=_("What I understand") if is_email(turn_context) else "")
             else:
                 await self._say(turn_context, _("I did not understand \"{text}\". I am a peer-coaching assistant: "
                                                 "say 'join' to take part, 'my matches' to see your matches, or "

@@ -3,13 +3,13 @@ person's language, and choosing a program by name."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import Any
 
 from botbuilder.core import CardFactory, MessageFactory, TurnContext
 from botbuilder.schema import Activity, ActivityTypes
 
+from teams_app.adapters.email.templates import Block, compose
 from teams_app.domain.model import Participant, Program
 from teams_app.i18n import Translate, translator
 from teams_app.service.use_cases import CoachingService
@@ -27,11 +27,22 @@ async def say(turn_context: TurnContext, text: str, card: dict[str, Any] | None 
               default_locale: str = "en") -> None:
     """Reply: an Adaptive Card (Teams), plain text, or HTML with a subject (the email channel)."""
     if is_email(turn_context):
-        _ = translator(turn_context.activity.locale or default_locale)
-        body = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p.strip())
-        reply = Activity(type=ActivityTypes.message, text=text, channel_data={
-            "htmlBody": f"<html><body>{body}</body></html>", "subject": subject or _("Peer coaching"),
-            "importance": "normal"})
+        locale = turn_context.activity.locale or default_locale
+        _ = translator(locale)
+        # The same layout as notification emails: chat markdown becomes HTML, and plain text in the text part.
+        blocks: list[Block] = []
+        for paragraph in text.split("\n\n"):
+            items = paragraph.strip().splitlines()
+            if items and all(line.startswith("- ") for line in items):
+                if blocks and isinstance(blocks[-1], list):  # "- a\n\n- b": one list, as chat shows it
+                    blocks[-1].extend(line[2:] for line in items)
+                else:
+                    blocks.append([line[2:] for line in items])
+            elif paragraph.strip():
+                blocks.append(paragraph.strip())
+        title, body, plain_text = compose(subject or _("Peer coaching"), blocks, locale=locale)
+        reply = Activity(type=ActivityTypes.message, text=plain_text, channel_data={
+            "htmlBody": body, "subject": title, "importance": "normal"})
     elif card is not None:
         reply = MessageFactory.attachment(CardFactory.adaptive_card(card))
     else:

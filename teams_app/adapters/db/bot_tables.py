@@ -83,3 +83,13 @@ bot_welcomes = sa.Table(
     sa.Column("user_key", sa.String(254), primary_key=True),
     sa.Column("at", UtcDateTime(), nullable=False),
 )
+
+# Web twins of cards: each spent action (a rendered card's nonce, so a replayed POST is refused) and each
+# link's claim (the browser session that acted first; another session cannot act with the same link).
+bot_web_twin_uses = sa.Table(
+    "bot_web_twin_uses", metadata,
+    sa.Column("key", sa.String(80), primary_key=True),  # "spent:<action nonce>" or "claim:<link nonce>"
+    sa.Column("session_tag", sa.String(64), nullable=False),  # keyed hash of the session cookie
+    sa.Column("participant_id", ID, nullable=False),
+    sa.Column("expires_at", UtcDateTime(), nullable=False, index=True),  # the link's expiry: pruned after it
+)

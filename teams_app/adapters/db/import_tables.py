@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.db.tables import ID, UtcDateTime, enrollments, metadata, participants
-from teams_app.service.imports import ImportCheckpoint
+
+if TYPE_CHECKING:  # the service module is imported where a checkpoint is built, not with the tables
+    from teams_app.service.imports import ImportCheckpoint
 
 participant_imports = sa.Table(
     "participant_imports", metadata,
@@ -39,6 +42,13 @@ participant_import_rows = sa.Table(
 )
 
 
+def _checkpoint(row: Any) -> ImportCheckpoint:
+    from teams_app.service.imports import ImportCheckpoint
+
+    return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
+                            row["enrolled"], row["existing"], row["status"], row["started_at"])
+
+
 class SqlImportCheckpoints:
     """:class:`ImportCheckpoints` on the application's database; each call is one short transaction."""
 
@@ -53,8 +63,7 @@ class SqlImportCheckpoints:
             row = (await conn.execute(query)).mappings().first()
         if row is None:
             return None
-        return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
-                                row["enrolled"], row["existing"], row["status"], row["started_at"])
+        return _checkpoint(row)
 
     async def get(self, import_id: str) -> ImportCheckpoint | None:
         async with self._engine.connect() as conn:
@@ -62,8 +71,7 @@ class SqlImportCheckpoints:
                    ).mappings().first()
         if row is None:
             return None
-        return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
-                                row["enrolled"], row["existing"], row["status"], row["started_at"])
+        return _checkpoint(row)
 
     async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]:
         """Those of ``emails`` without a current (active or paused) enrollment in the program, in order."""

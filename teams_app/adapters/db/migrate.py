@@ -107,7 +107,7 @@ def _create_fresh(connection: Connection) -> list[str]:
     from teams_app.adapters.db import all_metadata
 
     for metadata in all_metadata():
-        metadata.create_all(connection)
+        metadata.create_all(connection, checkfirst=False)  # no tables at all: nothing to look up first
     version = sa.Table("alembic_version", sa.MetaData(),
                        sa.Column("version_num", sa.String(32), primary_key=True))
     version.create(connection)

@@ -11,10 +11,10 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db.bot_tables import bot_conversation_members, bot_conversations, bot_notifications
+from teams_app.adapters.db.tables import insert_for
 from teams_app.domain.model import Participant
 from teams_app.domain.notifications import Notice
 
@@ -23,9 +23,7 @@ PENDING = "pending"
 
 def insert_ignoring_conflicts(conn: AsyncConnection, table: sa.Table) -> Any:
     """An INSERT that can ignore conflicts on SQLite and PostgreSQL alike."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return insert_for(conn.dialect.name, table)
 
 
 async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Mapping[str, Any], str]],
@@ -44,7 +42,7 @@ async def enqueue(conn: AsyncConnection, rows: Iterable[tuple[str, str, str, Map
     # back, in chunks that stay under PostgreSQL's 32,767 bind parameters.
     added = 0
     for start in range(0, len(values), 2000):
-        stmt = (postgresql.insert(bot_notifications).values(values[start:start + 2000])
+        stmt = (insert_for("postgresql", bot_notifications).values(values[start:start + 2000])
                 .on_conflict_do_nothing().returning(bot_notifications.c.id))
         added += len((await conn.execute(stmt)).all())
     return added

@@ -8,7 +8,6 @@ from datetime import date, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
@@ -363,7 +362,7 @@ class SqlMeetingRepository(_Repo):
                   "join_url": meeting.join_url, "external_id": meeting.external_id, "organizer": meeting.organizer,
                   "detail": meeting.detail}
         # One atomic statement: two servers booking the same match must not race between UPDATE and INSERT.
-        insert = (postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert)(t.meetings)
+        insert = t.insert_for(self.conn.dialect.name, t.meetings)
         await self.conn.execute(insert.values(match_id=meeting.match_id, **values).on_conflict_do_update(
             index_elements=["match_id"], set_=values))
 

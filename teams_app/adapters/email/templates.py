@@ -1,4 +1,10 @@
-"""Email templates: ``render_email(kind, payload, locale) -> (subject, html, text)``.
+"""Email templates and the one email layout: ``compose`` and ``render_email(kind, payload, locale)``.
+
+:func:`compose` lays out every email the bot sends (notifications, rendered by
+:mod:`teams_app.adapters.bot.email_render`, and replies on the email channel): greeting, paragraphs and lists,
+buttons and footer, as a text part and an escaped HTML part; chat markdown (``**bold**``, ``[label](url)``)
+becomes markup in HTML and plain words in text, so none of it leaks. :func:`render_email` fills the program
+templates below through the same layout.
 
 Kinds and the payload keys they use (``*`` = required):
 
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
@@ -177,23 +184,72 @@ def render_email(kind: str, payload: Mapping[str, Any], locale: str = "en") -> t
     subject = build(r)
     r.actions.append((r.t("open_bot"), bot_link))
     footer = r.t("footer", program=r.need("program"))
-
-    text_parts = [greeting, *r.paragraphs]
+    blocks: list[Block] = list(r.paragraphs)
     if r.rows:
-        text_parts.append("\n".join(f"- {row}" for row in r.rows))
-    text_parts.extend(f"{label}: {url}" for label, url in r.actions)
-    text_parts.append(f"-- \n{footer}")
+        blocks.append(list(r.rows))
+    return compose(subject, blocks, locale=str(r.locale), greeting=greeting, actions=r.actions, footer=footer)
+
+
+# -- one layout for every email the bot sends (notifications and replies) --------------------------------------
+Block = str | list[str]  # a paragraph, or a bulleted list
+_BOLD = re.compile(r"\*\*(.+?)\*\*")
+_LINK = re.compile(r"\[([^\]]+)\]\((https?://[^\s)]+)\)")
+
+
+def plain(text: str) -> str:
+    """Chat markdown as plain text: ``**bold**`` loses its stars, ``[label](url)`` becomes ``label (url)``."""
+    return _BOLD.sub(r"\1", _LINK.sub(r"\1 (\2)", text))
+
+
+def markdown_html(text: str) -> str:
+    """Chat markdown as escaped HTML: ``**bold**`` -> <strong>, ``[label](url)`` -> a link; nothing else passes."""
+    out: list[str] = []
+    position = 0
+    for link in _LINK.finditer(text):
+        out.append(_bold_html(text[position:link.start()]))
+        out.append(f'<a href="{html.escape(link.group(2), quote=True)}">{_bold_html(link.group(1))}</a>')
+        position = link.end()
+    out.append(_bold_html(text[position:]))
+    return "".join(out)
+
+
+def _bold_html(text: str) -> str:
+    escaped = html.escape(text)
+    return _BOLD.sub(lambda m: f"<strong>{m.group(1)}</strong>", escaped)
+
+
+def compose(subject: str, blocks: Sequence[Block], *, locale: str = "en", greeting: str = "",
+            actions: Sequence[tuple[str, str]] = (), footer: str = "") -> tuple[str, str, str]:
+    """(subject, html, text) in the bot's email layout; ``blocks`` may use chat markdown (bold, links)."""
+    subject = plain(subject)
+    text_parts = [plain(greeting)] if greeting else []
+    for block in blocks:
+        if isinstance(block, str):
+            if block.strip():
+                text_parts.append(plain(block))
+        elif block:
+            text_parts.append("\n".join(f"- {plain(item)}" for item in block))
+    text_parts.extend(f"{plain(label)}: {url}" for label, url in actions)
+    if footer:
+        text_parts.append(f"-- \n{plain(footer)}")
     text = "\n\n".join(text_parts) + "\n"
 
     esc = html.escape
-    body = [f"<p>{esc(greeting)}</p>", *(f"<p>{esc(p)}</p>" for p in r.paragraphs)]
-    if r.rows:
-        body.append("<ul>" + "".join(f"<li>{esc(row)}</li>" for row in r.rows) + "</ul>")
+    body = [f"<p>{markdown_html(greeting)}</p>"] if greeting else []
+    for block in blocks:
+        if isinstance(block, str):
+            if block.strip():
+                body.append("<p>" + "<br>".join(markdown_html(line) for line in block.split("\n")) + "</p>")
+        elif block:
+            body.append("<ul>" + "".join(f"<li>{markdown_html(item)}</li>" for item in block) + "</ul>")
     body.extend(
         f'<p><a href="{esc(url, quote=True)}" style="display:inline-block;padding:8px 16px;background:#5b5fc7;'
-        f'color:#ffffff;text-decoration:none;border-radius:4px">{esc(label)}</a></p>' for label, url in r.actions)
-    body.append(f'<p style="color:#616161;font-size:12px">{esc(footer)}</p>')
-    html_doc = (f'<!DOCTYPE html><html lang="{esc(r.locale.language)}"><head><meta charset="utf-8">'
+        f'color:#ffffff;text-decoration:none;border-radius:4px">{esc(plain(label))}</a></p>'
+        for label, url in actions)
+    if footer:
+        body.append(f'<p style="color:#616161;font-size:12px">{markdown_html(footer)}</p>')
+    language = babel_locale(locale).language
+    html_doc = (f'<!DOCTYPE html><html lang="{esc(language)}"><head><meta charset="utf-8">'
                 f"<title>{esc(subject)}</title></head>"
                 f'<body style="font-family:Segoe UI,Helvetica,Arial,sans-serif">{"".join(body)}</body></html>')
     return subject, html_doc, text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -89,6 +90,7 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool, no_demo: boo
         DEV_LRS_FILE.write_text(json.dumps({"endpoint": local.endpoint, "credentials": "credentials.json"}))
     try:
         settings, mail_note = _dev_mail(settings)
+        settings = _dev_web_twin(settings, port)
         app = bootstrap(settings)
         if not no_demo:
             _add_demo(app)
@@ -99,6 +101,7 @@ def dev(ctx: click.Context, port: int, lrs_port: int, no_lrs: bool, no_demo: boo
         click.echo(f"admins:        {', '.join(settings.bot.admins)} (set PEERCOACH_BOT__ADMINS to change)")
         click.echo(f"email:         {mail_note}")
         click.echo(f"bot endpoint:  http://127.0.0.1:{port}/api/messages")
+        click.echo(f"card links:    {settings.web_twin.public_base_url}/twin/... (web twins of cards, in emails)")
         if local is not None:
             click.echo(f"local LRS:     {local.endpoint} (user {local.username}, password in "
                        f"{STATE_DIR / 'lrs' / 'credentials.json'})")
@@ -117,6 +120,25 @@ def _dev_mail(settings: Settings) -> tuple[Settings, str]:
     folder = (STATE_DIR / "mail").resolve()
     smtp = settings.smtp.model_copy(update={"folder": folder})
     return settings.model_copy(update={"smtp": smtp}), f"written to {folder} as .eml files (no SMTP or Graph mail)"
+
+
+def _dev_web_twin(settings: Settings, port: int) -> Settings:
+    """Web twins of cards work out of the box: links to this process, signed with a key kept in the state
+    folder (made once, readable only by its owner) unless one is configured."""
+    twin = settings.web_twin
+    from pydantic import SecretStr
+
+    key = twin.signing_key.get_secret_value()
+    if not key:
+        path = STATE_DIR / "web_twin.key"
+        if not path.exists():
+            STATE_DIR.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        key = path.read_text(encoding="utf-8").strip()
+    base = twin.public_base_url or settings.public_url or f"http://127.0.0.1:{port}"
+    return settings.model_copy(update={"web_twin": twin.model_copy(
+        update={"signing_key": SecretStr(key), "public_base_url": base})})
 
 
 def _add_demo(app: Application) -> None:

@@ -18,15 +18,16 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
 from lrs_bridge.retry import Backoff
-from teams_app.adapters.bot.cards import attachment, message_card, notification_text, render_email, state_card
+from teams_app.adapters.bot.cards import attachment, message_card, notification_text, state_card
 from teams_app.adapters.bot.delivery.pacing import Buckets, TokenBucket
 from teams_app.adapters.bot.delivery.retry import DeliveryError, RetryPolicy, Verdict, classify
+from teams_app.adapters.bot.email_render import EmailRenderer, program_email_renderer
 from teams_app.adapters.bot.store import (
     EMAIL,
     FAILED,
@@ -67,11 +68,8 @@ class ReachabilityPort(Protocol):
     async def set_teams_reachable(self, participant_id: str, reachable: bool) -> None: ...
 
 
-EmailRenderer = Callable[[str, Mapping[str, Any], str], tuple[str, str, str]]
-
-
-def default_email_renderer(kind: str, payload: Mapping[str, Any], locale: str) -> tuple[str, str, str]:
-    return render_email(translator(locale), kind, payload)
+# The one email renderer (no links to web twins, no link back to Teams): what a sender built without one uses.
+default_email_renderer: EmailRenderer = program_email_renderer()
 
 
 def teams_activity(_: Translate, kind: str, payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -442,14 +440,24 @@ class OutboxSender:
             self.stats.failed += 1
             self._record(Outcome(row.id, FAILED, error="no email address known"))
             return
-        subject, html_body, text = self._render_email(row.kind, {**row.payload, "name": person.display_name},
-                                                      person.locale)
+        match_id = str(row.payload.get("match_id") or "")
+        if row.kind in CHECKIN_KINDS and match_id:
+            current = await self._cards.get(row.participant_id, match_id)
+            if current is not None and current.state.final:  # checked in on the web twin since this was queued
+                self._record(Outcome(row.id, SENT, error=f"not sent: the card already shows {current.state.value}",
+                                     at=self._clock.now()))
+                return
         attachments = []
         if row.kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
             # A time we only proposed comes with the invitation to add it (a booked event invited them already).
             invitation = proposal_from_payload(row.payload, person, now=self._clock.now())
             if invitation is not None:
                 attachments.append(invitation)
+        # What only the sender knows: who reads it (links are per person), their zone, and what is attached.
+        payload = {**row.payload, "recipient": {"id": person.id, "email": person.email, "name": person.display_name},
+                   "invitation_attached": bool(attachments)}
+        payload.setdefault("reader", {"time_zone": person.profile.time_zone, "locale": person.locale})
+        subject, html_body, text = self._render_email(row.kind, payload, person.locale)
         started.add(row.id)
         try:
             await self._mailer.send([person.email], subject, html_body, text, attachments)
