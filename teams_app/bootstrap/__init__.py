@@ -129,7 +129,7 @@ class Application:
         """Assessment notices; renders review cards again when they are sent."""
         from teams_app.adapters.assessment_delivery import AssessmentDelivery
 
-        return AssessmentDelivery(wake=self.wake, uow_factory=self._assessment_uows, links=self.card_links)
+        return AssessmentDelivery(wake=self.wake, uow_factory=self._assessment_uows)
 
     @cached_property
     def _outside(self) -> CalendarAndMail:

@@ -197,7 +197,7 @@ async def test_match_and_feedback_twins_render_in_the_persons_language(
             page.set_default_timeout(20_000)
             await page.set_content(body_of(feedback_mail, "html"))
             await page.screenshot(path=str(shots / "10-feedback-email-de.png"))
-            await page.get_by_role("link", name="Dein Feedback als Karte ansehen").click()
+            await page.get_by_role("link", name="Dein Feedback öffnen").click()
             await page.get_by_text("Klare Fragen").wait_for()
             await page.screenshot(path=str(shots / "11-feedback-twin-de.png"), full_page=True)
         finally:

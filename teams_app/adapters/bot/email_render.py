@@ -227,11 +227,15 @@ def _card_lines(card: Mapping[str, Any]) -> list[str]:
 
 
 def _review(e: _Email) -> str:
+    """A review to write: who and with which rubric (the ``review`` facts added when it is sent), what the card
+    asks, the deadline in the reader's zone, and the link to the review card's web twin."""
     _ = e._
     card = e.payload.get("card") if isinstance(e.payload.get("card"), Mapping) else {}
+    facts = e.payload.get("review") if isinstance(e.payload.get("review"), Mapping) else {}
     lines = _card_lines(card or {})
-    title = lines[0] if lines else _("A peer review for you to write")
+    reminder = e.payload.get("kind") == NotificationKind.REVIEW_REMINDER.value
     deadline = e.payload.get("deadline")
+    when = e.when(deadline) if deadline else ""
     hidden = set()
     if deadline:
         try:  # the card's own due line is in UTC; the email says it in the reader's zone instead
@@ -240,16 +244,30 @@ def _review(e: _Email) -> str:
                 deadline=f"{due:%Y-%m-%d %H:%M}"))
         except ValueError:
             pass
-    if e.payload.get("kind") == NotificationKind.REVIEW_REMINDER.value:
-        e.blocks.append(_("A friendly reminder:"))
-    e.blocks += [line for line in lines[1:] if line not in hidden]
-    if deadline:
-        e.blocks.append(_("Please write it by {when}. You can change your answers until then.").format(
-            when=e.when(deadline)))
-    e.twin(TwinCard.REVIEW, str(e.payload.get("review_id") or ""), _("Write your review"),
-           _("Reply with 'my reviews' to see the reviews you still have to write."))
-    return title if e.payload.get("kind") != NotificationKind.REVIEW_REMINDER.value else \
-        _("Reminder: {title}").format(title=title)
+    name, rubric = str((facts or {}).get("reviewee") or ""), str((facts or {}).get("rubric") or "")
+    self_review = bool((facts or {}).get("self_assessment") or e.payload.get("self_assessment"))
+    if facts and self_review:
+        subject = (_("Reminder: your self-assessment is due {deadline}") if reminder and when
+                   else _("Your self-assessment: {rubric}")).format(deadline=when, rubric=rubric)
+        e.blocks.append(_("Please assess yourself in {program}, with the rubric \"{rubric}\".").format(
+            program=facts.get("program") or e.program, rubric=rubric))
+    elif facts:
+        subject = (_("Reminder: your review of {name} is due {deadline}") if reminder and when
+                   else _("Please review {name}: {rubric}")).format(name=name, deadline=when, rubric=rubric)
+        e.blocks.append(_("Please review how {name} did in {program}, with the rubric \"{rubric}\".").format(
+            name=name, program=facts.get("program") or e.program, rubric=rubric))
+    else:  # queued before the facts were added: the card's title says what it is
+        title = lines[0] if lines else _("A peer review for you to write")
+        subject = _("Reminder: {title}").format(title=title) if reminder else title
+        if reminder:
+            e.blocks.append(_("A friendly reminder:"))
+    e.blocks += _blocks([line for line in lines[1:] if line not in hidden])
+    if when:
+        e.blocks.append(_("Please write it by {when}. You can change your answers until then.").format(when=when))
+    e.twin(TwinCard.REVIEW, str(e.payload.get("review_id") or ""), _("Open the review"),
+           _("Answer on the review card in your chat with me in Teams. Reply with 'my reviews' to see the "
+             "reviews you still have to write."))
+    return subject
 
 
 def _feedback(e: _Email) -> str:
