@@ -18,6 +18,8 @@ from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransiti
 
 MAX_TEXT = 2000  # longest free text we store from a person (cards, check-ins)
 MAX_NAME = 200
+DEFAULT_SESSIONS_PER_TERM = 6  # a learning circle's usual run: about six meetings before people regroup
+MAX_SESSIONS_PER_TERM = 52
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A fixed namespace so ids derived from stable keys are the same on every machine.
 PEERCOACH_NS = uuid.UUID("6f1c7f5e-3b0a-5d8e-9a52-2f0d6c1b7a40")
@@ -119,7 +121,7 @@ class MatchingPolicy:
     min_overlap_hours: float = 1.0  # H: shared working time across time zones
     require_shared_language: bool = True
     group_min: int = 3
-    group_max: int = 5
+    group_max: int = 8  # learning circles and action-learning sets: 3-8 people, as even as possible
     mentor_capacity: int = 1
     weight_skills: float = 3.0
     weight_cross_department: float = 2.0
@@ -168,6 +170,11 @@ class Program:
     buffer_minutes: int = 0  # free time each person keeps before and after the meeting
     preferred_days: tuple[int, ...] = ()  # weekdays (Monday = 0) in each person's zone; () = any working day
     preferred_hours: str = ""  # 'HH:MM-HH:MM' in each person's zone, tried first; '' = whole working day
+    # Circle programs: circles stay together for this many sessions (rounds), then new circles form.
+    sessions_per_term: int = DEFAULT_SESSIONS_PER_TERM
+    # Circle programs: the Teams channel id (19:...@thread...) where rounds are announced, without names;
+    # '' = no channel announcements. Circle posts never go to every team the bot is in.
+    announcement_channel: str = ""
     next_round_at: datetime | None = None
     active: bool = True
     created_at: datetime = field(default_factory=utcnow)
@@ -216,6 +223,10 @@ class Program:
             raise InvalidInput("meeting_minutes", "must be between 10 and 240")
         if not 0 <= self.buffer_minutes <= 120:
             raise InvalidInput("buffer_minutes", "must be between 0 and 120")
+        if not 1 <= self.sessions_per_term <= MAX_SESSIONS_PER_TERM:
+            raise InvalidInput("sessions_per_term", f"must be between 1 and {MAX_SESSIONS_PER_TERM}")
+        if len(self.announcement_channel) > 512 or any(c.isspace() for c in self.announcement_channel):
+            raise InvalidInput("announcement_channel", "a Teams channel id such as 19:abc@thread.tacv2")
         if any(not 0 <= d <= 6 for d in self.preferred_days):
             raise InvalidInput("preferred_days", "weekdays are numbered 0 (Monday) to 6 (Sunday)")
         if self.preferred_hours:
@@ -486,6 +497,19 @@ class Match:
             raise InvalidInput("match", "you are not part of this match")
 
     @property
+    def facilitator_id(self) -> str | None:
+        """A circle's facilitator this session (circle members are stored in rotation order)."""
+        return next((m.participant_id for m in self.members if m.role is Role.FACILITATOR), None)
+
+    def next_facilitator_id(self, session: int, sessions_in_term: int) -> str | None:
+        """Who facilitates the circle's next session if it stays as it is: the next member in rotation order
+        (None for pairs, and after the term's last session, when new circles form)."""
+        if self.facilitator_id is None or len(self.members) < 2 or not 1 <= session < sessions_in_term:
+            return None
+        at = self.participant_ids.index(self.facilitator_id)
+        return self.members[(at + 1) % len(self.members)].participant_id
+
+    @property
     def absence_calls_off_meeting(self) -> bool:
         """A pair cannot meet without one of the two; a circle meets with the others."""
         return len(self.members) <= 2
@@ -505,6 +529,17 @@ class Round:
     seed: int
     status: RoundStatus = RoundStatus.OPEN
     quality: dict[str, float] = field(default_factory=dict)
+    # Circle programs: the term (1, 2, ...) and the session within it (1..sessions_per_term); 0 otherwise.
+    term: int = 0
+    session: int = 0
+
+    def next_term_position(self, sessions_per_term: int) -> tuple[int, int]:
+        """(term, session) of the round after this one in a circle program: the next session of this term,
+        or session 1 of a new term once this one has had its sessions (or had none: a program that became a
+        circle program, or rounds from before terms existed)."""
+        if self.term < 1 or self.session < 1 or self.session >= sessions_per_term:
+            return self.term + 1 if self.term >= 1 else 1, 1
+        return self.term, self.session + 1
 
 
 # The UID suffix of an invitation peercoach made itself (no calendar access): a proposal, not a booking.

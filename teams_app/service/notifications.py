@@ -48,11 +48,30 @@ def match_payload(program: Program, round_: Round, match: Match, people: dict[st
     reader = people.get(participant_id)
     if reader is not None:  # times are shown in the reader's zone and locale
         payload["reader"] = {"time_zone": reader.profile.time_zone, "locale": reader.locale}
+    if program.kind.is_group:
+        payload.update(circle_payload(program, round_, match, people))
+        if payload.get("next_facilitator") and payload["next_facilitator"]["id"] == participant_id:
+            payload["next_facilitator"] = {**payload["next_facilitator"], "you": True}
     if meeting is not None and meeting.status is MeetingStatus.SCHEDULED and meeting.start:
         payload["meeting"] = {"start": meeting.start.isoformat(),
                               "end": meeting.end.isoformat() if meeting.end else None,
                               "join_url": meeting.join_url, "booked": meeting.booked}
     return payload
+
+
+def circle_payload(program: Program, round_: Round, match: Match, people: dict[str, Participant]) -> dict[str, Any]:
+    """A circle's facilitator this session, who is next, and where the session falls in the term."""
+    def who(pid: str | None) -> dict[str, str] | None:
+        if pid is None:
+            return None
+        person = people.get(pid)
+        return {"id": pid, "name": person.display_name if person else ""}
+
+    out: dict[str, Any] = {"facilitator": who(match.facilitator_id)}
+    if round_.session >= 1:
+        out.update(session=round_.session, sessions_in_term=program.sessions_per_term,
+                   next_facilitator=who(match.next_facilitator_id(round_.session, program.sessions_per_term)))
+    return out
 
 
 # Kinds whose payload is a member's view of a match: rendered again from the current match when sent.
@@ -146,22 +165,38 @@ class NotificationPlanner:
 
     @staticmethod
     async def _channel_notices(uow: UnitOfWork, event_key: str, kind: NotificationKind, payload: dict[str, Any],
-                               tenant_id: str) -> list[Notice]:
-        # For channel kinds the recipient is the conversation reference id of the team channel.
-        return [Notice(notice_id(event_key, ref_id, kind), ref_id, kind, payload, Channel.TEAMS)
-                for ref_id in await uow.notifications.channel_targets(tenant_id)]
+                               ref_ids: list[str]) -> list[Notice]:
+        # For channel kinds the recipient is the conversation reference id of the channel or group chat.
+        return [Notice(notice_id(event_key, ref_id, kind), ref_id, kind, payload, Channel.TEAMS) for ref_id in ref_ids]
+
+    @staticmethod
+    async def _announcement_targets(uow: UnitOfWork, program: Program) -> list[str]:
+        """Where a program's rounds are announced: the channel its admin named; a circle program without one
+        is announced nowhere (its circles are private); other programs in every team channel, as before."""
+        if program.announcement_channel:
+            return await uow.notifications.named_channel(program.announcement_channel, program.tenant_id)
+        if program.kind.is_group:
+            return []
+        return await uow.notifications.channel_targets(program.tenant_id)
 
     async def on_match_created(self, event: ev.MatchCreated, uow: UnitOfWork) -> None:
         notices = await self._match_notices(uow, event.key, event.match_id, NotificationKind.INTRO)
         program = await uow.programs.get(event.program_id)
         match = await uow.matches.get(event.match_id)
-        if program is not None and match is not None and program.kind.is_group:
-            # A learning circle gets its own thread in every team channel the bot is installed in.
-            people = await uow.participants.get_many(list(match.participant_ids))
-            payload = {"program": program.name, "match_id": match.id,
-                       "members": sorted(p.display_name for p in people)}
-            notices += await self._channel_notices(uow, event.key, NotificationKind.CIRCLE_THREAD, payload,
-                                                   program.tenant_id)
+        round_ = await uow.rounds.get(match.round_id) if match is not None else None
+        if program is not None and match is not None and round_ is not None and program.kind.is_group:
+            # A circle's post, with its members' names, goes only where every reader is a member: a group chat
+            # with the bot whose roster is exactly the circle. Never to a team channel.
+            people = {p.id: p for p in await uow.participants.get_many(list(match.participant_ids))}
+            aad_ids = [p.aad_object_id for p in people.values()]
+            if len(people) == len(match.participant_ids) and all(aad_ids):
+                chats = await uow.notifications.group_chats_of(aad_ids, program.tenant_id)
+                if chats:
+                    payload = {"program": program.name, "match_id": match.id, "round": round_.number,
+                               "members": sorted(p.display_name for p in people.values()),
+                               **circle_payload(program, round_, match, people)}
+                    notices += await self._channel_notices(uow, event.key, NotificationKind.CIRCLE_THREAD, payload,
+                                                           chats)
         await uow.notifications.add(notices, event.at)
 
     async def on_erased(self, event: ev.ParticipantErased, uow: UnitOfWork) -> None:
@@ -174,10 +209,16 @@ class NotificationPlanner:
         program = await uow.programs.get(event.program_id)
         if program is None:
             return
+        targets = await self._announcement_targets(uow, program)
+        if not targets:
+            return
         matches = await uow.matches.for_round(event.round_id)
-        payload = {"program": program.name, "round": event.number, "matches": len(matches)}
+        payload: dict[str, Any] = {"program": program.name, "round": event.number, "matches": len(matches)}
+        round_ = await uow.rounds.get(event.round_id)
+        if program.kind.is_group and round_ is not None and round_.session >= 1:
+            payload.update(session=round_.session, sessions_in_term=program.sessions_per_term)  # counts, no names
         await uow.notifications.add(await self._channel_notices(
-            uow, event.key, NotificationKind.ANNOUNCEMENT, payload, program.tenant_id), event.at)
+            uow, event.key, NotificationKind.ANNOUNCEMENT, payload, targets), event.at)
 
     async def on_meeting_scheduled(self, event: ev.MeetingScheduled, uow: UnitOfWork) -> None:
         await uow.notifications.add(await self._match_notices(uow, event.key, event.match_id,

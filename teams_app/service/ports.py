@@ -133,6 +133,15 @@ class NotificationQueue(Protocol):
         """Team channels the bot is installed in (conversation reference ids), for channel kinds."""
         ...
 
+    async def named_channel(self, channel_id: str, tenant_id: str) -> list[str]:
+        """The stored conversation of one Teams channel (its id, 19:...@thread...), as at most one reference id;
+        [] when the bot has not seen that channel."""
+        ...
+
+    async def group_chats_of(self, aad_object_ids: Sequence[str], tenant_id: str) -> list[str]:
+        """Group chats with the bot whose roster is exactly these people (conversation reference ids)."""
+        ...
+
     async def forget(self, participant: Participant) -> None:
         """Erasure: drop the person's queued notices and the bot's conversation references to them."""
         ...

@@ -13,6 +13,7 @@ from teams_app.domain.model import (
     Match,
     Participant,
     Program,
+    Role,
     Round,
     RoundStatus,
     new_id,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import date
 
-    from teams_app.domain.matching import Candidate, MatchHistory, MatchPlan
+    from teams_app.domain.matching import Candidate, Circle, MatchHistory, MatchPlan
 
 
 
@@ -36,6 +37,14 @@ def plan_matches(program: Program, candidates: Sequence[Candidate], history: Mat
     from teams_app.domain.matching import plan_matches as plan
 
     return plan(program, candidates, history, seed, today)
+
+
+def plan_circle_session(program: Program, candidates: Sequence[Candidate], history: MatchHistory, seed: int,
+                        today: date, circles: Sequence[Circle], session: int) -> MatchPlan:
+    """The circle planner, imported when a circle program's round runs (scipy, as above)."""
+    from teams_app.domain.matching import plan_circle_session as plan
+
+    return plan(program, candidates, history, seed, today, circles, session)
 
 @dataclass(frozen=True)
 class RoundResult:
@@ -83,10 +92,19 @@ class Rounds(UseCases):
         candidates = [Candidate(people[e.participant_id], e.priority) for e in enrollments
                       if e.participant_id in people]
         history = await self._history(uow, program, number)
-        # Seconds of CPU at 10,000 people: off the event loop, so the bot keeps answering Teams meanwhile.
-        plan = await asyncio.to_thread(plan_matches, program, candidates, history, seed, today)
+        term = session = 0
+        if program.kind.is_group:
+            # Circles stay together for a term: the previous session's circles go on until the term is over.
+            term, session = previous.next_term_position(program.sessions_per_term) if previous else (1, 1)
+            circles = await self._circles(uow, program, previous, term) if session > 1 else []
+            plan = await asyncio.to_thread(plan_circle_session, program, candidates, history, seed, today,
+                                           circles, session)
+        else:
+            # Seconds of CPU at 10,000 people: off the event loop, so the bot keeps answering Teams meanwhile.
+            plan = await asyncio.to_thread(plan_matches, program, candidates, history, seed, today)
 
-        round_ = Round(new_id(), program.id, number, now, seed, RoundStatus.OPEN, dict(plan.quality))
+        round_ = Round(new_id(), program.id, number, now, seed, RoundStatus.OPEN, dict(plan.quality), term,
+                       session)
         matches = [
             Match(stable_id(round_.id, "match", index), round_.id, program.id, proposed.members, proposed.score,
                   proposed.reasons, registration=stable_id(program.id, number, *sorted(
@@ -122,6 +140,38 @@ class Rounds(UseCases):
                                                       pid, reason))
         await uow.programs.update(replace(program, next_round_at=program.cadence.next_after(now)))
         return result
+
+    @staticmethod
+    async def _circles(uow: UnitOfWork, program: Program, previous: Round | None, term: int) -> list[Circle]:
+        """The circles of the previous session of this term, with who facilitated when in the term, and who
+        was in each earlier in the term but missed the last session (back from a pause: their own circle)."""
+        from teams_app.domain.matching import Circle
+
+        if previous is None or previous.term != term or previous.session < 1:
+            return []
+        first_number = previous.number - previous.session + 1  # sessions of a term are consecutive rounds
+        last_facilitated: dict[str, int] = {}
+        latest: dict[str, tuple[int, Match]] = {}  # person -> their latest match this term
+        for round_number, match in await uow.matches.recent_for_program(program.id, first_number):
+            for member in match.members:
+                if member.role is Role.FACILITATOR:
+                    last_facilitated[member.participant_id] = round_number - first_number + 1
+                if round_number >= latest.get(member.participant_id, (0, match))[0]:
+                    latest[member.participant_id] = (round_number, match)
+        circles = await uow.matches.for_round(previous.id)
+        in_last = {pid for match in circles for pid in match.participant_ids}
+        returning: dict[str, list[str]] = defaultdict(list)
+        for pid, (_, earlier) in sorted(latest.items()):
+            if pid in in_last:
+                continue
+            overlap = [(len(set(earlier.participant_ids) & set(m.participant_ids)), m.id) for m in circles]
+            best = max(overlap, default=(0, ""))
+            if best[0] > 0:
+                returning[best[1]].append(pid)
+        return [Circle(match.participant_ids, {pid: last_facilitated[pid] for pid in (*match.participant_ids,
+                                                                                   *returning[match.id])
+                                               if pid in last_facilitated}, tuple(returning[match.id]))
+                for match in circles]
 
     @staticmethod
     async def _history(uow: UnitOfWork, program: Program, number: int) -> MatchHistory:

@@ -104,23 +104,83 @@ async def test_team_install_welcomes_the_channel_and_join_from_channel_opens_a_p
     assert private and [a["verb"] for a in private[-1]["attachments"][0]["content"]["actions"]] == [VERB_PROFILE]
 
 
-async def test_round_is_announced_in_channels_with_a_thread_per_learning_circle(harness: BotHarness) -> None:
-    program = await harness.app.service.create_program("Circles", "circle", "monthly")
+async def test_a_circle_is_posted_in_its_group_chat_and_announced_without_names_in_the_named_channel(
+        harness: BotHarness) -> None:
     url = harness.connector.url
     await harness.post(channel_activity(make_user(40), url, type_="installationUpdate", action="add"))
+    other_team = "19:another-team@thread.tacv2"  # the bot is installed here too: it hears nothing about circles
+    await harness.post(teams_activity(make_user(39), url, type_="installationUpdate", action="add",
+                                      conversation_type="channel", conversation_id=other_team))
+    program = await harness.app.service.create_program("Circles", "circle", "monthly", tenant_id=TENANT,
+                                                       announcement_channel=TEAM_CHANNEL)
     from teams_app.domain.model import Profile
     from teams_app.service.use_cases import ParticipantInput
 
-    for n in range(41, 47):
-        user = make_user(n)
+    users = [make_user(n) for n in range(41, 47)]
+    for user in users:
+        harness.enroll_roster(user)
         await harness.app.service.enroll(program.id, ParticipantInput(
             email=user.email, display_name=user.name, aad_object_id=user.aad, tenant_id=TENANT,
             profile=Profile(time_zone="Europe/Berlin")), consent=True)
+    # The circle made a group chat and added the bot; the bot reads its roster. A second chat has an outsider.
+    circle_chat, bigger_chat = "19:circle-chat@thread.v2", "19:bigger-chat@thread.v2"
+    outsider = make_user(48)
+    harness.enroll_roster(outsider)
+    harness.connector.chat_members[circle_chat] = [u.teams_id for u in users]
+    harness.connector.chat_members[bigger_chat] = [u.teams_id for u in users] + [outsider.teams_id]
+    for chat in (circle_chat, bigger_chat):
+        await harness.post(teams_activity(users[0], url, type_="conversationUpdate", conversation_type="groupChat",
+                                          conversation_id=chat, membersAdded=[{"id": BOT_ID}]))
     result = await harness.app.service.run_round(program.id)
-    assert len(result.matches) >= 1
+    assert len(result.matches) == 1  # six people: one circle (3-8)
     await harness.sender.drain(timeout_s=20)
-    posts = [a.get("text", "") for a in harness.connector.messages_to(TEAM_CHANNEL)][1:]  # after the welcome
-    assert sum("Round 1 of Circles has started" in p for p in posts) == 1
-    assert sum("A new learning circle in Circles" in p for p in posts) == len(result.matches)
+
+    names = [u.name for u in users]
+    announced = [a.get("text", "") for a in harness.connector.messages_to(TEAM_CHANNEL)][1:]  # after the welcome
+    assert sum("Round 1 of Circles has started" in p for p in announced) == 1
+    assert not any(name in str(a) for a in harness.connector.messages_to(TEAM_CHANNEL) for name in names)
+    assert harness.connector.messages_to(other_team)[1:] == []
+    in_chat = [str(a.get("text", "")) for a in harness.connector.messages_to(circle_chat)]
+    circle_posts = [p for p in in_chat if "Your learning circle in Circles" in p]
+    assert len(circle_posts) == 1 and all(name in circle_posts[0] for name in names)
+    assert "The facilitator keeps time" in circle_posts[0]
+    assert not any("Your learning circle" in str(a.get("text", ""))
+                   for a in harness.connector.messages_to(bigger_chat))
     # People who never talked to the bot have no Teams conversation yet: their intro goes by email.
     assert len(harness.mailer.sent) == 6
+
+
+async def test_someone_leaving_the_group_chat_stops_circle_posts_there(harness: BotHarness) -> None:
+    url = harness.connector.url
+    users = [make_user(n) for n in range(51, 54)]
+    chat = "19:small-chat@thread.v2"
+    for user in users:
+        harness.enroll_roster(user)
+    harness.connector.chat_members[chat] = [u.teams_id for u in users]
+    await harness.post(teams_activity(users[0], url, type_="conversationUpdate", conversation_type="groupChat",
+                                      conversation_id=chat, membersAdded=[{"id": BOT_ID}]))
+    from teams_app.adapters.bot.store import ConversationStore
+    from teams_app.domain.model import stable_id
+
+    store = ConversationStore(harness.app.engine)
+    ref_id = stable_id("conversation", "msteams", chat)
+    assert await store.members(ref_id) == sorted(u.aad for u in users)
+    harness.connector.chat_members[chat] = [u.teams_id for u in users[:2]]
+    await harness.post(teams_activity(users[0], url, type_="conversationUpdate", conversation_type="groupChat",
+                                      conversation_id=chat, membersRemoved=[{"id": users[2].teams_id}]))
+    assert await store.members(ref_id) == sorted(u.aad for u in users[:2])
+
+
+async def test_a_group_chat_whose_roster_cannot_be_read_gets_no_roster(harness: BotHarness) -> None:
+    from teams_app.adapters.bot.store import ConversationStore
+    from teams_app.domain.model import stable_id
+
+    user = make_user(60)
+    chat = "19:unreadable@thread.v2"  # the connector answers 404 for its members
+    status, _ = await harness.post(teams_activity(user, harness.connector.url, type_="conversationUpdate",
+                                                  conversation_type="groupChat", conversation_id=chat,
+                                                  membersAdded=[{"id": BOT_ID}]))
+    assert status in (200, 201)
+    store = ConversationStore(harness.app.engine)
+    assert await store.members(stable_id("conversation", "msteams", chat)) == []
+    assert await store.get(stable_id("conversation", "msteams", chat)) is not None  # the chat itself is known

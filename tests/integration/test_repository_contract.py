@@ -228,3 +228,64 @@ async def test_a_rolled_back_unit_of_work_queues_no_notice(uows: UowFactory) -> 
         await uow.rollback()
     async with uows() as uow:
         assert await uow.notifications.queued_at([notice.id]) == {}
+
+
+async def _conversation(uows: UowFactory, conversation_id: str, kind: str, tenant: str,
+                        roster: tuple[str, ...] = ()) -> str:
+    """A conversation the bot has seen (and a group chat's roster), stored as the bot stores it."""
+    from teams_app.adapters.bot.store import ConversationStore
+    from teams_app.domain.model import stable_id
+
+    ref_id = stable_id("conversation", "msteams", conversation_id)
+    if isinstance(uows, FakeUowFactory):
+        if kind == "channel":
+            uows.store.channels[ref_id] = tenant
+            uows.store.channel_ids[ref_id] = conversation_id
+        else:
+            uows.store.group_chats[ref_id] = (tenant, frozenset(roster))
+        return ref_id
+    store = ConversationStore(uows.engine)
+    await store.save(channel_id="msteams", conversation_id=conversation_id, conversation_type=kind, tenant_id=tenant,
+                     aad_object_id="", user_key="", team_id="", service_url="http://x/", locale="en",
+                     reference={"conversation": {"id": conversation_id}}, now=T0)
+    if kind == "groupChat":
+        await store.save_members(ref_id, roster)
+    return ref_id
+
+
+async def test_a_circle_post_finds_only_a_group_chat_whose_roster_is_exactly_the_circle(uows: UowFactory) -> None:
+    exact = await _conversation(uows, "19:exact@thread.v2", "groupChat", "t1", ("a", "b", "c"))
+    await _conversation(uows, "19:more@thread.v2", "groupChat", "t1", ("a", "b", "c", "outsider"))
+    await _conversation(uows, "19:fewer@thread.v2", "groupChat", "t1", ("a", "b"))
+    await _conversation(uows, "19:other-tenant@thread.v2", "groupChat", "t2", ("a", "b", "c"))
+    async with uows() as uow:
+        assert await uow.notifications.group_chats_of(["c", "a", "b"], "t1") == [exact]
+        assert await uow.notifications.group_chats_of(["a", "b", "c", "d"], "t1") == []
+        assert await uow.notifications.group_chats_of([], "t1") == []
+        assert len(await uow.notifications.group_chats_of(["a", "b", "c"], "")) == 2  # any tenant
+        # Erasing a member takes them out of every roster: the chat is no longer the circle's.
+        await uow.notifications.forget(Participant.create("gone@example.com", "Gone", aad_object_id="c"))
+        assert await uow.notifications.group_chats_of(["a", "b", "c"], "t1") == []
+        assert await uow.notifications.group_chats_of(["a", "b"], "t1") != []
+
+
+async def test_an_announcement_channel_is_found_by_its_teams_id_and_never_widened(uows: UowFactory) -> None:
+    general = await _conversation(uows, "19:general@thread.tacv2", "channel", "t1")
+    await _conversation(uows, "19:general@thread.tacv2;messageid=42", "channel", "t1")  # a reply thread
+    await _conversation(uows, "19:other@thread.tacv2", "channel", "t1")
+    async with uows() as uow:
+        assert await uow.notifications.named_channel("19:general@thread.tacv2", "t1") == [general]
+        assert await uow.notifications.named_channel("19:general@thread.tacv2", "t2") == []
+        assert await uow.notifications.named_channel("19:unknown@thread.tacv2", "t1") == []
+        assert await uow.notifications.named_channel("19:general%", "t1") == []  # no wildcards
+
+
+async def test_a_round_keeps_its_term_and_session(uows: UowFactory) -> None:
+    await seed(uows, 1)
+    round_ = Round("r-term", "prog-0", 1, T0, 1, RoundStatus.OPEN, {}, term=2, session=3)
+    async with uows() as uow:
+        await uow.rounds.add(round_)
+        await uow.commit()
+    async with uows() as uow:
+        stored = await uow.rounds.get("r-term")
+        assert stored is not None and (stored.term, stored.session) == (2, 3)

@@ -65,6 +65,8 @@ class Store:
     reviews: dict[str, Review] = field(default_factory=dict)
     notices: dict[str, tuple[Notice, datetime]] = field(default_factory=dict)  # id -> (notice, queued at)
     channels: dict[str, str] = field(default_factory=dict)  # team channel reference id -> tenant id
+    channel_ids: dict[str, str] = field(default_factory=dict)  # team channel reference id -> Teams channel id
+    group_chats: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)  # ref -> (tenant, roster)
 
     def copy(self) -> Store:
         return Store(**{name: (dict(value) if isinstance(value, dict) else list(value))  # type: ignore[arg-type]
@@ -346,9 +348,23 @@ class FakeNotifications:
     async def channel_targets(self, tenant_id: str) -> list[str]:
         return sorted(ref for ref, tenant in self.s.channels.items() if not tenant_id or tenant == tenant_id)
 
+    async def named_channel(self, channel_id: str, tenant_id: str) -> list[str]:
+        found = [ref for ref, tenant in self.s.channels.items()
+                 if (not tenant_id or tenant == tenant_id)
+                 and self.s.channel_ids.get(ref, "").split(";", 1)[0] == channel_id]
+        return sorted(found, key=lambda ref: (self.s.channel_ids[ref] != channel_id, ref))[:1]
+
+    async def group_chats_of(self, aad_object_ids: Sequence[str], tenant_id: str) -> list[str]:
+        wanted = frozenset(a for a in aad_object_ids if a)
+        return sorted(ref for ref, (tenant, roster) in self.s.group_chats.items()
+                      if wanted and roster == wanted and (not tenant_id or tenant == tenant_id))
+
     async def forget(self, participant: Participant) -> None:
         self.s.notices = {nid: (n, at) for nid, (n, at) in self.s.notices.items()
                           if n.recipient_id != participant.id}
+        if participant.aad_object_id:  # group chat rosters no longer name them
+            self.s.group_chats = {ref: (tenant, roster - {participant.aad_object_id})
+                                  for ref, (tenant, roster) in self.s.group_chats.items()}
 
     def of_kind(self, kind: str) -> list[Notice]:
         """Queued notices of one kind, in the order they were queued."""

@@ -335,6 +335,32 @@ def meeting_line(_: Translate, payload: Mapping[str, Any]) -> str:
              "or agree another time together.").format(start=start)
 
 
+def circle_lines(_: Translate, payload: Mapping[str, Any]) -> list[str]:
+    """A circle's session in its term, who facilitates, what that means and who is next (empty for pairs)."""
+    facilitator = payload.get("facilitator")
+    if not isinstance(facilitator, Mapping):
+        return []
+    lines: list[str] = []
+    session, total = payload.get("session"), payload.get("sessions_in_term")
+    if isinstance(session, int) and isinstance(total, int) and session >= 1:
+        lines.append(_("Session {session} of {total}: your circle stays together for {total} sessions.").format(
+            session=session, total=total))
+    if payload.get("role") == "facilitator":
+        lines.append(_("You facilitate this session."))
+    else:
+        lines.append(_("Facilitator this session: {name}").format(name=facilitator.get("name", "")))
+    role = _("The facilitator keeps time, opens with the check-in question and makes sure everyone speaks.")
+    following = payload.get("next_facilitator")
+    if isinstance(following, Mapping):
+        name = _("you") if following.get("you") else str(following.get("name", ""))
+        lines.append(role + " " + _("The role rotates each session: next time {name}.").format(name=name))
+    elif isinstance(session, int) and isinstance(total, int) and session >= total:
+        lines.append(role + " " + _("The role rotates each session. This is the last session of the term: new "
+                                    "circles form next time."))
+    else:
+        lines.append(role + " " + _("The role rotates each session."))
+    return lines
+
 # "Ana offers SQL, which Bo wants" (teams_app.domain.matching): said to Ana or Bo, it is about them as a third party.
 _OFFERS = re.compile(r"^(?P<giver>.+?) offers (?P<skills>.+), which (?P<taker>.+) wants$")
 
@@ -362,13 +388,21 @@ def reason_for_reader(_: Translate, reason: str, reader_name: str = "", partner_
 
 
 def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool = True) -> Card:
-    """The match introduction: who, why, roles, coaching prompts, meeting, actions."""
+    """The match introduction: who, why, roles, coaching prompts, meeting, actions (a circle: its session, the
+    facilitator and what the role asks)."""
     partners = payload.get("partners", [])
+    circle = circle_lines(_, payload)
+    if circle:
+        title = _("{program}: your circle").format(program=payload.get("program", ""))
+    elif payload.get("round"):
+        title = _("Round {number} of {program}: meet your match").format(
+            number=payload.get("round", ""), program=payload.get("program", ""))
+    else:
+        title = _("{program}: meet your match").format(program=payload.get("program", ""))
     body: list[dict[str, Any]] = [
-        _title(_("Round {number} of {program}: meet your match").format(
-            number=payload.get("round", ""), program=payload.get("program", "")) if payload.get("round")
-            else _("{program}: meet your match").format(program=payload.get("program", ""))),
+        _title(title),
         _text(_("Your role this round: **{role}**").format(role=_(str(payload.get("role", ""))))),
+        *(_text(line) for line in circle),
         {"type": "FactSet", "facts": [
             {"title": str(p.get("name", "")), "value": f"{_(str(p.get('role', '')))} · {p.get('email', '')}"}
             for p in partners]},
@@ -519,6 +553,7 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
         lines = [_("Round {number}: you are matched with {names}.").format(number=payload.get("round", ""),
                                                                         names=names),
                  _("Your role: {role}").format(role=_(str(payload.get("role", ""))))]
+        lines += circle_lines(_, payload)
         others = [str(p.get("name", "")) for p in payload.get("partners", [])]
         lines += [f"- {reason_for_reader(_, str(r), partner_names=others)}" for r in payload.get("reasons", [])]
         lines += [_("Questions to start with:")] + [f"- {_(p)}" for p in payload.get("prompts", [])]
@@ -554,10 +589,11 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
                             "with me for your match. Not taking part yet? Mention me with 'join'.", count).format(
             number=payload.get("round", ""), program=program, matches=count)]
     elif kind == NotificationKind.CIRCLE_THREAD:
+        # Sent only to the circle's own group chat: every reader is one of the members named.
         subject = _("Learning circle in {program}").format(program=program)
-        lines = [_("A new learning circle in {program}: {members}. This thread is yours: introduce yourselves "
-                   "and agree on a first meeting.").format(program=program,
-                                                          members=", ".join(payload.get("members", [])))]
+        lines = [_("Your learning circle in {program}: {members}. This chat is yours: agree on your next "
+                   "meeting here.").format(program=program, members=", ".join(payload.get("members", [])))]
+        lines += circle_lines(_, payload)
     elif kind == NotificationKind.PARTNER_RESCHEDULE:
         subject = _("{name} would like to reschedule").format(name=payload.get("name", ""))
         lines = [_("{name} asked to find a new time for your {program} session. Please agree a new time "

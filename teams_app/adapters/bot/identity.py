@@ -14,7 +14,7 @@ from botbuilder.schema import Activity, ChannelAccount
 from teams_app.adapters.bot.store import ConversationStore
 from teams_app.adapters.bot.turns import is_email
 from teams_app.config import BotSettings
-from teams_app.domain.model import Participant
+from teams_app.domain.model import Participant, stable_id
 from teams_app.service.ports import Clock
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
@@ -63,7 +63,7 @@ class Identity:
             return
         user_key = (sender.id or "").lower() if activity.channel_id == "email" else (sender.id or "")
         team = channel_data.get("team")
-        await self._conversations.save(
+        ref_id = await self._conversations.save(
             channel_id=activity.channel_id or "", conversation_id=activity.conversation.id,
             conversation_type=conversation_type, tenant_id=tenant_of(activity),
             aad_object_id=sender.aad_object_id or "" if conversation_type == "personal" else "",
@@ -73,6 +73,25 @@ class Identity:
         self._saved[key] = (fingerprint, time.monotonic())
         if len(self._saved) > MAX_CACHED:
             self._saved.clear()
+        if conversation_type == "groupChat":
+            await self._save_roster(turn_context, ref_id)
+
+    async def remember_roster(self, turn_context: TurnContext) -> None:
+        """Read a group chat's roster again (people were added or removed): a circle's posts go to a group chat
+        only while its roster is exactly the circle."""
+        activity = turn_context.activity
+        if activity.conversation is None or activity.conversation.conversation_type != "groupChat":
+            return
+        await self._save_roster(turn_context, stable_id("conversation", activity.channel_id or "",
+                                                        activity.conversation.id))
+
+    async def _save_roster(self, turn_context: TurnContext, ref_id: str) -> None:
+        try:
+            members = await TeamsInfo.get_members(turn_context)
+        except Exception as exc:  # without the roster the chat gets no circle posts, which is the safe side
+            logger.info("could not read the group chat's roster: %s", type(exc).__name__)
+            return
+        await self._conversations.save_members(ref_id, [m.aad_object_id or "" for m in members])
 
     async def refresh_reference(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity

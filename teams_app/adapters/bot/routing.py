@@ -134,10 +134,15 @@ class PeerCoachBot(TeamsActivityHandler):  # type: ignore[misc]
 
     async def on_members_added_activity(self, members_added: Sequence[ChannelAccount],
                                         turn_context: TurnContext) -> None:
+        await self.identity.remember_roster(turn_context)  # a group chat's roster changed
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else ""
         if any(m.id == bot_id for m in members_added) or turn_context.activity.conversation.conversation_type in (
                 None, "personal"):
             await self._welcome(turn_context)
+
+    async def on_members_removed_activity(self, members_removed: Sequence[ChannelAccount],
+                                          turn_context: TurnContext) -> None:
+        await self.identity.remember_roster(turn_context)  # someone left the group chat: it may no longer be a circle
 
     async def _welcome(self, turn_context: TurnContext) -> None:
         # Once per person and conversation, remembered in the database: Teams sends both conversationUpdate

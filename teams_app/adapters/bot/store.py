@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from teams_app.adapters.db.bot_tables import (
+    bot_conversation_members,
     bot_conversations,
     bot_match_cards,
     bot_notifications,
@@ -114,6 +115,22 @@ class ConversationStore:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return {row.aad_object_id: _ref(row) for row in rows}  # ordered by time: the newest wins
+
+    async def save_members(self, ref_id: str, aad_object_ids: Sequence[str]) -> None:
+        """Replace the stored roster of a conversation (a group chat) with these people."""
+        wanted = sorted({a for a in aad_object_ids if a})
+        m = bot_conversation_members
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(m).where(m.c.conversation_ref_id == ref_id))
+            if wanted:
+                await conn.execute(m.insert(), [{"conversation_ref_id": ref_id, "aad_object_id": a} for a in wanted])
+
+    async def members(self, ref_id: str) -> list[str]:
+        m = bot_conversation_members
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(sa.select(m.c.aad_object_id).where(m.c.conversation_ref_id == ref_id)
+                                      .order_by(m.c.aad_object_id))
+        return [str(a) for a in rows.scalars().all()]
 
     async def get(self, ref_id: str) -> ConversationRef | None:
         async with self._engine.connect() as conn:

@@ -28,6 +28,15 @@ bot_conversations = sa.Table(
     sa.Column("updated_at", UtcDateTime(), nullable=False),
 )
 
+# Who is in a group chat with the bot (by AAD object id), read from the Teams roster when the bot sees the chat
+# or its members change: a circle's posts go to a group chat whose roster is exactly the circle.
+bot_conversation_members = sa.Table(
+    "bot_conversation_members", metadata,
+    sa.Column("conversation_ref_id", ID, sa.ForeignKey("bot_conversations.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("aad_object_id", sa.String(64), primary_key=True, index=True),
+)
+
 # The notification outbox: written in the same transaction as the domain change that caused it.
 bot_notifications = sa.Table(
     "bot_notifications", metadata,

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from teams_app.adapters.db.bot_tables import bot_conversations, bot_notifications
+from teams_app.adapters.db.bot_tables import bot_conversation_members, bot_conversations, bot_notifications
 from teams_app.adapters.db.tables import insert_for
 from teams_app.domain.model import Participant
 from teams_app.domain.notifications import Notice
@@ -72,6 +72,32 @@ class SqlNotificationQueue:
             query = query.where(c.tenant_id == tenant_id)
         return [str(ref_id) for ref_id in (await self._conn.execute(query)).scalars().all()]
 
+    async def named_channel(self, channel_id: str, tenant_id: str) -> list[str]:
+        c = bot_conversations.c
+        # A reply thread's conversation id is the channel id plus ';messageid=...': the channel itself first.
+        escaped = channel_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = (sa.select(c.id).where(c.conversation_type == "channel",
+                                       sa.or_(c.conversation_id == channel_id,
+                                              c.conversation_id.like(f"{escaped};%", escape="\\")))
+                 .order_by((c.conversation_id != channel_id), c.updated_at.desc(), c.id).limit(1))
+        if tenant_id:
+            query = query.where(c.tenant_id == tenant_id)
+        return [str(ref_id) for ref_id in (await self._conn.execute(query)).scalars().all()]
+
+    async def group_chats_of(self, aad_object_ids: Sequence[str], tenant_id: str) -> list[str]:
+        wanted = sorted({a for a in aad_object_ids if a})
+        if not wanted:
+            return []
+        m, c = bot_conversation_members.c, bot_conversations.c
+        inside = sa.func.sum(sa.case((m.aad_object_id.in_(wanted), 1), else_=0))
+        query = (sa.select(m.conversation_ref_id).join(bot_conversations, c.id == m.conversation_ref_id)
+                 .where(c.conversation_type == "groupChat").group_by(m.conversation_ref_id)
+                 .having(sa.and_(sa.func.count() == len(wanted), inside == len(wanted)))
+                 .order_by(m.conversation_ref_id))
+        if tenant_id:
+            query = query.where(c.tenant_id == tenant_id)
+        return [str(ref_id) for ref_id in (await self._conn.execute(query)).scalars().all()]
+
     async def forget(self, participant: Participant) -> None:
         c = bot_conversations.c
         keys = [c.user_key == participant.email.lower()]
@@ -79,5 +105,8 @@ class SqlNotificationQueue:
             keys.append(c.aad_object_id == participant.aad_object_id)
         await self._conn.execute(sa.delete(bot_conversations).where(c.conversation_type == "personal",
                                                                    sa.or_(*keys)))
+        if participant.aad_object_id:  # no group chat roster names them any more either
+            await self._conn.execute(sa.delete(bot_conversation_members).where(
+                bot_conversation_members.c.aad_object_id == participant.aad_object_id))
         await self._conn.execute(sa.delete(bot_notifications).where(
             bot_notifications.c.participant_id == participant.id))

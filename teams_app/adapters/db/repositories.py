@@ -259,14 +259,15 @@ class SqlEnrollmentRepository(_Repo):
 
 def _round(row: Any) -> Round:
     return Round(row.id, row.program_id, row.number, row.started_at, row.seed, RoundStatus(row.status),
-                 dict(row.quality or {}))
+                 dict(row.quality or {}), row.term, row.session)
 
 
 class SqlRoundRepository(_Repo):
     async def add(self, round_: Round) -> None:
         await self.conn.execute(t.rounds.insert().values(
             id=round_.id, program_id=round_.program_id, number=round_.number, started_at=round_.started_at,
-            seed=round_.seed, status=round_.status.value, quality=dict(round_.quality)))
+            seed=round_.seed, status=round_.status.value, quality=dict(round_.quality), term=round_.term,
+            session=round_.session))
 
     async def update(self, round_: Round) -> None:
         await self.conn.execute(t.rounds.update().where(t.rounds.c.id == round_.id).values(

@@ -121,6 +121,9 @@ rounds = sa.Table(
     sa.Column("seed", sa.BigInteger(), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("quality", Json(), nullable=False),
+    # Circle programs: the term and the session within it (circles stay together for a term); 0 otherwise.
+    sa.Column("term", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("session", sa.Integer(), nullable=False, server_default="0"),
     # The backstop for "a due round runs exactly once": two processes cannot both insert round N.
     sa.UniqueConstraint("program_id", "number", name="uq_rounds_program_number"),
 )

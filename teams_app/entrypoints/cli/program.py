@@ -37,13 +37,21 @@ def program_json(p: Program) -> dict[str, Any]:
 @click.option("--cadence", help="weekly, fortnightly or monthly (any case).")
 @click.option("--cohort", help="Cohort label used in LMS reports.")
 @click.option("--first-round-at", help="When the first round starts by itself (ISO 8601 with offset).")
+@click.option("--sessions-per-term", type=int,
+              help="Circle programs: sessions a circle stays together before new circles form (default 6).")
+@click.option("--announcement-channel",
+              help="Circle programs: the Teams channel id (19:...@thread...) where rounds are announced, "
+                   "without names.")
 @with_app
 async def program_create(app: Application, file_: Path | None, name: str | None, kind: str | None,
-                         cadence: str | None, cohort: str | None, first_round_at: str | None) -> None:
+                         cadence: str | None, cohort: str | None, first_round_at: str | None,
+                         sessions_per_term: int | None, announcement_channel: str | None) -> None:
     """Create a program from flags or a file."""
     from teams_app.entrypoints.cli.program_input import ProgramInputError, program_input
 
-    flags = {"name": name, "kind": kind, "cadence": cadence, "cohort": cohort, "first_round_at": first_round_at}
+    flags: dict[str, Any] = {"name": name, "kind": kind, "cadence": cadence, "cohort": cohort,
+                             "first_round_at": first_round_at, "sessions_per_term": sessions_per_term,
+                             "announcement_channel": announcement_channel}
     try:
         spec = program_input(file_, {k: v for k, v in flags.items() if v is not None})
     except ProgramInputError as exc:
@@ -56,6 +64,33 @@ async def program_create(app: Application, file_: Path | None, name: str | None,
     except (TypeError, ValueError) as exc:
         raise click.ClickException(f"invalid program: {exc}") from None
     echo_safe(f"created program '{created.name}' ({created.id})")
+
+
+@program.command("config")
+@click.argument("program_ref")
+@click.option("--sessions-per-term", type=int,
+              help="Sessions a circle stays together before new circles form (takes effect from the next round).")
+@click.option("--announcement-channel",
+              help="Teams channel id (19:...@thread...) for round announcements without names; '' for none.")
+@with_app
+async def program_config(app: Application, program_ref: str, sessions_per_term: int | None,
+                         announcement_channel: str | None) -> None:
+    """Change a program's circle settings."""
+    from teams_app.domain.errors import InvalidInput, InvalidInputs
+
+    changes: dict[str, Any] = {}
+    if sessions_per_term is not None:
+        changes["sessions_per_term"] = sessions_per_term
+    if announcement_channel is not None:
+        changes["announcement_channel"] = announcement_channel.strip()
+    if not changes:
+        raise click.UsageError("nothing to change: give --sessions-per-term and/or --announcement-channel")
+    try:
+        updated = await app.service.update_program(program_ref, **changes)
+    except (InvalidInput, InvalidInputs) as exc:
+        raise click.ClickException(f"invalid program: {exc}") from None
+    echo_safe(f"program '{updated.name}': sessions per term {updated.sessions_per_term}, announcement channel "
+              f"{updated.announcement_channel or 'none'}")
 
 
 @program.command("list")

@@ -33,8 +33,9 @@ class ProgramSpec:
     options: dict[str, Any]
 
 
-_TEXT_FIELDS = ("tenant_id", "cohort", "description", "rubric", "activity_iri", "preferred_hours")
-_INT_FIELDS = ("min_reviews", "meeting_minutes", "buffer_minutes")
+_TEXT_FIELDS = ("tenant_id", "cohort", "description", "rubric", "activity_iri", "preferred_hours",
+                "announcement_channel")
+_INT_FIELDS = ("min_reviews", "meeting_minutes", "buffer_minutes", "sessions_per_term")
 _BOOL_FIELDS = ("named_feedback",)
 _POLICY_FIELDS = {f.name: f.type for f in dataclasses.fields(MatchingPolicy)}
 

@@ -29,6 +29,7 @@ def round_json(result: RoundResult) -> dict[str, Any]:
     return {
         "program": result.program.name, "round": result.round.number, "dry_run": result.dry_run,
         "seed": result.round.seed, "quality": dict(result.round.quality),
+        "term": result.round.term, "session": result.round.session,
         "matches": [{"id": m.id, "score": m.score, "explanation": list(m.reasons),
                      "members": [{**person(mm.participant_id), "role": mm.role.value} for mm in m.members]}
                     for m in result.matches],
@@ -50,7 +51,9 @@ async def round_run(app: Application, program_ref: str, dry_run: bool, seed: int
         return
     data = round_json(result)
     prefix = "DRY RUN: " if dry_run else ""
-    echo_safe(f"{prefix}round {data['round']} of {data['program']}: {len(data['matches'])} matches, "
+    term = (f" (term {result.round.term}, session {result.round.session} of {result.program.sessions_per_term})"
+            if result.round.session else "")
+    echo_safe(f"{prefix}round {data['round']} of {data['program']}{term}: {len(data['matches'])} matches, "
               f"{len(data['unmatched'])} unmatched")
     for match in data["matches"]:
         names = " + ".join(f"{m['name']} ({m['role']})" for m in match["members"])
