@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -38,6 +38,10 @@ class ParticipantInput:
     tenant_id: str = ""
     locale: str = "en"
     manager_email: str = ""
+
+
+# What an import runs inside a batch's transaction: (unit of work, e-mails newly enrolled, enrolled, already).
+BatchHook = Callable[[UnitOfWork, list[str], int, int], Awaitable[None]]
 
 
 class Enrollments(UseCases):
@@ -88,12 +92,15 @@ class Enrollments(UseCases):
         uow.events.append(ev.ParticipantEnrolled(
             f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
 
-    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
+    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput], *,
+                                  before_commit: BatchHook | None = None) -> tuple[int, int]:
         """Enroll many people in one transaction (consent was collected by whoever produced the file).
 
         Returns (enrolled, already enrolled). Nothing is written if anything fails. The people and their
         enrollments are read and written a chunk at a time (not a round trip per person), and every new
-        enrollment still gets its own ``ParticipantEnrolled`` event.
+        enrollment still gets its own ``ParticipantEnrolled`` event. ``before_commit`` gets the unit of work,
+        the e-mails of the people this call enrolls and both counts, and writes in the same transaction (an
+        import's checkpoint commits with its batch or not at all).
         """
         now = self._clock.now()
         async with self._uow() as uow:
@@ -103,12 +110,14 @@ class Enrollments(UseCases):
             fresh: list[Enrollment] = []
             added = skipped = 0
             seen: set[str] = set()
+            newly: list[str] = []
             for participant in people:
                 before = current.get(participant.id)
                 if participant.id in seen or (before is not None and before.status is not EnrollmentStatus.LEFT):
                     skipped += 1
                     continue
                 seen.add(participant.id)
+                newly.append(participant.email)
                 enrollment = Enrollment(program.id, participant.id, EnrollmentStatus.ACTIVE, consent_at=now,
                                         joined_at=now)
                 if before is None:
@@ -119,6 +128,8 @@ class Enrollments(UseCases):
                     f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
                 added += 1
             await uow.enrollments.add_many(fresh)
+            if before_commit is not None:
+                await before_commit(uow, newly, added, skipped)
             await self._bus.commit(uow)
         return added, skipped
 

@@ -14,6 +14,7 @@ from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
 from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
 from teams_app.entrypoints.cli import main
+from teams_app.service.enrollment import BatchHook
 from teams_app.service.imports import ImportStopped, ParticipantImports
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
@@ -83,11 +84,12 @@ class StopsAfter(CoachingService):
         self.__dict__.update(inner.__dict__)
         self.left = batches
 
-    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
+    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput], *,
+                                  before_commit: BatchHook | None = None) -> tuple[int, int]:
         if self.left == 0:
             raise ConnectionError("database went away")
         self.left -= 1
-        return await super().import_participants(program_ref, rows)
+        return await super().import_participants(program_ref, rows, before_commit=before_commit)
 
 
 async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, service: CoachingService,

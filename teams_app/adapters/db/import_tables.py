@@ -10,10 +10,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from teams_app.adapters.db.tables import ID, UtcDateTime, enrollments, metadata, participants
+from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
 from teams_app.service.imports import ImportCheckpoint
+from teams_app.service.ports import UnitOfWork
 
 participant_imports = sa.Table(
     "participant_imports", metadata,
@@ -31,7 +32,7 @@ participant_imports = sa.Table(
     sa.Index("ix_participant_imports_program_file", "program_id", "file_sha256"),
 )
 
-# Written before each batch: the e-mails the batch will newly enroll (not enrolled when it started).
+# Written in each batch's transaction: the e-mails the batch newly enrolled (rollback takes them out).
 participant_import_rows = sa.Table(
     "participant_import_rows", metadata,
     sa.Column("import_id", ID, primary_key=True),
@@ -65,27 +66,6 @@ class SqlImportCheckpoints:
         return ImportCheckpoint(row["id"], row["program_id"], row["file_sha256"], row["total_rows"], row["next_row"],
                                 row["enrolled"], row["existing"], row["status"], row["started_at"])
 
-    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]:
-        """Those of ``emails`` without a current (active or paused) enrollment in the program, in order."""
-        query = (sa.select(participants.c.email)
-                 .join(enrollments, enrollments.c.participant_id == participants.c.id)
-                 .where(enrollments.c.program_id == program_id, enrollments.c.status != "left",
-                        participants.c.email.in_(list(emails))))
-        async with self._engine.connect() as conn:
-            enrolled = set((await conn.execute(query)).scalars())
-        return [e for e in emails if e not in enrolled]
-
-    async def plan(self, import_id: str, emails: Sequence[str]) -> None:
-        if not emails:
-            return
-        t = participant_import_rows
-        async with self._engine.begin() as conn:
-            known = set((await conn.execute(sa.select(t.c.email).where(t.c.import_id == import_id,
-                                                                         t.c.email.in_(list(emails))))).scalars())
-            fresh = [{"import_id": import_id, "email": e} for e in emails if e not in known]
-            if fresh:
-                await conn.execute(t.insert(), fresh)
-
     async def planned(self, import_id: str) -> list[str]:
         t = participant_import_rows
         async with self._engine.connect() as conn:
@@ -105,10 +85,17 @@ class SqlImportCheckpoints:
                 existing=checkpoint.existing, status=checkpoint.status, started_at=checkpoint.started_at,
                 updated_at=checkpoint.started_at))
 
-    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
-                next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
+    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+                           enrolled: int, existing: int, at: datetime) -> None:
+        """Written in the batch's transaction, so the checkpoint and the rollback list commit with the batch."""
+        conn = getattr(uow, "connection", None)
+        if not isinstance(conn, AsyncConnection):
+            raise TypeError("import checkpoints need the SQL unit of work (they write in the batch's transaction)")
+        if enrolled_emails:
+            await conn.execute(participant_import_rows.insert(),
+                               [{"import_id": import_id, "email": e} for e in dict.fromkeys(enrolled_emails)])
+        await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+            next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
 
     async def finish(self, import_id: str, at: datetime) -> None:
         await self.mark(import_id, "done", at)
