@@ -175,6 +175,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
     result = {
         "import_s": round(import_s, 2), "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "import_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "load_avg_1m": round(os.getloadavg()[0], 2),
         "bot_p99_ms_during": p99(during), "bot_p99_ms_idle": p99(idle), "bot_errors": len(client.errors),
         "people": args.people, "batch_size": args.batch_size, "pause_ms": args.pause_ms, "messages_idle": len(idle),
         "messages_during": len(during), "bot_median_ms_during": round(statistics.median(during), 1) if during else 0,

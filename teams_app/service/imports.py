@@ -51,6 +51,8 @@ class ImportCheckpoints(Protocol):
     async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
     async def start(self, checkpoint: ImportCheckpoint) -> None: ...
     async def finish(self, import_id: str, at: datetime) -> None: ...
+    async def settle(self) -> None:
+        """Between batches: let the database store make the batch durable on its own time (SQLite: checkpoint)."""
 
     async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
                            enrolled: int, existing: int, at: datetime) -> None:
@@ -119,8 +121,10 @@ class ParticipantImports:
             done, enrolled, existing, batches = done + len(batch), enrolled + added, existing + already, batches + 1
             if progress is not None:
                 progress(done, total_rows)
+            await self._checkpoints.settle()
             await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
         await self._checkpoints.finish(checkpoint.id, self._clock.now())
+        await self._checkpoints.settle()
         return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)
 
     async def rollback(self, import_id: str) -> int:

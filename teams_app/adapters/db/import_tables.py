@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
+from teams_app.adapters.db.uow import checkpoint_wal
 from teams_app.service.imports import ImportCheckpoint
 from teams_app.service.ports import UnitOfWork
 
@@ -99,3 +100,7 @@ class SqlImportCheckpoints:
 
     async def finish(self, import_id: str, at: datetime) -> None:
         await self.mark(import_id, "done", at)
+
+    async def settle(self) -> None:
+        """SQLite: checkpoint the WAL here, in the importing process, not inline in the bot's next commit."""
+        await checkpoint_wal(self._engine)
