@@ -50,9 +50,14 @@ class ImportCheckpoints(Protocol):
     async def planned(self, import_id: str) -> list[str]: ...
     async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
     async def start(self, checkpoint: ImportCheckpoint) -> None: ...
-    async def finish(self, import_id: str, at: datetime) -> None: ...
+    async def finish(self, import_id: str, at: datetime) -> None:
+        """Mark the import done once every batch is durable."""
+
     async def settle(self) -> None:
-        """Between batches: let the database store make the batch durable on its own time (SQLite: checkpoint)."""
+        """Between batches: let the store make the batches durable on its own time (SQLite: a checkpoint)."""
+
+    async def settled(self) -> None:
+        """Wait until what :meth:`settle` started has ended (before giving up on an import)."""
 
     async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
                            enrolled: int, existing: int, at: datetime) -> None:
@@ -117,6 +122,7 @@ class ParticipantImports:
                 added, already = await self._coaching.import_participants(program.id, batch, before_commit=record)
             except Exception as exc:
                 logger.warning("import %s stopped after %s of %s people", checkpoint.id, done, total_rows)
+                await self._checkpoints.settled()
                 raise ImportStopped(checkpoint.id, done, total_rows, exc) from exc
             done, enrolled, existing, batches = done + len(batch), enrolled + added, existing + already, batches + 1
             if progress is not None:
@@ -124,7 +130,6 @@ class ParticipantImports:
             await self._checkpoints.settle()
             await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
         await self._checkpoints.finish(checkpoint.id, self._clock.now())
-        await self._checkpoints.settle()
         return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)
 
     async def rollback(self, import_id: str) -> int:

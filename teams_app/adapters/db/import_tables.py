@@ -6,16 +6,21 @@ Migration: ``core_0003`` (``teams_app/adapters/db/migrations/versions/core_0003_
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
 from teams_app.adapters.db.uow import checkpoint_wal
 from teams_app.service.imports import ImportCheckpoint
 from teams_app.service.ports import UnitOfWork
+
+logger = logging.getLogger(__name__)
 
 participant_imports = sa.Table(
     "participant_imports", metadata,
@@ -46,6 +51,7 @@ class SqlImportCheckpoints:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._settling: asyncio.Task[None] | None = None
 
     async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None:
         t = participant_imports
@@ -99,8 +105,27 @@ class SqlImportCheckpoints:
             next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
 
     async def finish(self, import_id: str, at: datetime) -> None:
+        """Mark the import done, then checkpoint (SQLite: syncs the WAL, so every batch is on disk)."""
         await self.mark(import_id, "done", at)
+        await self.settled()
+        await checkpoint_wal(self._engine)
+
+    async def settled(self) -> None:
+        """Wait for the running checkpoint; its failure is logged here (:meth:`finish` checkpoints again)."""
+        if self._settling is not None:
+            settling, self._settling = self._settling, None
+            try:
+                await settling
+            except SQLAlchemyError as exc:
+                logger.warning("checkpoint of the database's write-ahead log failed: %s", type(exc).__name__)
 
     async def settle(self) -> None:
-        """SQLite: checkpoint the WAL here, in the importing process, not inline in the bot's next commit."""
-        await checkpoint_wal(self._engine)
+        """SQLite: checkpoint the WAL in this process, not inline in the bot's next commit.
+
+        It runs on its own connection while the next batch is prepared (a passive checkpoint never blocks a
+        writer); one at a time: when the last one still runs, this batch's pages go with the next one.
+        """
+        if self._settling is not None and not self._settling.done():
+            return
+        await self.settled()  # done: collects its outcome
+        self._settling = asyncio.create_task(checkpoint_wal(self._engine))
