@@ -105,9 +105,10 @@ class Enrollments(UseCases):
         now = self._clock.now()
         async with self._uow() as uow:
             program = await self._program(uow, program_ref)
-            people = await self._upsert_participants(uow, rows)
+            people, new_people = await self._upsert_participants(uow, rows)
             current = await uow.enrollments.get_many(program.id, [p.id for p in people])
             fresh: list[Enrollment] = []
+            rejoined: list[Enrollment] = []
             added = skipped = 0
             seen: set[str] = set()
             newly: list[str] = []
@@ -120,23 +121,29 @@ class Enrollments(UseCases):
                 newly.append(participant.email)
                 enrollment = Enrollment(program.id, participant.id, EnrollmentStatus.ACTIVE, consent_at=now,
                                         joined_at=now)
-                if before is None:
-                    fresh.append(enrollment)
-                else:  # re-joining after leaving
-                    await uow.enrollments.update(enrollment)
+                (fresh if before is None else rejoined).append(enrollment)  # rejoined: after leaving
                 uow.events.append(ev.ParticipantEnrolled(
                     f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
                 added += 1
+            # Reads and CPU work (the learning records too) before the first write: SQLite's write lock is taken
+            # by the first INSERT and held until the commit, and the bot's writes wait for it meanwhile.
+            uow.participants.pending(new_people)
+            await self._bus.flush(uow)
+            await uow.participants.add_many(new_people)
             await uow.enrollments.add_many(fresh)
+            for enrollment in rejoined:
+                await uow.enrollments.update(enrollment)
             if before_commit is not None:
                 await before_commit(uow, newly, added, skipped)
             await self._bus.commit(uow)
         return added, skipped
 
-    async def _upsert_participants(self, uow: UnitOfWork, rows: Sequence[ParticipantInput]) -> list[Participant]:
-        """:meth:`_upsert_participant` for many rows: one lookup by email, one insert for the new people.
+    async def _upsert_participants(self, uow: UnitOfWork, rows: Sequence[ParticipantInput]
+                                   ) -> tuple[list[Participant], list[Participant]]:
+        """:meth:`_upsert_participant` for many rows, with one lookup by email: (everyone, the new people).
 
-        Rows that carry an Entra object id are matched by it first, one by one, as the single path does.
+        The new people are not inserted yet (the caller adds them in one statement). Rows that carry an Entra
+        object id are matched by it first, one by one, as the single path does.
         """
         by_email = await uow.participants.get_many_by_email([row.email.strip().lower() for row in rows])
         out: list[Participant] = []
@@ -158,8 +165,7 @@ class Enrollments(UseCases):
             participant = await self._upsert_participant(uow, row)
             by_email[participant.email] = participant
             out.append(participant)
-        await uow.participants.add_many(list(new.values()))
-        return out
+        return out, list(new.values())
 
     async def register(self, data: ParticipantInput) -> Participant:
         """Create or refresh a person (from a Teams activity) without enrolling them."""

@@ -72,3 +72,17 @@ def test_gunicorn_in_dev_mode_exits_on_a_public_bind_without_listening(tmp_path:
     assert done.returncode == 1, output
     assert "listens only on loopback" in output and "Traceback" not in output
     assert "Listening at" not in output
+
+
+def test_default_bind_is_loopback_in_dev_mode_and_every_interface_in_production(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from teams_app.entrypoints.gunicorn import _default_host
+
+    monkeypatch.setenv("PEERCOACH_BOT__DEV_MODE", "true")
+    monkeypatch.delenv("PEERCOACH_BOT__APP_ID", raising=False)
+    assert _default_host() == "127.0.0.1"
+    for key, value in PRODUCTION.items():
+        monkeypatch.setenv(key, value)
+    assert _default_host() == "0.0.0.0"
+    monkeypatch.setenv("PEERCOACH_LOG_LEVEL", "LOUD")  # unreadable settings: on_starting reports them
+    assert _default_host() == "127.0.0.1"

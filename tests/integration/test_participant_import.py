@@ -242,6 +242,8 @@ async def test_people_a_unit_of_work_inserted_read_back_as_the_database_has_them
                                                        skills_offered="SQL;Excel", seniority=4))
               for i in range(3)]
     async with SqlUnitOfWork(engine) as uow:
+        uow.participants.pending(people)  # handlers that run before the insert see them already
+        assert await uow.participants.get_many([people[1].id]) == [people[1]]
         await uow.participants.add_many(people)
         cached = await uow.participants.get_many([people[2].id, people[0].id, people[2].id, "unknown"])
         await uow.commit()

@@ -156,9 +156,12 @@ class SqlProgramRepository(_Repo):
 class SqlParticipantRepository(_Repo):
     def __init__(self, conn: AsyncConnection) -> None:
         super().__init__(conn)
-        # The people add_many inserted in this unit of work, exactly as written: an import's learning records
-        # ask for the whole batch right after, and get it from here instead of reading and decoding it again.
+        # The people this unit of work adds (pending) or added (add_many), exactly as written: an import's
+        # learning records ask for the whole batch, and get it from here instead of reading and decoding it.
         self._inserted: dict[str, Participant] = {}
+
+    def pending(self, participants: Sequence[Participant]) -> None:
+        self._inserted.update((p.id, p) for p in participants)
 
     async def add(self, participant: Participant) -> None:
         await self.conn.execute(t.participants.insert().values(**_participant_row(participant)))
