@@ -45,9 +45,10 @@ async def use_for_bulk_writes(engine: AsyncEngine) -> None:
     """SQLite, in a process that only imports (``participants import``): commits skip their fsync.
 
     In WAL mode ``synchronous=NORMAL`` never corrupts the database; it only lets a power cut (not a crash
-    of the process) lose commits that no checkpoint has synced yet. The import checkpoints after every batch
-    (:func:`checkpoint_wal`, which syncs the WAL first), so that window is the batch being written, and its
-    checkpoint row is lost with it: a rerun writes it again. What it buys: the fsync no longer runs while the
+    of the process) lose commits that no checkpoint has synced yet. The import checkpoints between batches
+    (:func:`checkpoint_wal`, which syncs the WAL first; one at a time, in the background), so that window is the
+    few batches since the last checkpoint, their import checkpoint row is lost with them (a rerun writes them
+    again), and the import syncs everything before it reports success. What it buys: the fsync no longer runs while the
     import holds SQLite's single write lock, so the bot's writes wait less. The bot and the relay keep FULL.
     """
     if engine.dialect.name != "sqlite":
