@@ -175,6 +175,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             shutil.rmtree(work, ignore_errors=True)
     result = {
         "import_s": round(import_s, 2), "peak_mb": round(usage.ru_maxrss / 1024, 1),
+        "import_cpu_s": round(usage.ru_utime + usage.ru_stime, 2), "load_avg_1m": round(os.getloadavg()[0], 2),
         "bot_p99_ms_during": p99(during), "bot_p99_ms_idle": p99(idle), "bot_errors": len(client.errors),
         "people": args.people, "batch_size": args.batch_size, "pause_ms": args.pause_ms, "messages_idle": len(idle),
         "messages_during": len(during), "bot_median_ms_during": round(statistics.median(during), 1) if during else 0,
@@ -189,8 +190,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--pause-ms", type=int, default=20, help="Import pause between batches (setting).")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--pause-ms", type=int, default=10, help="Import pause between batches (setting).")
     parser.add_argument("--idle-s", type=float, default=10.0, help="Seconds of messages before the import.")
     parser.add_argument("--pause-s", type=float, default=0.05, help="Pause between two messages.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (database, serve.log).")

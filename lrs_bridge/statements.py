@@ -456,5 +456,57 @@ class StatementBuilder:
         return statement
 
     def build_serialized(self, record: Record) -> SerializedStatement:
+        """:meth:`build` and :func:`serialize` in one; ``registered`` (one per imported person) takes a
+        direct path that yields the very same JSON text (a test compares both on varied records)."""
+        if type(record) is Registered and record.round is None:
+            statement_id = self.statement_id(record.event_key)
+            return SerializedStatement(id=statement_id, payload=self._registered_payload(record, statement_id))
         statement = self.build(record)
         return SerializedStatement(id=self.statement_id(record.event_key), payload=serialize(statement))
+
+    def _agent_plain(self, person: Person) -> dict[str, Any]:
+        """:meth:`agent` as the plain dict :func:`serialize` makes of it."""
+        email = person.email.strip().lower()
+        out: dict[str, Any] = {"objectType": "Agent"}
+        if person.name:
+            out["name"] = person.name
+        if self.actor_identification is ActorIdentification.MBOX:
+            out["mbox"] = f"mailto:{email}"
+        elif self.actor_identification is ActorIdentification.MBOX_SHA1SUM:
+            out["mbox_sha1sum"] = hashlib.sha1(f"mailto:{email}".encode()).hexdigest()
+        else:
+            out["account"] = {"homePage": self.account_homepage, "name": person.aad_object_id or email}
+        return out
+
+    def _registered_payload(self, record: Registered, statement_id: uuid.UUID) -> str:
+        """The serialized ``registered`` statement without tincan objects: :meth:`build` then :func:`serialize`
+        cost ~150 µs a statement, an import writes one per person. Same dict, so the same JSON text."""
+        lang = record.language
+        prog = record.program
+        program = {"definition": {"name": {prog.language: prog.name}, "type": ActivityTypes.PROGRAM},
+                   "id": self._iri("programs", prog.id), "objectType": "Activity"}
+        displays = VERB_DISPLAY[Verbs.REGISTERED]
+        display = {"en": displays["en"]}
+        base_lang = lang.split("-")[0].lower()
+        if base_lang in displays and base_lang != "en":
+            display[lang] = displays[base_lang]
+        activities: dict[str, Any] = {"category": [{"definition": {"type": ActivityTypes.PROFILE},
+                                                    "id": PROFILE_VERSION_IRI, "objectType": "Activity"}]}
+        if record.cohort is not None:
+            cohort = record.cohort
+            activities["grouping"] = [{
+                "definition": {"name": {prog.language: cohort.name or cohort.id}, "type": ActivityTypes.COHORT},
+                "id": self._iri("programs", prog.id, "cohorts", cohort.id), "objectType": "Activity"}]
+        context: dict[str, Any] = {"contextActivities": activities, "language": lang}
+        platform = record.platform or self.platform
+        if platform:
+            context["platform"] = platform
+        if record.registration is not None:
+            context["registration"] = str(record.registration)
+        if self.simulated:
+            context["extensions"] = {Extensions.SIMULATED: True}
+        plain = {"actor": self._agent_plain(record.actor), "context": context,
+                 "id": str(statement_id), "object": program,
+                 "timestamp": jsonify_datetime(self._timestamp(record)),
+                 "verb": {"display": display, "id": Verbs.REGISTERED}}
+        return json.dumps(plain, separators=(",", ":"), sort_keys=True, ensure_ascii=False)

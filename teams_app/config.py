@@ -243,9 +243,9 @@ class AssessmentSettings(BaseModel):
 class ImportSettings(BaseModel):
     """``participants import`` (cli branch): batches keep each write transaction short so the bot keeps answering."""
 
-    batch_size: int = Field(default=25, ge=1, le=10_000,
+    batch_size: int = Field(default=200, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
-    pause_ms: int = Field(default=120, ge=0, le=10_000,
+    pause_ms: int = Field(default=10, ge=0, le=10_000,
                           description="SQLite: pause between `participants import` batches; waiting writers go first.")
     max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
                                 description="Longest cell `participants import` accepts (characters).")

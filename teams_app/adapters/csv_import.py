@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import pickle
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ COLUMNS = ("email", "name", "department", "location", "time_zone", "working_hour
 REQUIRED = ("email", "time_zone")
 MAX_ROWS = 100_000
 MAX_CELL_CHARS = 1000
+SPOOL_CHUNK = 1000  # good rows per pickled chunk of the spool file
 MAX_PROBLEMS_KEPT = 1000  # more are counted, not kept (a 100,000-line file of garbage must not fill memory)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -220,27 +222,55 @@ class Validation:
         return self.problem_count == 0
 
 
-def validate_file(path: Path, limits: CsvLimits) -> Validation:
-    """Read the whole file once, keeping counts and the first problems only (bounded memory)."""
+def validate_file(path: Path, limits: CsvLimits, spool: BinaryIO | None = None) -> Validation:
+    """Read the whole file once, keeping counts and the first problems only (bounded memory).
+
+    With ``spool`` (a temporary file), the good rows are also written there, parsed, in file order, so the
+    writing pass reads them back (:func:`spooled_rows`) instead of parsing the CSV a second time.
+    """
     kept: list[RowProblem] = []
     line_problems: list[RowProblem] = []
     result = Validation(problems=kept)
+    chunk: list[ParticipantInput] = []
     with path.open("rb") as handle:
         for parsed in iter_participants(decoded_lines(handle, limits, line_problems), limits, line_problems):
             if parsed.row is not None and not _line_refused(parsed.line, line_problems):
                 result.good_rows += 1
+                if spool is not None:
+                    chunk.append(parsed.row)
+                    if len(chunk) >= SPOOL_CHUNK:
+                        pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+                        chunk = []
             else:
                 result.bad_rows += 1
             for problem in parsed.problems:
                 result.problem_count += 1
                 if len(kept) < MAX_PROBLEMS_KEPT:
                     kept.append(problem)
+    if spool is not None:
+        if chunk:
+            pickle.dump(chunk, spool, protocol=pickle.HIGHEST_PROTOCOL)
+        spool.flush()
     for problem in line_problems:  # header and over-long lines
         result.problem_count += 1
         if len(kept) < MAX_PROBLEMS_KEPT:
             kept.append(problem)
     kept.sort(key=lambda p: p.line)
     return result
+
+
+def spooled_rows(spool: BinaryIO) -> Iterator[ParticipantInput]:
+    """The good rows :func:`validate_file` spooled, from the start, in file order (a chunk in memory at a time).
+
+    Only this process's own temporary file is unpickled: nothing from outside is ever loaded this way.
+    """
+    spool.seek(0)
+    while True:
+        try:
+            chunk: list[ParticipantInput] = pickle.load(spool)
+        except EOFError:
+            return
+        yield from chunk
 
 
 def good_rows(path: Path, limits: CsvLimits) -> Iterator[tuple[int, ParticipantInput]]:

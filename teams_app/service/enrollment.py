@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
@@ -38,6 +38,10 @@ class ParticipantInput:
     tenant_id: str = ""
     locale: str = "en"
     manager_email: str = ""
+
+
+# What an import runs inside a batch's transaction: (unit of work, e-mails newly enrolled, enrolled, already).
+BatchHook = Callable[[UnitOfWork, list[str], int, int], Awaitable[None]]
 
 
 class Enrollments(UseCases):
@@ -88,44 +92,58 @@ class Enrollments(UseCases):
         uow.events.append(ev.ParticipantEnrolled(
             f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
 
-    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
+    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput], *,
+                                  before_commit: BatchHook | None = None) -> tuple[int, int]:
         """Enroll many people in one transaction (consent was collected by whoever produced the file).
 
         Returns (enrolled, already enrolled). Nothing is written if anything fails. The people and their
         enrollments are read and written a chunk at a time (not a round trip per person), and every new
-        enrollment still gets its own ``ParticipantEnrolled`` event.
+        enrollment still gets its own ``ParticipantEnrolled`` event. ``before_commit`` gets the unit of work,
+        the e-mails of the people this call enrolls and both counts, and writes in the same transaction (an
+        import's checkpoint commits with its batch or not at all).
         """
         now = self._clock.now()
         async with self._uow() as uow:
             program = await self._program(uow, program_ref)
-            people = await self._upsert_participants(uow, rows)
+            people, new_people = await self._upsert_participants(uow, rows)
             current = await uow.enrollments.get_many(program.id, [p.id for p in people])
             fresh: list[Enrollment] = []
+            rejoined: list[Enrollment] = []
             added = skipped = 0
             seen: set[str] = set()
+            newly: list[str] = []
             for participant in people:
                 before = current.get(participant.id)
                 if participant.id in seen or (before is not None and before.status is not EnrollmentStatus.LEFT):
                     skipped += 1
                     continue
                 seen.add(participant.id)
+                newly.append(participant.email)
                 enrollment = Enrollment(program.id, participant.id, EnrollmentStatus.ACTIVE, consent_at=now,
                                         joined_at=now)
-                if before is None:
-                    fresh.append(enrollment)
-                else:  # re-joining after leaving
-                    await uow.enrollments.update(enrollment)
+                (fresh if before is None else rejoined).append(enrollment)  # rejoined: after leaving
                 uow.events.append(ev.ParticipantEnrolled(
                     f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
                 added += 1
+            # Reads and CPU work (the learning records too) before the first write: SQLite's write lock is taken
+            # by the first INSERT and held until the commit, and the bot's writes wait for it meanwhile.
+            uow.participants.pending(new_people)
+            await self._bus.flush(uow)
+            await uow.participants.add_many(new_people)
             await uow.enrollments.add_many(fresh)
+            for enrollment in rejoined:
+                await uow.enrollments.update(enrollment)
+            if before_commit is not None:
+                await before_commit(uow, newly, added, skipped)
             await self._bus.commit(uow)
         return added, skipped
 
-    async def _upsert_participants(self, uow: UnitOfWork, rows: Sequence[ParticipantInput]) -> list[Participant]:
-        """:meth:`_upsert_participant` for many rows: one lookup by email, one insert for the new people.
+    async def _upsert_participants(self, uow: UnitOfWork, rows: Sequence[ParticipantInput]
+                                   ) -> tuple[list[Participant], list[Participant]]:
+        """:meth:`_upsert_participant` for many rows, with one lookup by email: (everyone, the new people).
 
-        Rows that carry an Entra object id are matched by it first, one by one, as the single path does.
+        The new people are not inserted yet (the caller adds them in one statement). Rows that carry an Entra
+        object id are matched by it first, one by one, as the single path does.
         """
         by_email = await uow.participants.get_many_by_email([row.email.strip().lower() for row in rows])
         out: list[Participant] = []
@@ -147,8 +165,7 @@ class Enrollments(UseCases):
             participant = await self._upsert_participant(uow, row)
             by_email[participant.email] = participant
             out.append(participant)
-        await uow.participants.add_many(list(new.values()))
-        return out
+        return out, list(new.values())
 
     async def register(self, data: ParticipantInput) -> Participant:
         """Create or refresh a person (from a Teams activity) without enrolling them."""

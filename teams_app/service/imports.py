@@ -3,14 +3,12 @@
 The caller validates the whole file first (nothing is written when it has problems, unless the admin asks to
 skip bad rows). Then :meth:`ParticipantImports.run` writes the good rows in batches of ``batch_size``, each
 batch one short transaction through :meth:`CoachingService.import_participants` (so every enrollment gets its
-event and learning record, and the bot's own transactions wait at most one batch). After every batch a
-checkpoint records how far the import got; running the same file for the same program again continues from
-there. A batch interrupted before its checkpoint is written again: enrolling is idempotent (people already
-enrolled are counted as such), so the result is the same.
-
-Before each batch, the people it will newly enroll are noted under the import's id; :meth:`rollback` takes
-them out of the program again (they leave it, which the LRS records), so an import the admin abandons
-leaves the program as it was.
+event and learning record, and the bot's own transactions wait at most one batch). The same transaction
+records the checkpoint (how far the import got) and the people the batch newly enrolled, under the import's
+id: a batch and its bookkeeping commit together or not at all. Running the same file for the same program
+again continues after the last committed batch; :meth:`rollback` takes the people an import enrolled out of
+the program again (they leave it, which the LRS records), so an import the admin abandons leaves the program
+as it was.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ from typing import Protocol
 
 from teams_app.domain.errors import NotEnrolled, NotFound
 from teams_app.domain.model import new_id
-from teams_app.service.ports import Clock
+from teams_app.service.ports import Clock, UnitOfWork
 from teams_app.service.use_cases import CoachingService, ParticipantInput
 
 logger = logging.getLogger(__name__)
@@ -49,13 +47,21 @@ class ImportCheckpoints(Protocol):
 
     async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None: ...
     async def get(self, import_id: str) -> ImportCheckpoint | None: ...
-    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]: ...
-    async def plan(self, import_id: str, emails: Sequence[str]) -> None: ...
     async def planned(self, import_id: str) -> list[str]: ...
     async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
     async def start(self, checkpoint: ImportCheckpoint) -> None: ...
-    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None: ...
-    async def finish(self, import_id: str, at: datetime) -> None: ...
+    async def finish(self, import_id: str, at: datetime) -> None:
+        """Mark the import done once every batch is durable."""
+
+    async def settle(self) -> None:
+        """Between batches: let the store make the batches durable on its own time (SQLite: a checkpoint)."""
+
+    async def settled(self) -> None:
+        """Wait until what :meth:`settle` started has ended (before giving up on an import)."""
+
+    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+                           enrolled: int, existing: int, at: datetime) -> None:
+        """Inside the batch's own transaction: who it enrolled (for rollback) and how far the import got."""
 
 
 class ImportStopped(Exception):
@@ -104,17 +110,24 @@ class ParticipantImports:
         done, enrolled, existing, batches = checkpoint.next_row, checkpoint.enrolled, checkpoint.existing, 0
         source: Iterator[ParticipantInput] = islice(iter(rows()), done, None)
         while batch := list(islice(source, batch_size)):
+            counts = (checkpoint.id, done + len(batch), enrolled, existing)
+
+            async def record(uow: UnitOfWork, emails: list[str], added: int, already: int,
+                             counts: tuple[str, int, int, int] = counts) -> None:
+                import_id, next_row, enrolled_before, existing_before = counts
+                await self._checkpoints.record_batch(uow, import_id, emails, next_row, enrolled_before + added,
+                                                     existing_before + already, self._clock.now())
+
             try:
-                await self._checkpoints.plan(checkpoint.id, await self._checkpoints.not_enrolled(
-                    program.id, [row.email for row in batch]))
-                added, already = await self._coaching.import_participants(program.id, batch)
+                added, already = await self._coaching.import_participants(program.id, batch, before_commit=record)
             except Exception as exc:
                 logger.warning("import %s stopped after %s of %s people", checkpoint.id, done, total_rows)
+                await self._checkpoints.settled()
                 raise ImportStopped(checkpoint.id, done, total_rows, exc) from exc
             done, enrolled, existing, batches = done + len(batch), enrolled + added, existing + already, batches + 1
-            await self._checkpoints.advance(checkpoint.id, done, enrolled, existing, self._clock.now())
             if progress is not None:
                 progress(done, total_rows)
+            await self._checkpoints.settle()
             await asyncio.sleep(pause_s)  # others' transactions (and this loop's tasks) go between batches
         await self._checkpoints.finish(checkpoint.id, self._clock.now())
         return ImportResult(checkpoint.id, enrolled, existing, done, checkpoint.next_row, batches)

@@ -49,6 +49,9 @@ class ParticipantRepository(Protocol):
     async def add_many(self, participants: Sequence[Participant]) -> None: ...
     async def delete(self, participant_id: str) -> None: ...
 
+    def pending(self, participants: Sequence[Participant]) -> None:
+        """People this unit of work adds later on: ``get_many`` returns them already (an import's records)."""
+
 
 class EnrollmentRepository(Protocol):
     async def add(self, enrollment: Enrollment) -> None: ...

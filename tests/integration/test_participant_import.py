@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
 from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
 from teams_app.entrypoints.cli import main
+from teams_app.service.enrollment import BatchHook
 from teams_app.service.imports import ImportStopped, ParticipantImports
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
@@ -83,11 +85,12 @@ class StopsAfter(CoachingService):
         self.__dict__.update(inner.__dict__)
         self.left = batches
 
-    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput]) -> tuple[int, int]:
+    async def import_participants(self, program_ref: str, rows: Sequence[ParticipantInput], *,
+                                  before_commit: BatchHook | None = None) -> tuple[int, int]:
         if self.left == 0:
             raise ConnectionError("database went away")
         self.left -= 1
-        return await super().import_participants(program_ref, rows)
+        return await super().import_participants(program_ref, rows, before_commit=before_commit)
 
 
 async def test_a_stopped_import_resumes_where_it_stopped(engine: AsyncEngine, service: CoachingService,
@@ -190,3 +193,96 @@ async def test_a_batch_writes_one_event_and_one_registered_record_per_new_enroll
     assert {e.key for e in seen} <= set(keys)
     assert len(keys) == 1 + 1 + 5  # p0 and p1's own enrollments, then the batch's five
     assert (await service.status(program.id)).enrolled == 6
+
+
+class FailsAfterRecording(SqlImportCheckpoints):
+    """Writes the batch's bookkeeping, then fails inside the same transaction on the n-th batch."""
+
+    def __init__(self, engine: AsyncEngine, fail_on_batch: int) -> None:
+        super().__init__(engine)
+        self.batch = 0
+        self.fail_on_batch = fail_on_batch
+
+    async def record_batch(self, uow: object, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+                           enrolled: int, existing: int, at: datetime) -> None:
+        await super().record_batch(uow, import_id, enrolled_emails, next_row, enrolled, existing, at)  # type: ignore[arg-type]
+        self.batch += 1
+        if self.batch == self.fail_on_batch:
+            raise ConnectionError("lost the database before the commit")
+
+
+async def test_a_batch_and_its_checkpoint_commit_together_or_not_at_all(
+        engine: AsyncEngine, service: CoachingService, clock: FixedClock, tmp_path: Path) -> None:
+    program = await service.create_program("Pairs", "peer_pairs", "weekly")
+    path = _file(tmp_path, "people.csv", 90)
+    limits = CsvLimits()
+    checkpoints = FailsAfterRecording(engine, fail_on_batch=2)
+    with pytest.raises(ImportStopped) as stopped:
+        await ParticipantImports(service, checkpoints, clock).run(
+            "Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path),
+            total_rows=90, batch_size=40)
+    assert stopped.value.written == 40
+    assert (await service.status(program.id)).enrolled == 40
+    saved = await checkpoints.get(stopped.value.import_id)
+    assert saved is not None and (saved.next_row, saved.enrolled, saved.status) == (40, 40, "running")
+    assert len(await checkpoints.planned(stopped.value.import_id)) == 40  # the failed batch noted nobody
+    result = await ParticipantImports(service, SqlImportCheckpoints(engine), clock).run(
+        "Pairs", lambda: [row for _, row in good_rows(path, limits)], file_sha256=file_sha256(path), total_rows=90,
+        batch_size=40)
+    assert (result.import_id, result.resumed_at_row, result.enrolled) == (stopped.value.import_id, 40, 90)
+    assert len(await checkpoints.planned(result.import_id)) == 90
+
+
+async def test_people_a_unit_of_work_inserted_read_back_as_the_database_has_them(engine: AsyncEngine) -> None:
+    from teams_app.adapters.db.uow import SqlUnitOfWork
+    from teams_app.domain.model import Participant, Profile
+
+    people = [Participant.create(f"p{i}@example.com", f"Person {i}", manager_email="boss@example.com",
+                                 profile=Profile.build(department="Sales", time_zone="Europe/Berlin",
+                                                       skills_offered="SQL;Excel", seniority=4))
+              for i in range(3)]
+    async with SqlUnitOfWork(engine) as uow:
+        uow.participants.pending(people)  # handlers that run before the insert see them already
+        assert await uow.participants.get_many([people[1].id]) == [people[1]]
+        await uow.participants.add_many(people)
+        cached = await uow.participants.get_many([people[2].id, people[0].id, people[2].id, "unknown"])
+        await uow.commit()
+    async with SqlUnitOfWork(engine) as uow:
+        stored = await uow.participants.get_many([people[2].id, people[0].id, people[2].id, "unknown"])
+    assert cached == stored == [people[2], people[0]]
+
+
+def test_the_spool_gives_back_exactly_the_good_rows_of_the_file(tmp_path: Path) -> None:
+    import tempfile
+
+    from teams_app.adapters.csv_import import SPOOL_CHUNK, spooled_rows
+
+    path = tmp_path / "people.csv"
+    path.write_bytes(HEADER + people(SPOOL_CHUNK + 5) + b"bad@example.com,Bad\x01,X,UTC\n" + people(3, start=5000))
+    limits = CsvLimits()
+    with tempfile.TemporaryFile() as spool:
+        checked = validate_file(path, limits, spool)
+        assert (checked.good_rows, checked.bad_rows) == (SPOOL_CHUNK + 8, 1)
+        expected = [row for _, row in good_rows(path, limits)]
+        assert list(spooled_rows(spool)) == expected
+        assert list(spooled_rows(spool)) == expected  # every call starts from the first row
+
+
+async def test_bulk_writes_relax_only_the_importers_sqlite_sync_and_checkpoint_the_wal(engine: AsyncEngine) -> None:
+    from teams_app.adapters.db.uow import checkpoint_wal, use_for_bulk_writes
+
+    await use_for_bulk_writes(engine)
+    await checkpoint_wal(engine)  # PostgreSQL: nothing to do; SQLite: a passive checkpoint
+    if engine.dialect.name != "sqlite":
+        return
+    async with engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 1  # NORMAL
+        assert (await conn.exec_driver_sql("PRAGMA journal_mode")).scalar() == "wal"
+    from teams_app.adapters.db.uow import make_engine
+
+    other = make_engine(str(engine.url))  # the bot's engine in its own process: untouched
+    try:
+        async with other.connect() as conn:
+            assert (await conn.exec_driver_sql("PRAGMA synchronous")).scalar() == 2  # FULL
+    finally:
+        await other.dispose()

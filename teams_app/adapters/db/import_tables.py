@@ -6,17 +6,24 @@ Migration: ``core_0003`` (``teams_app/adapters/db/migrations/versions/core_0003_
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from teams_app.adapters.db.tables import ID, UtcDateTime, enrollments, metadata, participants
+from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
+from teams_app.adapters.db.uow import checkpoint_wal
+from teams_app.service.ports import UnitOfWork
 
 if TYPE_CHECKING:  # the service module is imported where a checkpoint is built, not with the tables
     from teams_app.service.imports import ImportCheckpoint
+
+logger = logging.getLogger(__name__)
 
 participant_imports = sa.Table(
     "participant_imports", metadata,
@@ -34,7 +41,7 @@ participant_imports = sa.Table(
     sa.Index("ix_participant_imports_program_file", "program_id", "file_sha256"),
 )
 
-# Written before each batch: the e-mails the batch will newly enroll (not enrolled when it started).
+# Written in each batch's transaction: the e-mails the batch newly enrolled (rollback takes them out).
 participant_import_rows = sa.Table(
     "participant_import_rows", metadata,
     sa.Column("import_id", ID, primary_key=True),
@@ -54,6 +61,7 @@ class SqlImportCheckpoints:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._settling: asyncio.Task[None] | None = None
 
     async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None:
         t = participant_imports
@@ -72,27 +80,6 @@ class SqlImportCheckpoints:
         if row is None:
             return None
         return _checkpoint(row)
-
-    async def not_enrolled(self, program_id: str, emails: Sequence[str]) -> list[str]:
-        """Those of ``emails`` without a current (active or paused) enrollment in the program, in order."""
-        query = (sa.select(participants.c.email)
-                 .join(enrollments, enrollments.c.participant_id == participants.c.id)
-                 .where(enrollments.c.program_id == program_id, enrollments.c.status != "left",
-                        participants.c.email.in_(list(emails))))
-        async with self._engine.connect() as conn:
-            enrolled = set((await conn.execute(query)).scalars())
-        return [e for e in emails if e not in enrolled]
-
-    async def plan(self, import_id: str, emails: Sequence[str]) -> None:
-        if not emails:
-            return
-        t = participant_import_rows
-        async with self._engine.begin() as conn:
-            known = set((await conn.execute(sa.select(t.c.email).where(t.c.import_id == import_id,
-                                                                         t.c.email.in_(list(emails))))).scalars())
-            fresh = [{"import_id": import_id, "email": e} for e in emails if e not in known]
-            if fresh:
-                await conn.execute(t.insert(), fresh)
 
     async def planned(self, import_id: str) -> list[str]:
         t = participant_import_rows
@@ -113,10 +100,40 @@ class SqlImportCheckpoints:
                 existing=checkpoint.existing, status=checkpoint.status, started_at=checkpoint.started_at,
                 updated_at=checkpoint.started_at))
 
-    async def advance(self, import_id: str, next_row: int, enrolled: int, existing: int, at: datetime) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
-                next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
+    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+                           enrolled: int, existing: int, at: datetime) -> None:
+        """Written in the batch's transaction, so the checkpoint and the rollback list commit with the batch."""
+        conn = getattr(uow, "connection", None)
+        if not isinstance(conn, AsyncConnection):
+            raise TypeError("import checkpoints need the SQL unit of work (they write in the batch's transaction)")
+        if enrolled_emails:
+            await conn.execute(participant_import_rows.insert(),
+                               [{"import_id": import_id, "email": e} for e in dict.fromkeys(enrolled_emails)])
+        await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
+            next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
 
     async def finish(self, import_id: str, at: datetime) -> None:
+        """Mark the import done, then checkpoint (SQLite: syncs the WAL, so every batch is on disk)."""
         await self.mark(import_id, "done", at)
+        await self.settled()
+        await checkpoint_wal(self._engine)
+
+    async def settled(self) -> None:
+        """Wait for the running checkpoint; its failure is logged here (:meth:`finish` checkpoints again)."""
+        if self._settling is not None:
+            settling, self._settling = self._settling, None
+            try:
+                await settling
+            except SQLAlchemyError as exc:
+                logger.warning("checkpoint of the database's write-ahead log failed: %s", type(exc).__name__)
+
+    async def settle(self) -> None:
+        """SQLite: checkpoint the WAL in this process, not inline in the bot's next commit.
+
+        It runs on its own connection while the next batch is prepared (a passive checkpoint never blocks a
+        writer); one at a time: when the last one still runs, this batch's pages go with the next one.
+        """
+        if self._settling is not None and not self._settling.done():
+            return
+        await self.settled()  # done: collects its outcome
+        self._settling = asyncio.create_task(checkpoint_wal(self._engine))

@@ -153,10 +153,20 @@ class SqlProgramRepository(_Repo):
 
 
 class SqlParticipantRepository(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        # The people this unit of work adds (pending) or added (add_many), exactly as written: an import's
+        # learning records ask for the whole batch, and get it from here instead of reading and decoding it.
+        self._inserted: dict[str, Participant] = {}
+
+    def pending(self, participants: Sequence[Participant]) -> None:
+        self._inserted.update((p.id, p) for p in participants)
+
     async def add(self, participant: Participant) -> None:
         await self.conn.execute(t.participants.insert().values(**_participant_row(participant)))
 
     async def update(self, participant: Participant) -> None:
+        self._inserted.pop(participant.id, None)
         await self.conn.execute(t.participants.update().where(t.participants.c.id == participant.id)
                                 .values(**_participant_row(participant)))
 
@@ -177,13 +187,13 @@ class SqlParticipantRepository(_Repo):
 
     async def get_many(self, ids: Sequence[str]) -> list[Participant]:
         """In the order asked, each once; unknown ids are skipped."""
-        found: dict[str, Participant] = {}
-        unique = list(dict.fromkeys(ids))
+        found: dict[str, Participant] = {i: self._inserted[i] for i in ids if i in self._inserted}
+        unique = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
             chunk = unique[start:start + 500]
             rows = await self.conn.execute(t.participants.select().where(t.participants.c.id.in_(chunk)))
             found.update((r.id, _participant(r)) for r in rows)
-        return [found[i] for i in unique if i in found]
+        return [found[i] for i in dict.fromkeys(ids) if i in found]
 
     async def get_many_by_email(self, emails: Sequence[str]) -> dict[str, Participant]:
         """The people with these (normalised) emails, by email; unknown emails are left out."""
@@ -199,8 +209,10 @@ class SqlParticipantRepository(_Repo):
         """One multi-row statement per chunk instead of a round trip per person (imports)."""
         if participants:
             await self.conn.execute(t.participants.insert(), [_participant_row(p) for p in participants])
+            self._inserted.update((p.id, p) for p in participants)
 
     async def delete(self, participant_id: str) -> None:
+        self._inserted.pop(participant_id, None)
         await self.conn.execute(t.participants.delete().where(t.participants.c.id == participant_id))
 
 
