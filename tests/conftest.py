@@ -22,6 +22,7 @@ from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService
 from tests.fixtures.ralph_lrs import ralph_lrs  # noqa: F401 - a real LRS for every test that asks
+from tests.fixtures.smtp import plain_smtp  # noqa: F401 - a local SMTP server for every test that asks
 
 PG_HOST = os.environ.get("PEERCOACH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PEERCOACH_TEST_PG_PORT", "5432"))

@@ -9,49 +9,22 @@ or changed link are refused with a page or message that says so. Screenshots go 
 
 from __future__ import annotations
 
-import email
-import email.policy
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 
 from teams_app.domain.assessment.lifecycle import ReviewStatus
-from tests.bot.twin_support import EmailPair, TwinApp, email_pair, free_port, link_in, start_twin_app
+from tests.bot.twin_support import EmailPair, TwinApp, email_pair, link_in, start_twin_app
 from tests.browser.harness import CHROMIUM_ARGS, artifact_dir, chromium_path
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
-        return "250 Message accepted"
-
-    def find(self, to: str, subject_part: str) -> EmailMessage:
-        found = [m for rcpt, m in self.messages if to in rcpt and subject_part in str(m["Subject"])]
-        assert found, f"no mail to {to} about {subject_part!r}: {[(r, str(m['Subject'])) for r, m in self.messages]}"
-        return found[-1]
+from tests.fixtures.smtp import Inbox
 
 
 @pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-async def twin(tmp_path: Path, smtp: tuple[Inbox, int]) -> AsyncIterator[TwinApp]:
-    t = await start_twin_app(tmp_path, None, smtp={"host": "127.0.0.1", "port": smtp[1], "starttls": False,
+async def twin(tmp_path: Path, plain_smtp: tuple[Inbox, int]) -> AsyncIterator[TwinApp]:
+    t = await start_twin_app(tmp_path, None, smtp={"host": "127.0.0.1", "port": plain_smtp[1], "starttls": False,
                                                    "sender": "coaching@example.com"})
     try:
         yield t
@@ -70,12 +43,12 @@ async def review_status(twin: TwinApp, pair: EmailPair) -> ReviewStatus:
 
 
 async def test_an_email_only_reviewer_answers_on_the_web_twin_and_nobody_else_can(
-        request: pytest.FixtureRequest, twin: TwinApp, smtp: tuple[Inbox, int]) -> None:
+        request: pytest.FixtureRequest, twin: TwinApp, plain_smtp: tuple[Inbox, int]) -> None:
     from playwright.async_api import async_playwright
 
     shots = artifact_dir(request.node.name)
     pair = await email_pair(twin)
-    mail = smtp[0].find("ada@example.com", "Please review Ben Becker")
+    mail = plain_smtp[0].find("ada@example.com", "Please review Ben Becker")
     link = link_in(body_of(mail, "plain"))
     assert link in body_of(mail, "html")
     async with async_playwright() as driver:
@@ -157,7 +130,7 @@ async def test_an_email_only_reviewer_answers_on_the_web_twin_and_nobody_else_ca
 
 
 async def test_match_and_feedback_twins_render_in_the_persons_language(
-        request: pytest.FixtureRequest, twin: TwinApp, smtp: tuple[Inbox, int]) -> None:
+        request: pytest.FixtureRequest, twin: TwinApp, plain_smtp: tuple[Inbox, int]) -> None:
     """Ben (German) sees his intro card (markdown rendered, no raw asterisks), answers the check-in on the page,
     and opens his released feedback from the feedback email."""
     from playwright.async_api import async_playwright
@@ -174,7 +147,7 @@ async def test_match_and_feedback_twins_render_in_the_persons_language(
     twin.clock.advance(timedelta(days=4))
     await twin.app.assessment.release_results(pair.opened.assessment.id)
     await twin.sender.drain(timeout_s=20)
-    feedback_mail = smtp[0].find("ben@example.com", "Dein Peer-Feedback")
+    feedback_mail = plain_smtp[0].find("ben@example.com", "Dein Peer-Feedback")
     intro = twin.app.card_links.link(pair.ben.id, TwinCard.INTRO, match_id)
     assert intro is not None
     async with async_playwright() as driver:

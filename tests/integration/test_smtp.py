@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import email
-import email.policy
 import ipaddress
-import socket
 import ssl
 from collections.abc import Iterator
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -30,29 +26,9 @@ from teams_app.adapters.email import (
     ics_content_type,
     render_email,
 )
+from teams_app.devstack import free_port
 from teams_app.domain.model import Meeting, MeetingStatus, Participant, Program
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], EmailMessage]] = []
-
-    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
-        if address.startswith("gone@"):
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.fixtures.smtp import Inbox
 
 
 def self_signed(tmp: Path) -> tuple[Path, Path]:
@@ -75,15 +51,6 @@ def self_signed(tmp: Path) -> tuple[Path, Path]:
 def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
     ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"coach" and auth_data.password == b"pw"
     return AuthResult(success=ok, handled=False)
-
-
-@pytest.fixture
-def plain_smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox, port = Inbox(), free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
 
 
 @pytest.fixture
