@@ -25,6 +25,7 @@ from teams_app.adapters.email import SmtpMailer
 from teams_app.bootstrap import bootstrap
 from teams_app.bootstrap.bot import bot_installer
 from teams_app.config import Settings
+from teams_app.devstack import free_port
 from teams_app.domain.model import Participant, Profile
 from teams_app.domain.notifications import CardState, Notice, NotificationKind, TwinCard
 from teams_app.entrypoints.web import create_web_app
@@ -32,7 +33,7 @@ from teams_app.i18n import translator
 from teams_app.service.use_cases import ParticipantInput
 from teams_app.simulation.connector import LocalConnector
 from tests.bot.conftest import BotHarness, FakeMailer
-from tests.integration.test_smtp import Inbox, free_port
+from tests.fixtures.smtp import Inbox
 
 
 class FakeLinks:

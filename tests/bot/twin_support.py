@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,6 +18,7 @@ from teams_app.adapters.clock import RunningClock
 from teams_app.bootstrap import Application, bootstrap
 from teams_app.bootstrap.bot import BOT_KEY, bot_installer
 from teams_app.config import Settings
+from teams_app.devstack import free_port
 from teams_app.domain.model import Participant, Profile
 from teams_app.entrypoints.web import create_web_app
 from teams_app.service.assessment import OpenedAssessment
@@ -31,12 +31,6 @@ PAGE_STATE = re.compile(r'data-action="([^"]+)" data-proof="([^"]+)"')
 PAGE_CARD = re.compile(r'<script type="application/json" id="twin-card">(.*?)</script>', re.S)
 RATINGS = {"ratings.active-listening": "3", "ratings.powerful-questions": "2", "ratings.goal-setting": "4",
            "ratings.giving-feedback": "3"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+from teams_app.devstack import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PLAYGROUND_DIR = Path(__file__).resolve().parent / "playground"
 ARTIFACTS = Path(os.environ.get("PEERCOACH_TEST_ARTIFACTS", REPO / "test-artifacts"))
@@ -30,12 +31,6 @@ ARTIFACTS = Path(os.environ.get("PEERCOACH_TEST_ARTIFACTS", REPO / "test-artifac
 # What the probe of this machine kind found Chromium needs as root with no network beyond loopback.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60.0) -> None:

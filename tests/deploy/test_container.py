@@ -15,7 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.deploy.processes import ROOT, free_port, stop, terminate, wait_status
+from teams_app.devstack import free_port
+from tests.deploy.processes import ROOT, stop, terminate, wait_status
 
 VENV_IN_IMAGE = "/opt/venv"
 

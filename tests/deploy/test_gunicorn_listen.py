@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from teams_app.devstack import free_port
 from teams_app.entrypoints.gunicorn import bind_host, on_starting
-from tests.deploy.processes import ROOT, free_port, server_env
+from tests.deploy.processes import ROOT, server_env
 
 PRODUCTION = {"PEERCOACH_BOT__DEV_MODE": "false", "PEERCOACH_BOT__APP_ID": "app",
               "PEERCOACH_BOT__APP_PASSWORD": "s3cret", "PEERCOACH_BOT__APP_TENANT_ID": "tenant"}

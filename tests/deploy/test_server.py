@@ -30,11 +30,12 @@ from teams_app.adapters.db.tables import participants
 from teams_app.adapters.db.uow import make_engine
 from teams_app.bootstrap import bootstrap
 from teams_app.config import Settings
+from teams_app.devstack import free_port
 from teams_app.domain.model import Participant, Profile, stable_id
 from teams_app.entrypoints.web import create_web_app
 from teams_app.logging_json import JsonFormatter
 from teams_app.simulation.connector import LocalConnector
-from tests.deploy.processes import ROOT, free_port, server_env, start_serve, stop, terminate, wait_status
+from tests.deploy.processes import ROOT, server_env, start_serve, stop, terminate, wait_status
 from tests.lrs_bridge.fake_lrs import FakeLrs
 
 TENANT = "11111111-2222-3333-4444-555555555555"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,15 +18,10 @@ from teams_app.adapters.clock import FixedClock, SystemClock
 from teams_app.adapters.db import tables as t
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import SqlUnitOfWorkFactory, make_engine
+from teams_app.devstack import free_port
 from teams_app.domain.model import Profile
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.use_cases import CoachingService, ParticipantInput
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def seed_due_program(url: str, people: int = 10) -> CoachingService:
