@@ -42,6 +42,7 @@ def build_sender(app: Application, transport: Transport, mailer: Mailer | None, 
     options.setdefault("per_tenant_rps", bot.per_tenant_rps)
     # Cards show things as they are when they are sent: match views and review cards are rendered again.
     outbox = Outbox(app.engine, renderers=(app.renderer.render, app.delivery.render))
+    options.setdefault("card_links", app.card_links)  # web links to cards Teams cannot show
     sender = OutboxSender(outbox, ConversationStore(app.engine), transport, mailer, app.uow_factory,
                           app.service, app.clock, email_renderer=email_renderer, **options)
     app.wake.attach(sender.wake)

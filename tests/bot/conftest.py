@@ -118,10 +118,10 @@ class BotHarness:
 
 async def start_harness(tmp_path: Path, *, bot: dict[str, Any], connector: LocalConnector | None = None,
                         credentials_factory: Any = None, sender_options: dict[str, Any] | None = None,
-                        db_url: str | None = None) -> BotHarness:
+                        db_url: str | None = None, web_twin: dict[str, Any] | None = None) -> BotHarness:
     connector = connector or await LocalConnector().start()
     settings = Settings(db={"url": db_url or f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"}, bot=bot,
-                        scheduler={"enabled": False})
+                        scheduler={"enabled": False}, web_twin=web_twin or {})
     clock = RunningClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     app = bootstrap(settings, clock=clock)
     mailer = FakeMailer()

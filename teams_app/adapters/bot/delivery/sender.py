@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 from collections.abc import Mapping, Sequence
@@ -45,9 +46,9 @@ from teams_app.adapters.bot.store import (
 )
 from teams_app.adapters.email.ics import proposal_from_payload
 from teams_app.domain.model import Participant
-from teams_app.domain.notifications import CardState, NotificationKind
+from teams_app.domain.notifications import CardState, NotificationKind, TwinCard
 from teams_app.i18n import Translate, translator
-from teams_app.service.ports import Clock, Mailer, UnitOfWorkFactory
+from teams_app.service.ports import CardLinks, Clock, Mailer, UnitOfWorkFactory
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,44 @@ def teams_activity(_: Translate, kind: str, payload: Mapping[str, Any]) -> dict[
     return activity
 
 
+# Which web twin shows a notification's card, and the payload key naming the thing it shows.
+TWIN_OF_KIND: dict[str, tuple[TwinCard, str]] = {
+    NotificationKind.INTRO.value: (TwinCard.INTRO, "match_id"),
+    NotificationKind.CHECKIN.value: (TwinCard.CHECK_IN, "match_id"),
+    NotificationKind.CHECKIN_REMINDER.value: (TwinCard.CHECK_IN, "match_id"),
+    NotificationKind.REVIEW_REQUESTED.value: (TwinCard.REVIEW, "review_id"),
+    NotificationKind.REVIEW_REMINDER.value: (TwinCard.REVIEW, "review_id"),
+    NotificationKind.FEEDBACK.value: (TwinCard.FEEDBACK, "assessment_id"),
+    NotificationKind.FEEDBACK_WITHHELD.value: (TwinCard.FEEDBACK, "assessment_id"),
+}
+# Teams refuses messages over about 100 KB (UTF-16) and advises staying under 80 KB.
+MAX_TEAMS_MESSAGE_BYTES = 80_000
+
+
+def with_twin_link(_: Translate, activity: dict[str, Any], link: str | None) -> dict[str, Any]:
+    """The activity with its card's web link as the card's ``fallbackText`` (what a Teams client that cannot
+    show the card displays), or, when the card is too large for Teams, a message with the link instead."""
+    if not link or not activity.get("attachments"):
+        return activity
+    if len(json.dumps(activity, ensure_ascii=False).encode("utf-16-le")) > MAX_TEAMS_MESSAGE_BYTES:
+        return too_large_for_teams(_, activity, link)
+    attachments = []
+    for item in activity["attachments"]:
+        content = item.get("content")
+        if isinstance(content, dict) and content.get("type") == "AdaptiveCard":
+            content = {**content, "fallbackText": _("This card cannot be shown here. Open it in your browser: "
+                                                    "{link}").format(link=link)}
+            item = {**item, "content": content}
+        attachments.append(item)
+    return {**activity, "attachments": attachments}
+
+
+def too_large_for_teams(_: Translate, activity: Mapping[str, Any], link: str) -> dict[str, Any]:
+    summary = str(activity.get("summary") or "")
+    text = _("This card is too large to show in Teams. Open it in your browser: {link}").format(link=link)
+    return {"type": "message", "summary": summary, "text": f"{summary}\n\n{text}" if summary else text}
+
+
 @dataclass
 class SenderStats:
     sent: int = 0
@@ -97,8 +136,10 @@ class OutboxSender:
                  per_conversation_rps: float = 1.0, per_tenant_rps: float = 50.0, concurrency: int = 16,
                  batch_size: int = 100, lease: timedelta = timedelta(minutes=2), max_attempts: int = 8,
                  base_backoff_s: float = 1.0, max_backoff_s: float = 300.0, poll_interval_s: float = 5.0,
-                 email_renderer: EmailRenderer = default_email_renderer, rng: random.Random | None = None) -> None:
+                 email_renderer: EmailRenderer = default_email_renderer, rng: random.Random | None = None,
+                 card_links: CardLinks | None = None) -> None:
         self._outbox = outbox
+        self._links = card_links
         self._conversations = conversations
         self._cards = MatchCards(conversations.engine)
         self._transport = transport
@@ -332,9 +373,18 @@ class OutboxSender:
             elif await self._update_intro(row, ref, conv_bucket, _, current):
                 # The intro card now shows the meeting; an edit makes no sound, so a short message says so.
                 activity = self._text_activity(_, row)
+        link = self._twin_link(row, person)
+        activity = with_twin_link(_, activity, link)
         started.add(row.id)
         try:
-            activity_id = await self._transport.send(ref.reference, activity)
+            try:
+                activity_id = await self._transport.send(ref.reference, activity)
+            except DeliveryError as exc:
+                if exc.status != 413 or not link or "attachments" not in activity:
+                    raise
+                # Teams refused the card as too large (MessageSizeTooBig): the card's web twin shows it instead.
+                logger.info("card of notification %s too large for Teams; sending its web link", row.id)
+                activity_id = await self._transport.send(ref.reference, too_large_for_teams(_, activity, link))
         except DeliveryError as exc:
             verdict = classify(exc)
             if verdict is Verdict.UNREACHABLE:
@@ -356,6 +406,14 @@ class OutboxSender:
             # The intro is the person's match card from now on: remember which message to edit.
             await self._cards.advance(row.participant_id, match_id, CardState.INTRO, self._clock.now(),
                                       activity_id=activity_id)
+
+    def _twin_link(self, row: Notification, person: Participant) -> str | None:
+        """The link to this notification's card as a web page, when there is one (see :data:`TWIN_OF_KIND`)."""
+        twin = TWIN_OF_KIND.get(str(row.kind))
+        subject = str(row.payload.get(twin[1]) or "") if twin else ""
+        if self._links is None or twin is None or not subject:
+            return None
+        return self._links.link(person.id, twin[0], subject)
 
     @staticmethod
     def _text_activity(_: Translate, row: Notification) -> dict[str, Any]:
