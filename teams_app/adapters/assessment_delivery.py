@@ -82,7 +82,7 @@ class AssessmentDelivery:
                     continue
                 program = await uow.programs.get(task.assessment.program_id)
                 out.append({**payload, "card": cards.rubric_card(task.assessment, task.review, task.reviewee_name,
-                                                                 _=_),
+                                                                 time_zone=reviewer.profile.time_zone, _=_),
                             "review": review_facts(task, program.name if program else "")})
         return out
 
@@ -114,7 +114,8 @@ class AssessmentDelivery:
     @staticmethod
     async def _review_card(uow: UnitOfWork, reviewer: Participant, review_id: str) -> dict[str, Any]:
         task = await load_review_task(cast(AssessmentUnitOfWork, uow), review_id, reviewer.id)
-        return cards.rubric_card(task.assessment, task.review, task.reviewee_name, _=translator(reviewer.locale))
+        return cards.rubric_card(task.assessment, task.review, task.reviewee_name,
+                                 time_zone=reviewer.profile.time_zone, _=translator(reviewer.locale))
 
     async def review_requested(self, event: aev.ReviewAssigned, uow: UnitOfWork) -> None:
         reviewer = await self._person(uow, event.reviewer_id)

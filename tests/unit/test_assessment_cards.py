@@ -15,6 +15,7 @@ from teams_app.adapters.rubric_files import builtin_rubric
 from teams_app.domain.assessment import (
     AllocationMode,
     Assessment,
+    AssessmentStatus,
     Assignment,
     Review,
     ReviewKind,
@@ -91,6 +92,18 @@ def test_submitted_review_card_is_prefilled_and_offers_withdrawal() -> None:
     assert inputs["comments.goal-setting"]["value"] == "clear" and inputs["comment"]["value"] == "thanks"
     assert [a["verb"] for a in card["actions"]] == ["assessment.submit", "assessment.withdraw"]
     assert card["actions"][1]["associatedInputs"] == "none"
+
+
+def test_the_deadline_is_said_in_the_readers_zone_and_language() -> None:
+    from teams_app.i18n import translator
+
+    card = cards.rubric_card(assessment(), review(), "Bob", time_zone="Europe/Berlin", _=translator("de"))
+    due = by_id(card)["due"]["text"]
+    assert "Montag, 9. März 2026" in due and "10:00" in due and "Mitteleuropäische Normalzeit" in due
+    assert "UTC" not in due
+    released = replace(assessment(), status=AssessmentStatus.RELEASED, released_at=OPENED + timedelta(days=8))
+    closed = json.dumps(cards.rubric_card(released, review(), "Bob", time_zone="America/New_York"), ensure_ascii=False)
+    assert "Tuesday, March 10, 2026" in closed and "Eastern" in closed and "UTC" not in closed
 
 
 def test_self_assessment_and_named_cards_say_so() -> None:

@@ -14,8 +14,8 @@ from typing import Any
 
 from teams_app.adapters.bot.assessment_cards import (
     SUBMIT_VERB,
+    UNTRANSLATED,
     WITHDRAW_VERB,
-    Translate,
     field_errors,
     may_skip,
     message_card,
@@ -23,6 +23,7 @@ from teams_app.adapters.bot.assessment_cards import (
     rubric_card,
 )
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition, NotAllowed, NotFound
+from teams_app.i18n import Translate
 from teams_app.service.assessment import AssessmentService
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,9 @@ logger = logging.getLogger(__name__)
 VERBS = (SUBMIT_VERB, WITHDRAW_VERB)
 
 
-def _same(text: str) -> str:
-    return text
-
-
 async def handle_assessment_action(service: AssessmentService, verb: str, data: Mapping[str, Any],
-                                   participant_id: str, *, _: Translate = _same) -> dict[str, Any]:
+                                   participant_id: str, *, time_zone: str = "UTC",
+                                   _: Translate = UNTRANSLATED) -> dict[str, Any]:
     """Submit, edit or withdraw a review from its card; always returns a card to show."""
     if verb not in VERBS:
         raise ValueError(f"not an assessment verb: {verb!r}")
@@ -57,15 +55,15 @@ async def handle_assessment_action(service: AssessmentService, verb: str, data: 
             # The answers stay in the form (from the withdrawn review), so submitting again is one click.
             return rubric_card(task.assessment, review, task.reviewee_name,
                                notice=_("Your review was withdrawn. You can submit it again before the deadline."),
-                               _=_)
+                               time_zone=time_zone, _=_)
         parsed = parse_submission(data, task.assessment.rubric, allow_cant_judge=may_skip(task.assessment, task.review))
         review = await service.submit_review(parsed.review_id, participant_id, parsed.submission.ratings,
                                              parsed.submission.comments, parsed.submission.comment)
     except (InvalidInput, InvalidInputs) as exc:
         return rubric_card(task.assessment, task.review, task.reviewee_name, errors=field_errors(exc), values=data,
-                           _=_)
+                           time_zone=time_zone, _=_)
     except InvalidTransition as exc:
         return rubric_card(task.assessment, task.review, task.reviewee_name, errors={"review": str(exc)},
-                           values=data, _=_)
+                           values=data, time_zone=time_zone, _=_)
     notice = _("Thank you: your review is saved. You can change it until the deadline.")
-    return rubric_card(task.assessment, review, task.reviewee_name, notice=notice, _=_)
+    return rubric_card(task.assessment, review, task.reviewee_name, notice=notice, time_zone=time_zone, _=_)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from teams_app.domain.assessment import (
@@ -34,6 +35,7 @@ from teams_app.domain.assessment import (
 )
 from teams_app.domain.errors import InvalidInput, InvalidInputs
 from teams_app.domain.model import MAX_TEXT
+from teams_app.i18n import Translate, format_when
 
 logger = logging.getLogger(__name__)
 
@@ -42,19 +44,26 @@ VERSION = "1.5"
 SUBMIT_VERB = "assessment.submit"
 WITHDRAW_VERB = "assessment.withdraw"
 
-Translate = Callable[[str], str]
 
 
-def _same(text: str) -> str:
-    return text
+def _when(moment: datetime, time_zone: str, _: Translate) -> str:
+    """A moment in the reader's zone and language (the zone is named, so nobody converts by hand)."""
+    return format_when(moment, time_zone or "UTC", _.language)
 
 
-def plural(one: str, other: str, n: int) -> str:
-    """The singular or plural sentence for ``n``, both already translated: ``plural(_("1 x"), _("{n} x"), n)``.
+class _Untranslated:
+    """English as written: the default when a caller passes no translator."""
 
-    English and German share the rule (one for n == 1); both forms are msgids, so the catalog test sees each.
-    """
-    return one if n == 1 else other
+    language = "en"
+
+    def __call__(self, message: str) -> str:
+        return message
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return singular if n == 1 else plural
+
+
+UNTRANSLATED = _Untranslated()
 
 
 def may_skip(assessment: Assessment, review: Review) -> bool:
@@ -84,9 +93,9 @@ def _error(text: str, field: str) -> dict[str, Any]:
 # -- the rubric card -------------------------------------------------------------------------------------------
 def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
                 errors: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None,
-                notice: str = "", _: Translate = _same) -> dict[str, Any]:
+                notice: str = "", time_zone: str = "UTC", _: Translate = UNTRANSLATED) -> dict[str, Any]:
     """The review form for one review. ``values`` pre-fill the inputs (the submitted data, or the stored review);
-    ``notice`` is a confirmation shown on top (e.g. after saving)."""
+    ``notice`` is a confirmation shown on top (e.g. after saving); times are said in the reader's ``time_zone``."""
     rubric = assessment.rubric
     errors = dict(errors or {})
     current = dict(values) if values is not None else _stored_values(review)
@@ -99,12 +108,12 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
     else:
         description = rubric.description
     if assessment.status is AssessmentStatus.RELEASED:
-        return _read_only_card(assessment, review, title, description, _)
+        return _read_only_card(assessment, review, title, description, time_zone, _)
     body: list[dict[str, Any] | None] = [
         _text(title, size="Medium", weight="Bolder", style="heading"),
         _text(description, isSubtle=True) if description else None,
-        _text(_("Due {deadline} (UTC). You can change your answers until then.").format(
-            deadline=f"{assessment.deadline:%Y-%m-%d %H:%M}"), size="Small"),
+        _text(_("Due {deadline}. You can change your answers until then.").format(
+            deadline=_when(assessment.deadline, time_zone, _)), size="Small", id="due"),
     ]
     if notice:
         body.append(_text(notice, color="Good", weight="Bolder", id="notice"))
@@ -160,14 +169,14 @@ def rubric_card(assessment: Assessment, review: Review, reviewee_name: str, *,
     return _card(body, actions)
 
 
-def _read_only_card(assessment: Assessment, review: Review, title: str, description: str,
+def _read_only_card(assessment: Assessment, review: Review, title: str, description: str, time_zone: str,
                     _: Translate) -> dict[str, Any]:
     """After release a review cannot change: the answers as text, no inputs, no buttons, and why."""
-    when = f"{assessment.released_at or assessment.deadline:%Y-%m-%d %H:%M}"
+    when = _when(assessment.released_at or assessment.deadline, time_zone, _)
     body: list[dict[str, Any] | None] = [
         _text(title, size="Medium", weight="Bolder", style="heading"),
         _text(description, isSubtle=True) if description else None,
-        _text(_("Results were released on {date} (UTC), so this review is closed and can no longer be "
+        _text(_("Results were released on {date}, so this review is closed and can no longer be "
                 "changed.").format(date=when), weight="Bolder", id="notice"),
     ]
     if review.status is not ReviewStatus.SUBMITTED:
@@ -236,7 +245,7 @@ def _band_label(band: Band, _: Translate) -> str:
     return {Band.STRENGTH: _("strength"), Band.GROWTH: _("growth area"), Band.STEADY: _("steady")}[band]
 
 
-def feedback_card(view: FeedbackView, *, _: Translate = _same) -> dict[str, Any]:
+def feedback_card(view: FeedbackView, *, _: Translate = UNTRANSLATED) -> dict[str, Any]:
     """The assessed person's feedback card; when not (yet) released it only says why."""
     title = _("Your peer feedback: {rubric}").format(rubric=view.rubric_name)
     if not view.released:
@@ -244,9 +253,9 @@ def feedback_card(view: FeedbackView, *, _: Translate = _same) -> dict[str, Any]
                       _text(withheld_text(view, _), id="withheld")])
     body: list[dict[str, Any] | None] = [
         _text(title, size="Medium", weight="Bolder", style="heading"),
-        _text(plural(_("Based on {n} peer review, adjusted for how lenient or strict the reviewer is."),
-                     _("Based on {n} peer reviews, adjusted for how lenient or strict each reviewer is."),
-                     view.n_reviews).format(n=view.n_reviews), isSubtle=True, size="Small"),
+        _text(_.ngettext("Based on {n} peer review, adjusted for how lenient or strict the reviewer is.",
+                         "Based on {n} peer reviews, adjusted for how lenient or strict each reviewer is.",
+                         view.n_reviews).format(n=view.n_reviews), isSubtle=True, size="Small"),
     ]
     if view.strengths:
         body.append(_text(_("Strengths: {list}").format(list=", ".join(view.strengths)), color="Good"))
@@ -285,8 +294,8 @@ def withheld_text(view: FeedbackView, _: Translate) -> str:
         return _("Your feedback will be shared after the deadline.")
     if view.why is WithheldReason.NO_REVIEWS:
         return _("No feedback was submitted for you this time.")
-    arrived = plural(_("{n} review arrived this time."), _("{n} reviews arrived this time."),
-                     view.n_reviews).format(n=view.n_reviews)
+    arrived = _.ngettext("{n} review arrived this time.", "{n} reviews arrived this time.",
+                         view.n_reviews).format(n=view.n_reviews)
     return _("Your feedback stays anonymous, so it is shared only once at least {k} reviews have arrived.").format(
         k=view.needed) + " " + arrived
 
@@ -304,24 +313,24 @@ def message_card(text: str, *, attention: bool = False) -> dict[str, Any]:
 
 
 def thanks_card(program_name: str, reviews_in_assessment: int, reviews_in_program: int, *,
-                _: Translate = _same) -> dict[str, Any]:
+                _: Translate = UNTRANSLATED) -> dict[str, Any]:
     return _card([
         _text(_("Thank you for your reviews!"), size="Medium", weight="Bolder", style="heading"),
-        _text(plural(_("You wrote {n} review this round."), _("You wrote {n} reviews this round."),
-                     reviews_in_assessment).format(n=reviews_in_assessment) + " "
-              + plural(_("{total} review in {program} so far."), _("{total} reviews in {program} so far."),
-                       reviews_in_program).format(total=reviews_in_program, program=program_name) + " "
+        _text(_.ngettext("You wrote {n} review this round.", "You wrote {n} reviews this round.",
+                         reviews_in_assessment).format(n=reviews_in_assessment) + " "
+              + _.ngettext("{total} review in {program} so far.", "{total} reviews in {program} so far.",
+                           reviews_in_program).format(total=reviews_in_program, program=program_name) + " "
               + _("Thoughtful feedback is how your peers grow.")),
     ])
 
 
-def feedback_email(view: FeedbackView, *, _: Translate = _same) -> tuple[str, str, str]:
+def feedback_email(view: FeedbackView, *, _: Translate = UNTRANSLATED) -> tuple[str, str, str]:
     """(subject, html, text) of the feedback email, from the same view as the card (no reviewer identities)."""
     subject = _("Your peer feedback: {rubric}").format(rubric=view.rubric_name)
     if not view.released:
         text = withheld_text(view, _)
         return subject, f"<html><body><h2>{html.escape(subject)}</h2><p>{html.escape(text)}</p></body></html>", text
-    lines = [plural(_("Based on {n} peer review."), _("Based on {n} peer reviews."), view.n_reviews).format(
+    lines = [_.ngettext("Based on {n} peer review.", "Based on {n} peer reviews.", view.n_reviews).format(
         n=view.n_reviews)]
     if view.strengths:
         lines.append(_("Strengths: {list}").format(list=", ".join(view.strengths)))

@@ -17,7 +17,7 @@ from teams_app.adapters.bot.turns import is_email, say
 from teams_app.domain.assessment import ReviewKind, ReviewStatus
 from teams_app.domain.model import Participant
 from teams_app.domain.notifications import TwinCard
-from teams_app.i18n import Translate
+from teams_app.i18n import Translate, format_when
 from teams_app.service.assessment import AssessmentService
 from teams_app.service.ports import CardLinks, NoCardLinks
 
@@ -69,16 +69,17 @@ class AssessmentCommands:
             await self._say(turn_context, _("You have no reviews to write right now."))
             return
         todo = sum(1 for t in tasks if t.review.status is not ReviewStatus.SUBMITTED)
-        intro = cards.plural(_("You have {n} review to write."), _("You have {n} reviews to write."),
-                             todo).format(n=todo) if todo else _("All your reviews are submitted.")
+        intro = _.ngettext("You have {n} review to write.", "You have {n} reviews to write.",
+                           todo).format(n=todo) if todo else _("All your reviews are submitted.")
         if is_email(turn_context):
             lines = [intro]
             linked = True
             for task in tasks:
                 who = _("yourself") if task.review.kind is ReviewKind.SELF else task.reviewee_name
                 state = _("submitted") if task.review.status is ReviewStatus.SUBMITTED else _("not yet submitted")
-                line = _("{who}: {state}, due {deadline} (UTC)").format(
-                    who=who, state=state, deadline=f"{task.assessment.deadline:%Y-%m-%d %H:%M}")
+                line = _("{who}: {state}, due {deadline}").format(
+                    who=who, state=state, deadline=format_when(task.assessment.deadline,
+                                                               person.profile.time_zone, _.language))
                 url = self._links.link(person.id, TwinCard.REVIEW, task.review.id)
                 linked = linked and bool(url)
                 lines.append(f"{line} · [{_('Write your review')}]({url})" if url else line)
@@ -89,7 +90,7 @@ class AssessmentCommands:
         await self._say(turn_context, intro)
         for task in tasks[:MAX_CARDS]:
             await self._say(turn_context, "", cards.rubric_card(task.assessment, task.review, task.reviewee_name,
-                                                                   _=_))
+                                                                   time_zone=person.profile.time_zone, _=_))
         if len(tasks) > MAX_CARDS:
             await self._say(turn_context, _("{n} more: say 'my reviews' again after submitting these.").format(
                 n=len(tasks) - MAX_CARDS))

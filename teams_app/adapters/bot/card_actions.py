@@ -73,7 +73,8 @@ class CardActions:
         if verb in ASSESSMENT_VERBS:
             if person is None or self._assessment is None:
                 return not_yet(_)
-            return await handle_assessment_action(self._assessment, verb, data, person.id, _=_)
+            return await handle_assessment_action(self._assessment, verb, data, person.id,
+                                                  time_zone=person.profile.time_zone, _=_)
         action = self._verbs.get(verb)
         if action is None:
             return cards.done_card(_("That did not work"), _("This card is out of date. Say 'help' to start again."))

@@ -209,6 +209,8 @@ def _card_lines(card: Mapping[str, Any]) -> list[str]:
             if not isinstance(element, Mapping):
                 continue
             kind = element.get("type")
+            if element.get("id") == "due":  # the email says the deadline in a sentence of its own
+                continue
             if kind == "TextBlock" and str(element.get("text") or "").strip():
                 text = str(element["text"]).strip()
                 bold = element.get("weight") == "Bolder" and "**" not in text and bool(lines)  # the title: the subject
@@ -236,14 +238,6 @@ def _review(e: _Email) -> str:
     reminder = e.payload.get("kind") == NotificationKind.REVIEW_REMINDER.value
     deadline = e.payload.get("deadline")
     when = e.when(deadline) if deadline else ""
-    hidden = set()
-    if deadline:
-        try:  # the card's own due line is in UTC; the email says it in the reader's zone instead
-            due = datetime.fromisoformat(str(deadline))
-            hidden.add(_("Due {deadline} (UTC). You can change your answers until then.").format(
-                deadline=f"{due:%Y-%m-%d %H:%M}"))
-        except ValueError:
-            pass
     name, rubric = str((facts or {}).get("reviewee") or ""), str((facts or {}).get("rubric") or "")
     self_review = bool((facts or {}).get("self_assessment") or e.payload.get("self_assessment"))
     if facts and self_review:
@@ -261,7 +255,7 @@ def _review(e: _Email) -> str:
         subject = _("Reminder: {title}").format(title=title) if reminder else title
         if reminder:
             e.blocks.append(_("A friendly reminder:"))
-    e.blocks += _blocks([line for line in lines[1:] if line not in hidden])
+    e.blocks += _blocks(lines[1:])
     if when:
         e.blocks.append(_("Please write it by {when}. You can change your answers until then.").format(when=when))
     e.twin(TwinCard.REVIEW, str(e.payload.get("review_id") or ""), _("Open the review"),

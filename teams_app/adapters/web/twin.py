@@ -121,7 +121,8 @@ class WebTwin:
                 return None
             if card is TwinCard.REVIEW:
                 task = await self._assessment.get_task(subject, person.id)
-                return assessment_cards.rubric_card(task.assessment, task.review, task.reviewee_name, _=_)
+                return assessment_cards.rubric_card(task.assessment, task.review, task.reviewee_name,
+                                                    time_zone=person.profile.time_zone, _=_)
             view = await self._assessment.feedback_view(subject, person.id)
             return assessment_cards.feedback_card(view, _=_)
         except (NotFound, NotAllowed) as exc:
