@@ -488,3 +488,39 @@ async def test_no_check_in_email_after_the_person_checked_in_on_the_twin(parity:
     await h.sender.drain(timeout_s=20)
     (mail,) = mails_to(h, "megan@example.com")
     assert [subject for _pid, _card, subject in links.of(mail["text"])] == ["m-gone-3"]
+
+
+CIRCLE_PEOPLE = [("ann@example.com", "Ann Lee", "en"), ("bo@example.com", "Bo Berg", "de"),
+          ("cy@example.com", "Cy Diaz", "en"), ("di@example.com", "Di Evans", "en")]
+
+
+async def test_a_circle_intro_by_email_names_the_session_the_facilitator_and_the_members(
+        parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, links = parity
+    program = await h.app.service.create_program("Circles", "circle", "weekly")
+    people = [await email_only(h, email, name, locale=locale, program_id=program.id)
+              for email, name, locale in CIRCLE_PEOPLE]
+    facilitators = []
+    for session in (1, 2):
+        h.mailer.sent.clear()
+        result = await h.app.service.run_round(program.id, seed=session)
+        (circle,) = result.matches
+        await h.sender.drain(timeout_s=20)
+        (facilitator,) = [m.participant_id for m in circle.members if m.role.value == "facilitator"]
+        facilitators.append(facilitator)
+        for person in people:
+            (mail,) = mails_to(h, person.email)
+            text = mail["text"]
+            others = [p for p in people if p.id != person.id]
+            assert all(p.email in text for p in others) and f"{person.email}" not in text.split("\n", 1)[1]
+            if person.locale == "de":
+                assert f"Treffen {session} von 6" in text
+            else:
+                assert f"Session {session} of 6" in text or f"session {session} of 6" in text
+            if person.id == facilitator:
+                assert ("You facilitate this session" in text) or ("Du moderierst dieses Treffen" in text)
+            else:
+                name = next(p.display_name for p in people if p.id == facilitator)
+                assert name in text
+            assert [card for pid, card, _subject in links.of(text)] == [TwinCard.INTRO]
+    assert facilitators[0] != facilitators[1]  # the role rotates with the session
