@@ -51,6 +51,7 @@ async def session_card(chat: Chat, session: int) -> Locator:
     await expect(card.get_by_text(f"{CIRCLE}: your circle")).to_be_visible()
     for name in COLLEAGUES:  # the others are named; the reader is not listed as their own member
         await expect(card.get_by_text(name, exact=True)).to_be_visible()
+    await expect(card.get_by_text(ME)).to_have_count(0)
     await expect(card.get_by_text(ROLE, exact=False)).to_be_visible()
     return card
 
