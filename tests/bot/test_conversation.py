@@ -150,6 +150,45 @@ async def test_admin_commands_are_refused_politely_to_others(harness: BotHarness
     assert "no round yet. Enrolled 0" in said and "round 0" not in said
 
 
+async def test_round_run_of_a_circle_program_tells_the_admin_circles_term_and_session(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Circles", "circle", "weekly", sessions_per_term=3)
+    for n in (20, 21, 22):
+        await join(harness, make_user(n))
+    admin = make_user(1)
+    await harness.post(teams_activity(admin, harness.connector.url, text="round run Circles"))
+    await harness.post(teams_activity(admin, harness.connector.url, text="round run Circles"))
+    said = texts(harness.replies(admin))
+    assert "Circles, term 1, session 1 of 3: 1 circle, 0 unmatched. Everyone is being notified." in said
+    assert "Circles, term 1, session 2 of 3: 1 circle, 0 unmatched." in said
+    assert " match," not in said and "Round 1" not in said  # circles and sessions, not matches and rounds
+
+
+async def test_the_check_in_card_of_a_circle_says_which_session_and_with_whom(harness: BotHarness) -> None:
+    await harness.app.service.create_program("Circles", "circle", "weekly", sessions_per_term=3)
+    users = [make_user(n) for n in (20, 21, 22)]
+    for user in users:
+        await join(harness, user)
+    for _ in range(2):
+        await harness.post(teams_activity(make_user(1), harness.connector.url, text="round run Circles"))
+    await harness.sender.drain(timeout_s=20)
+    intros = [card_of(a) for a in harness.replies(users[0]) if a.get("attachments")
+              and "Session 1 of 3" in card_text(card_of(a))]
+    assert len(intros) == 1  # session 2's card is there too: which one a check-in answers must be said
+    match_id = intros[0]["actions"][0]["data"]["match_id"]
+
+    status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_MET, {"match_id": match_id}))
+    shown = card_text(body["value"])
+    assert status == 200 and verbs(body["value"]) == [VERB_CHECKIN]
+    assert "Circles: session 1 of 3" in shown and "session 2" not in shown
+    assert f"Your session with {users[1].name}, {users[2].name}" in shown or \
+        f"Your session with {users[2].name}, {users[1].name}" in shown
+    # A refused answer keeps saying it.
+    status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN,
+                                                  {"match_id": match_id, "met": "maybe"}))
+    assert status == 200
+    assert "Circles: session 1 of 3" in card_text(body["value"]) and "Tell us whether you met" in str(body["value"])
+
+
 async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarness) -> None:
     program = await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
     users = [make_user(n) for n in (10, 11)]
@@ -173,6 +212,7 @@ async def test_round_intro_card_then_checkin_card_then_reminder(harness: BotHarn
     # "We met" turns the intro card into the check-in card; a bad check-in is re-asked with the problem named.
     status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_MET, {"match_id": match_id}))
     assert verbs(body["value"]) == [VERB_CHECKIN]
+    assert f"Your session with {users[1].name}" in card_text(body["value"])  # says which match it answers
     bad = {"match_id": match_id, "met": "yes", "usefulness": "9", "learned": "y" * 2500, "next_step": ""}
     status, body = await harness.post(card_action(users[0], harness.connector.url, VERB_CHECKIN, bad))
     problems = " ".join(e["text"] for e in body["value"]["body"] if e.get("color") == "Attention")

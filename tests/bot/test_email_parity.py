@@ -323,6 +323,7 @@ def test_the_teams_intro_card_says_reasons_to_its_reader_too() -> None:
                                          "partners": [{"name": "Alex Wilber", "email": "alex@example.com"}]})
     shown = str(card)
     assert "You offer negotiation, which Alex Wilber wants." in shown and "Megan Bowen offers" not in shown
+    assert "Your role this round: **peer**" in shown  # pairs keep their role line; circles say it per session
 
 
 def test_circle_intro_names_the_facilitator_or_tells_the_reader_they_facilitate() -> None:
@@ -338,6 +339,7 @@ def test_circle_intro_names_the_facilitator_or_tells_the_reader_they_facilitate(
     _s, _h, own = render("intro", {**payload, "recipient": {"id": "p-lee", "email": "lee@example.com",
                                                             "name": "Lee Gu"}}, "en")
     assert "You facilitate this session" in own and "Lee Gu facilitates" not in own
+    assert "Your role this round" not in text + own  # the facilitator line says each reader's role already
     assert "lee@example.com" not in own  # the reader is not listed among the people they meet
     assert "<strong>Lee Gu</strong>" in html and "**" not in html
 

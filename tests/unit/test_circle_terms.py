@@ -171,6 +171,7 @@ async def test_a_circle_stays_together_for_three_sessions_with_three_different_f
                 assert (payload["session"], payload["sessions_in_term"]) == (number, 3)
                 text = json.dumps(cards.intro_card(translator("en"), payload))
                 assert "keeps time, opens with the check-in question and makes sure everyone speaks" in text
+                assert "Your role this round" not in text  # said once, by the facilitator line
                 if notice.recipient_id == facilitator:
                     assert "You facilitate this session." in text
                 else:

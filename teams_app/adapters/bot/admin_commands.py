@@ -48,6 +48,16 @@ class AdminCommands:
             await self._say(turn_context, _("Which program? Usage: round run PROGRAM"))
             return
         result = await self._service.run_round(chosen.id)
+        if result.round.session:  # a circle program: the admin reads circles and where the term is, not matches
+            await self._say(turn_context, _.ngettext(
+                "{program}, term {term}, session {session} of {total}: {circles} circle, {unmatched} unmatched. "
+                "Everyone is being notified.",
+                "{program}, term {term}, session {session} of {total}: {circles} circles, {unmatched} unmatched. "
+                "Everyone is being notified.", len(result.matches)).format(
+                program=chosen.name, term=result.round.term, session=result.round.session,
+                total=result.program.sessions_per_term, circles=len(result.matches),
+                unmatched=len(result.unmatched)))
+            return
         await self._say(turn_context, _.ngettext(
             "Round {number} of {program}: {matches} match, {unmatched} unmatched. Everyone is being notified.",
             "Round {number} of {program}: {matches} matches, {unmatched} unmatched. Everyone is being notified.",

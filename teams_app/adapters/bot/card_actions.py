@@ -32,6 +32,7 @@ from teams_app.service.use_cases import CoachingService, ParticipantInput
 logger = logging.getLogger(__name__)
 
 Card = dict[str, Any]
+MATCHES_LOOKED_UP = 50  # a person's newest matches searched for the one a card is about
 Action = Callable[[TurnContext, str, dict[str, Any], Participant | None, Translate], Awaitable[Card]]
 
 
@@ -95,17 +96,33 @@ class CardActions:
                                         activity_id=pressed_on if from_intro else "")
         if before is not None and now.version != before.version and now.activity_id \
                 and now.activity_id != pressed_on:
-            await self._show_elsewhere(turn_context, now, _)
+            await self._show_elsewhere(turn_context, now, _, await self._match_payload(person, match_id))
         return now.state
 
-    async def _show_elsewhere(self, turn_context: TurnContext, card: MatchCard, _: Translate) -> None:
-        content = cards.state_card(_, card.state, {"match_id": card.match_id})
+    async def _show_elsewhere(self, turn_context: TurnContext, card: MatchCard, _: Translate,
+                              payload: dict[str, Any]) -> None:
+        content = cards.state_card(_, card.state, payload)
         activity = Activity(type=ActivityTypes.message, id=card.activity_id,
                             attachments=[CardFactory.adaptive_card(content)])
         try:
             await turn_context.update_activity(activity)
         except Exception as exc:  # an old or deleted message: the answer to the click is what matters
             logger.info("could not update match card %s: %s", card.activity_id, type(exc).__name__)
+
+    async def _match_payload(self, person: Participant, match_id: str) -> dict[str, Any]:
+        """What a check-in card names about its match: the others in it and, for a circle, the session, so a
+        person with several open cards (a circle's weekly sessions) sees which one they answer."""
+        payload: dict[str, Any] = {"match_id": match_id}
+        with contextlib.suppress(NotFound):
+            for view in await self._service.my_matches(person.id, limit=MATCHES_LOOKED_UP):
+                if view.match.id == match_id:
+                    payload["partners"] = [{"name": other.display_name} for other, _role in view.partners]
+                    payload["program"] = view.program.name
+                    if view.round.session:
+                        payload.update(session=view.round.session,
+                                       sessions_in_term=view.program.sessions_per_term)
+                    break
+        return payload
 
     async def check_in(self, turn_context: TurnContext, verb: str, data: dict[str, Any], person: Participant | None,
                        _: Translate) -> Card:
@@ -118,14 +135,16 @@ class CardActions:
                                                 usefulness=submission.usefulness, learned=submission.learned,
                                                 next_step=submission.next_step)
         except cards.CardErrors as exc:
-            return cards.checkin_card(_, match_id, values=exc.values, errors=exc.errors)
+            return cards.checkin_card(_, match_id, values=exc.values, errors=exc.errors,
+                                      **cards.checkin_context(await self._match_payload(person, match_id)))
         except InvalidTransition:
             await self._advance(turn_context, person, match_id, CardState.CHECKED_IN, _, from_intro=False)
             return cards.done_card(_("Already done"), _("You have already checked in for this match."))
         except (InvalidInput, InvalidInputs) as exc:
             return cards.checkin_card(_, match_id,
                                       values={k: str(data.get(k) or "") for k in cards.CHECKIN_FIELDS},
-                                      errors=cards.domain_errors(_, exc))
+                                      errors=cards.domain_errors(_, exc),
+                                      **cards.checkin_context(await self._match_payload(person, match_id)))
         state = await self._advance(turn_context, person, match_id, CardState.CHECKED_IN, _, from_intro=False)
         return cards.state_card(_, state, {"match_id": match_id})
 
@@ -137,7 +156,7 @@ class CardActions:
         with contextlib.suppress(NotFound, InvalidInput):  # an old card, or not this person's match
             await self._service.note_met(match_id, person.id)
         state = await self._advance(turn_context, person, match_id, CardState.CHECKIN_OPEN, _, from_intro=True)
-        return cards.state_card(_, state, {"match_id": match_id})
+        return cards.state_card(_, state, await self._match_payload(person, match_id))
 
     async def match_change(self, turn_context: TurnContext, verb: str, data: dict[str, Any],
                            person: Participant | None, _: Translate) -> Card:

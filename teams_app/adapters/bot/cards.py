@@ -399,9 +399,12 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
             number=payload.get("round", ""), program=payload.get("program", ""))
     else:
         title = _("{program}: meet your match").format(program=payload.get("program", ""))
+    # A circle's own lines say the reader's role this session (facilitating or who does), so no "role this round".
+    role_line = [] if circle else [
+        _text(_("Your role this round: **{role}**").format(role=_(str(payload.get("role", "")))))]
     body: list[dict[str, Any]] = [
         _title(title),
-        _text(_("Your role this round: **{role}**").format(role=_(str(payload.get("role", ""))))),
+        *role_line,
         *(_text(line) for line in circle),
         {"type": "FactSet", "facts": [
             {"title": str(p.get("name", "")), "value": f"{_(str(p.get('role', '')))} · {p.get('email', '')}"}
@@ -433,11 +436,27 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
     return card(body, actions)
 
 
+def checkin_context(payload: Mapping[str, Any]) -> dict[str, Any]:
+    """What a check-in card says about its match, from a match payload: the others' names, a circle's session."""
+    session, total = payload.get("session"), payload.get("sessions_in_term")
+    circle = (str(payload.get("program", "")), session, total) \
+        if isinstance(session, int) and isinstance(total, int) and session >= 1 else None
+    return {"partner_names": ", ".join(str(p.get("name", "")) for p in payload.get("partners", [])),
+            "circle_session": circle}
+
+
 def checkin_card(_: Translate, match_id: str, *, partner_names: str = "", values: Mapping[str, str] | None = None,
-                 errors: Mapping[str, str] | None = None) -> Card:
+                 errors: Mapping[str, str] | None = None,
+                 circle_session: tuple[str, int, int] | None = None) -> Card:
+    """The check-in form; ``circle_session`` (program, session, sessions in the term) says which session of a
+    circle it is about, since a circle's members may have several sessions' cards in the chat."""
     values = values or {}
     errors = errors or {}
     body: list[dict[str, Any]] = [_title(_("How did it go?"))]
+    if circle_session is not None:
+        program, session, total = circle_session
+        body.append(_text(_("{program}: session {session} of {total}").format(
+            program=program, session=session, total=total), weight="Bolder"))
     if partner_names:
         body.append(_text(_("Your session with {names}").format(names=partner_names)))
     if errors:
@@ -521,8 +540,7 @@ def state_card(_: Translate, state: CardState, payload: Mapping[str, Any], *, pa
     if state is CardState.INTRO:
         return intro_card(_, payload)
     if state is CardState.CHECKIN_OPEN:
-        names = ", ".join(str(p.get("name", "")) for p in payload.get("partners", []))
-        return checkin_card(_, str(payload.get("match_id", "")), partner_names=names, values={"met": "yes"})
+        return checkin_card(_, str(payload.get("match_id", "")), values={"met": "yes"}, **checkin_context(payload))
     if state is CardState.CHECKED_IN:
         return done_card(_("Thank you!"), _("Your check-in is saved. See you next round."))
     if state is CardState.RESCHEDULING:
@@ -539,8 +557,7 @@ def message_card(_: Translate, kind: str, payload: Mapping[str, Any]) -> Card | 
     if kind in (NotificationKind.INTRO, NotificationKind.MEETING_UPDATE):
         return intro_card(_, payload)
     if kind in (NotificationKind.CHECKIN, NotificationKind.CHECKIN_REMINDER):
-        names = ", ".join(str(p.get("name", "")) for p in payload.get("partners", []))
-        return checkin_card(_, str(payload.get("match_id", "")), partner_names=names)
+        return checkin_card(_, str(payload.get("match_id", "")), **checkin_context(payload))
     return None
 
 

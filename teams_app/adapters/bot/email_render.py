@@ -138,7 +138,7 @@ def _intro(e: _Email) -> str:
                           "The role passes to someone else next session."))
     elif facilitator.get("name"):
         e.blocks.append(_("{name} facilitates this session.").format(name=facilitator["name"]))
-    if e.payload.get("role"):
+    if e.payload.get("role") and not facilitator.get("name"):  # a circle's facilitator line says the role already
         e.blocks.append(_("Your role this round: **{role}**").format(role=_(str(e.payload["role"]))))
     if partners:
         e.blocks.append(_("Who you meet:"))
