@@ -15,6 +15,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition
+from teams_app.domain.reasons import MatchReason
 
 MAX_TEXT = 2000  # longest free text we store from a person (cards, check-ins)
 MAX_NAME = 200
@@ -479,7 +480,7 @@ class Match:
     program_id: str
     members: tuple[MatchMember, ...]
     score: float = 0.0
-    reasons: tuple[str, ...] = ()
+    reasons: tuple[MatchReason, ...] = ()  # Reason values; plain English strings in rows stored before
     registration: str = ""  # xAPI context.registration: one UUID per round per match
 
     @property

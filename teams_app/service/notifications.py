@@ -16,6 +16,7 @@ from typing import Any
 from teams_app.domain import events as ev
 from teams_app.domain.model import Match, Meeting, MeetingStatus, Participant, Program, Round, stable_id
 from teams_app.domain.notifications import Channel, Notice, NotificationKind, notice_id
+from teams_app.domain.reasons import reason_json
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.ports import Clock, UnitOfWork, UnitOfWorkFactory
 
@@ -42,7 +43,8 @@ def match_payload(program: Program, round_: Round, match: Match, people: dict[st
                 if m.participant_id != participant_id and m.participant_id in people]
     payload: dict[str, Any] = {
         "match_id": match.id, "program_id": program.id, "program": program.name, "round": round_.number,
-        "role": match.role_of(participant_id).value, "partners": partners, "reasons": list(match.reasons),
+        "role": match.role_of(participant_id).value, "partners": partners,
+        "reasons": [reason_json(r) for r in match.reasons],  # JSON: the outbox stores the payload
         "prompts": program.framework.prompts()[:4], "meeting": None,
     }
     reader = people.get(participant_id)

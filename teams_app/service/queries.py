@@ -176,7 +176,7 @@ class Queries(UseCases):
                                 program=program.name, round=round_.number,
                                 round_started=round_.started_at.isoformat(), match_id=match.id,
                                 email=person.email if person else "", name=person.display_name if person else "",
-                                role=member.role.value, score=match.score, reasons="; ".join(match.reasons),
+                                role=member.role.value, score=match.score, reasons="; ".join(map(str, match.reasons)),
                                 met="" if check_in is None else check_in.met,
                                 usefulness="" if check_in is None or check_in.usefulness is None
                                 else check_in.usefulness))

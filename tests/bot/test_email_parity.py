@@ -8,6 +8,7 @@ to the real ``/api/messages``. Links to web twins come from a small fake ``CardL
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +18,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from aiosmtpd.controller import Controller
 
-from teams_app.adapters.bot.cards import VERB_CONSENT, VERB_PROFILE, intro_card, reason_for_reader
+from teams_app.adapters.bot.cards import (
+    VERB_CONSENT,
+    VERB_PROFILE,
+    intro_card,
+    notification_text,
+    say_reason,
+    state_card,
+)
 from teams_app.adapters.bot.email_render import program_email_renderer
 from teams_app.adapters.bot.store import MatchCards
 from teams_app.adapters.clock import RunningClock
@@ -26,8 +34,12 @@ from teams_app.bootstrap import bootstrap
 from teams_app.bootstrap.bot import bot_installer
 from teams_app.config import Settings
 from teams_app.devstack import free_port
+from teams_app.domain.matching.circles import CONTINUES, LEFT
+from teams_app.domain.matching.explain import GROUP_DEPARTMENTS, LAST_MET
+from teams_app.domain.matching.population import OFFERS, SENIOR
 from teams_app.domain.model import Participant, Profile
 from teams_app.domain.notifications import CardState, Notice, NotificationKind, TwinCard
+from teams_app.domain.reasons import Reason, reason_json
 from teams_app.entrypoints.web import create_web_app
 from teams_app.i18n import translator
 from teams_app.service.use_cases import ParticipantInput
@@ -306,24 +318,103 @@ async def test_a_partner_notice_names_the_partner_not_the_reader(parity: tuple[B
     assert "Megan Bowen would like" not in mail["text"]
 
 
-def test_reasons_about_other_people_stay_third_party_and_others_are_untouched() -> None:
+def test_reasons_about_other_people_stay_third_party_and_the_reader_is_you() -> None:
     _ = translator("en")
-    reason = "Megan Bowen offers negotiation, which Alex Wilber wants"
-    assert reason_for_reader(_, reason, "Lee Gu") == "Megan Bowen offers negotiation, which Alex Wilber wants."
-    assert reason_for_reader(_, reason, "Alex Wilber") == "Megan Bowen offers negotiation, which you want."
-    assert reason_for_reader(_, "both want to work on public speaking", "Lee Gu") == \
-        "Both want to work on public speaking"
-    assert reason_for_reader(translator("de"), reason, "Megan Bowen") == \
-        "Du bietest negotiation an, was Alex Wilber lernen möchte."
+    offers = Reason.of(OFFERS, giver="Megan Bowen", skills=("negotiation", "SQL"), taker="Alex Wilber")
+    assert say_reason(_, offers, "Lee Gu") == "Megan Bowen offers negotiation and SQL, which Alex Wilber wants."
+    assert say_reason(_, offers, "Alex Wilber") == "Megan Bowen offers negotiation and SQL, which you want."
+    assert say_reason(_, offers.to_json(), "Megan Bowen") == "You offer negotiation and SQL, which Alex Wilber wants."
+    senior = Reason.of(SENIOR, mentor="Megan Bowen", count=2, mentee="Alex Wilber")
+    assert say_reason(_, senior, "Megan Bowen") == "You are 2 levels more senior than Alex Wilber."
+    assert say_reason(_, senior, "Alex Wilber") == "Megan Bowen is 2 levels more senior than you."
+    assert say_reason(_, Reason.of(SENIOR, mentor="Megan Bowen", count=1, mentee="Alex Wilber"), "Lee Gu") == \
+        "Megan Bowen is one level more senior than Alex Wilber."
+    de = translator("de")
+    assert say_reason(de, offers, "Megan Bowen") == "Du bietest negotiation und SQL an, was Alex Wilber lernen möchte."
+    assert say_reason(de, offers, "Alex Wilber") == "Megan Bowen bietet negotiation und SQL an, was du lernen möchtest."
+    assert say_reason(de, senior, "Alex Wilber") == "Megan Bowen ist 2 Stufen erfahrener als du."
+    assert say_reason(de, Reason.of(LAST_MET, count=1)) == "Ihr habt euch zuletzt vor 1 Runde getroffen."
 
 
-def test_the_teams_intro_card_says_reasons_to_its_reader_too() -> None:
-    reason = "Megan Bowen offers negotiation, which Alex Wilber wants"
-    card = intro_card(translator("en"), {"program": "Pairs", "role": "peer", "reasons": [reason],
+def test_a_pairs_intro_card_keeps_its_role_line() -> None:
+    card = intro_card(translator("en"), {"program": "Pairs", "role": "peer", "reasons": [],
                                          "partners": [{"name": "Alex Wilber", "email": "alex@example.com"}]})
-    shown = str(card)
-    assert "You offer negotiation, which Alex Wilber wants." in shown and "Megan Bowen offers" not in shown
-    assert "Your role this round: **peer**" in shown  # pairs keep their role line; circles say it per session
+    assert "Your role this round: **peer**" in str(card)  # pairs keep their role line; circles say it per session
+
+
+def test_reasons_stored_as_plain_english_strings_still_display_as_they_are() -> None:
+    for _ in (translator("en"), translator("de")):
+        assert say_reason(_, "both want to work on public speaking", "Lee Gu") == \
+            "Both want to work on public speaking"
+        assert say_reason(_, "Megan Bowen offers negotiation, which Alex Wilber wants", "Megan Bowen") == \
+            "Megan Bowen offers negotiation, which Alex Wilber wants"
+    assert say_reason(translator("de"), {"unknown": 1}) == "{'unknown': 1}"  # a shape no version wrote: as text
+
+
+class MisfitTranslation:
+    """A Translate whose every text names a placeholder no reason has (a translator's typo)."""
+
+    def __call__(self, message: str) -> str:
+        return "{typo}"
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return "{typo}"
+
+
+def test_a_translation_that_does_not_fit_says_the_reason_in_english() -> None:
+    assert say_reason(MisfitTranslation(), Reason.of(LAST_MET, count=3)) == "You last met 3 rounds ago."
+
+
+def test_a_stored_reason_missing_a_value_is_left_out_of_card_and_email() -> None:
+    broken = {"t": "{giver} offers {skills}, which {taker} wants.", "p": {"giver": "Ana", "skills": ["SQL"]}}
+    assert say_reason(translator("de"), broken, "Lee Gu") == ""
+    payload = {"program": "Pairs", "role": "peer", "reasons": [broken, reason_json(Reason.of(LAST_MET, count=3))],
+               "partners": [{"name": "Alex Wilber", "email": "alex@example.com"}]}
+    card = json.dumps(intro_card(translator("en"), payload))
+    assert "You last met 3 rounds ago." in card and "offers" not in card and "- \"" not in card
+    _s, _h, text = program_email_renderer()("intro", {**payload, "recipient": {
+        "id": "p-1", "email": "ana@example.com", "name": "Ana"}}, "en")
+    assert "You last met 3 rounds ago." in text and "offers" not in text
+
+
+GERMAN_REASONS = [Reason.of(CONTINUES, session=3, total=6), Reason.of(LEFT, count=2),
+                  Reason.of(OFFERS, giver="Megan Bowen", skills=("Verhandlung",), taker="Alex Wilber"),
+                  Reason.of(LAST_MET, count=3), Reason.of(GROUP_DEPARTMENTS, count=3, names=("A", "B", "C")),
+                  "first time you are matched"]
+GERMAN_LINES = ["Dein Kreis geht weiter: Sitzung 3 von 6.", "2 Mitglieder haben den Kreis verlassen.",
+                "Du bietest Verhandlung an, was Alex Wilber lernen möchte.",
+                "Ihr habt euch zuletzt vor 3 Runden getroffen.", "3 Abteilungen: A, B und C.",
+                "First time you are matched"]  # the last is an old row's plain string, shown as it was
+ENGLISH_REASONS = ("Your circle continues", "members left", "offers", "You last met", "departments:")
+
+
+def test_the_teams_intro_card_its_fallback_text_and_its_twin_say_reasons_in_the_readers_language() -> None:
+    payload = json.loads(json.dumps({"program": "Pairs", "role": "peer", "round": 4,
+                                     "reasons": [reason_json(r) for r in GERMAN_REASONS],
+                                     "partners": [{"name": "Alex Wilber", "email": "alex@example.com"}]}))
+    de = translator("de")
+    for shown in (json.dumps(intro_card(de, payload), ensure_ascii=False),
+                  json.dumps(state_card(de, CardState.INTRO, payload), ensure_ascii=False),  # the web twin's card
+                  notification_text(de, NotificationKind.INTRO, payload)[1]):
+        assert all(line in shown for line in GERMAN_LINES), shown
+        assert not any(english in shown for english in ENGLISH_REASONS), shown
+        assert "Megan Bowen" not in shown
+    english = json.dumps(intro_card(translator("en"), payload))
+    assert "You offer Verhandlung, which Alex Wilber wants." in english and "Megan Bowen offers" not in english
+
+
+async def test_a_german_email_only_reader_gets_german_reasons_in_the_intro_email(
+        parity: tuple[BotHarness, FakeLinks]) -> None:
+    h, _links = parity
+    person = await email_only(h, "megan@example.com", "Megan Bowen", locale="de")
+    payload = {**PAYLOADS[NotificationKind.INTRO], "reasons": [reason_json(r) for r in GERMAN_REASONS]}
+    await queue(h, person, NotificationKind.INTRO, payload)
+    await h.sender.drain(timeout_s=20)
+    (mail,) = mails_to(h, "megan@example.com")
+    assert "Warum ihr beide:" in mail["text"]
+    for line in GERMAN_LINES:
+        assert line in mail["text"] and line in mail["html"]
+    assert not any(english in mail["text"] for english in ENGLISH_REASONS)
 
 
 def test_circle_intro_names_the_facilitator_or_tells_the_reader_they_facilitate() -> None:

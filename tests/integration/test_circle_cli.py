@@ -56,10 +56,10 @@ def test_round_run_says_where_a_circle_is_in_its_term(cli, tmp_path: Path) -> No
                "--sessions-per-term", "2").exit_code == 0
     assert cli("participants", "import", str(people), "--program", "Circles").exit_code == 0
     first = cli("round", "run", "--program", "Circles")
-    assert "(term 1, session 1 of 2)" in first.output and "a new circle for this term: session 1 of 2" in first.output
+    assert "(term 1, session 1 of 2)" in first.output and "A new circle for this term: session 1 of 2. " in first.output
     second = json.loads(cli("round", "run", "--program", "Circles", "--json").output)
     assert (second["term"], second["session"]) == (1, 2)
-    assert second["matches"][0]["explanation"][0] == "your circle continues: session 2 of 2"
+    assert second["matches"][0]["explanation"][0] == "Your circle continues: session 2 of 2."
     roles = [m["role"] for m in second["matches"][0]["members"]]
     assert roles[0] == "facilitator" and roles.count("facilitator") == 1
     third = cli("round", "run", "--program", "Circles")

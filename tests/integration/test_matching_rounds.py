@@ -50,5 +50,5 @@ async def test_a_mentor_with_two_mentees_earns_nobody_priority(service: Coaching
     result = await service.run_round("M")
     (match,) = result.matches
     assert sorted(m.role.value for m in match.members) == ["mentee", "mentee", "mentor"]
-    assert any("2 levels more senior" in reason for reason in match.reasons)
+    assert any("2 levels more senior" in str(reason) for reason in match.reasons)
     assert set((await _priorities(engine, program.id)).values()) == {0}

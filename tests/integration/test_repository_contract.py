@@ -15,6 +15,9 @@ import pytest
 from teams_app.adapters.db.assessment_repo import SqlAssessmentUnitOfWorkFactory
 from teams_app.adapters.db.migrate import upgrade
 from teams_app.adapters.db.uow import make_engine
+from teams_app.domain.matching.circles import CONTINUES, LEFT
+from teams_app.domain.matching.explain import LAST_MET
+from teams_app.domain.matching.population import OFFERS
 from teams_app.domain.model import (
     CheckIn,
     Enrollment,
@@ -30,6 +33,7 @@ from teams_app.domain.model import (
     RoundStatus,
 )
 from teams_app.domain.notifications import Channel, Notice, NotificationKind, notice_id
+from teams_app.domain.reasons import Reason
 from teams_app.service.ports import UnitOfWork
 from tests.conftest import PostgresDatabase
 from tests.unit.assessment_fakes import FakeUowFactory
@@ -176,6 +180,29 @@ async def test_rounds_matches_meetings_and_check_ins_keep_their_order(uows: UowF
         await uow.meetings.upsert(Meeting("m-d", MeetingStatus.CANCELLED, T0, T0))  # not in a calendar
         assert [m.external_id for m in await uow.meetings.called_off(10)] == ["evt-a", "evt-b"]
         assert [m.match_id for m in await uow.meetings.called_off(1)] == ["m-a"]
+
+
+async def test_match_reasons_keep_their_template_and_values_and_old_plain_strings_load_as_they_are(
+        uows: UowFactory) -> None:
+    a, b = await seed(uows, 2)
+    r1 = Round("round-1", "prog-0", 1, T0, 1)
+    reasons = (Reason.of(CONTINUES, session=3, total=6), Reason.of(LEFT, count=2),
+               Reason.of(OFFERS, giver="Zoë Ünal", skills=("SQL", "Verhandlung"), taker="Bo"),
+               Reason.of(LAST_MET, count=3),
+               "both want to work on public speaking")  # a row stored before reasons were values
+    stored = Match("m-r", r1.id, r1.program_id, (MatchMember(a.id, Role.PEER), MatchMember(b.id, Role.PEER)), 2.5,
+                   reasons)
+    async with uows() as uow:
+        await uow.rounds.add(r1)
+        await uow.matches.add(stored)
+        await uow.commit()
+    async with uows() as uow:
+        loaded = await uow.matches.get("m-r")
+    assert loaded == stored
+    assert loaded is not None and [str(r) for r in loaded.reasons] == [
+        "Your circle continues: session 3 of 6.", "2 members left the circle.",
+        "Zoë Ünal offers SQL and Verhandlung, which Bo wants.", "You last met 3 rounds ago.",
+        "both want to work on public speaking"]
 
 
 async def test_a_pair_rule_is_one_per_pair_whichever_way_round(uows: UowFactory) -> None:

@@ -7,6 +7,7 @@ from datetime import date
 
 from teams_app.domain.matching import Candidate, MatchHistory, MatchPlan, hard_conflict
 from teams_app.domain.model import MatchingPolicy, Participant, Profile, Program, ProgramKind, Role
+from teams_app.domain.reasons import Reason
 
 TODAY = date(2026, 11, 23)  # a Monday
 
@@ -51,7 +52,7 @@ def check_plan(plan: MatchPlan, prog: Program, people: list[Candidate], history:
         pairs = [(a, b) for i, a in enumerate(ids) for b in ids[i + 1:]]  # a match is one meeting
         for a, b in pairs:
             assert hard_conflict(by_id[a], by_id[b], prog, history, TODAY) is None, (a, b)
-        assert match.reasons and all(isinstance(r, str) and r for r in match.reasons)
+        assert match.reasons and all(isinstance(r, Reason) and str(r) for r in match.reasons)
         if prog.kind.is_group:
             assert prog.policy.group_min <= len(ids) <= prog.policy.group_max
     assert plan.quality["violations"] == 0

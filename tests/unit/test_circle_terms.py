@@ -12,6 +12,7 @@ from teams_app.domain.matching.circles import JOINED, LEFT, MERGED, WAIT_FOR_TER
 from teams_app.domain.matching.groups import group_sizes
 from teams_app.domain.model import MatchingPolicy, Program, ProgramKind, Role, Round, RoundStatus, stable_id
 from teams_app.domain.notifications import NotificationKind
+from teams_app.domain.reasons import Reason
 from teams_app.i18n import translator
 from teams_app.service.messagebus import MessageBus
 from teams_app.service.notifications import NotificationPlanner
@@ -46,6 +47,11 @@ class World:
 
 def circle_sets(matches: Any) -> set[frozenset[str]]:
     return {frozenset(x.participant_id for x in m.members) for m in matches}
+
+
+def said(match: Any) -> list[str]:
+    """The match's reasons in English, as logs and the CLI print them."""
+    return [str(r) for r in match.reasons]
 
 
 def ids_of(match: Any) -> set[str]:
@@ -108,9 +114,10 @@ def test_members_who_left_drop_out_and_two_circles_that_became_too_small_are_mer
     plan = plan_circle_session(prog, candidates(*present), MatchHistory(), 7, TODAY, circles, 2)
     assert circle_sets(plan.matches) == {frozenset(p.id for p in a), frozenset(p.id for p in b[:2] + c[:2])}
     merged = next(m for m in plan.matches if "b0" in ids_of(m))
-    assert MERGED in merged.reasons and LEFT.format(count=1, s="") in merged.reasons
-    assert merged.reasons[0] == "your circle continues: session 2 of 6"
-    assert not any(r.startswith("you met") for r in merged.reasons)  # meeting again is the point of a circle
+    assert Reason.of(MERGED) in merged.reasons and Reason.of(LEFT, count=1) in merged.reasons
+    assert {"Two circles that had become too small were merged.", "1 member left the circle."} <= set(said(merged))
+    assert said(merged)[0] == "Your circle continues: session 2 of 6."
+    assert not any(r.startswith("You met") for r in said(merged))  # meeting again is the point of a circle
     assert plan.quality["circles_merged"] == 1 and plan.unmatched == ()
 
 
@@ -134,7 +141,8 @@ def test_newcomers_join_a_circle_with_room_else_wait_for_the_next_term_and_are_t
     circles = [Circle(tuple(p.id for p in a))]
     plan = plan_circle_session(prog, candidates(*a, person("n0")), MatchHistory(), 7, TODAY, circles, 2)
     assert circle_sets(plan.matches) == {frozenset([*(p.id for p in a), "n0"])}
-    assert JOINED.format(count=1, s="") in plan.matches[0].reasons
+    assert Reason.of(JOINED, count=1) in plan.matches[0].reasons
+    assert "1 new member joined the circle." in said(plan.matches[0])
     full = [Circle(tuple(p.id for p in _people("f", 5)))]
     everyone = [*_people("f", 5), person("n0"), person("n1")]
     plan = plan_circle_session(prog, candidates(*everyone), MatchHistory(), 7, TODAY, full, 2)
@@ -143,8 +151,8 @@ def test_newcomers_join_a_circle_with_room_else_wait_for_the_next_term_and_are_t
     # Enough newcomers for a circle of their own: it forms now and ends with the term.
     plan = plan_circle_session(prog, candidates(*everyone, person("n2")), MatchHistory(), 7, TODAY, full, 2)
     assert frozenset(["n0", "n1", "n2"]) in circle_sets(plan.matches) and plan.unmatched == ()
-    assert "a new circle for this term: session 2 of 6" in next(
-        m for m in plan.matches if "n0" in ids_of(m)).reasons
+    assert "A new circle for this term: session 2 of 6." in said(next(
+        m for m in plan.matches if "n0" in ids_of(m)))
 
 
 # -- the whole use case over sessions and terms -------------------------------------------------------------
@@ -193,7 +201,7 @@ async def test_the_round_after_the_term_forms_new_circles() -> None:
     assert circle_sets(results[0].matches) == circle_sets(results[1].matches)
     assert (results[2].round.term, results[2].round.session) == (2, 1)
     assert circle_sets(results[2].matches) != circle_sets(results[1].matches)
-    assert all(m.reasons[0] == "a new circle for this term: session 1 of 2" for m in results[2].matches)
+    assert all(said(m)[0] == "A new circle for this term: session 1 of 2." for m in results[2].matches)
 
 
 async def test_a_member_who_leaves_drops_out_and_the_circle_goes_on() -> None:
@@ -204,8 +212,26 @@ async def test_a_member_who_leaves_drops_out_and_the_circle_goes_on() -> None:
     await w.service.leave(prog.id, leaver, erase=False)
     second = await w.service.run_round(prog.id)
     assert circle_sets(second.matches) == {frozenset(ids) - {leaver}}
-    assert "1 member left the circle" in second.matches[0].reasons
+    assert "1 member left the circle." in said(second.matches[0])
     assert facilitator_of(second.matches[0]) != leaver
+
+
+async def test_the_circle_notes_reach_a_german_reader_in_german_through_the_stored_payload() -> None:
+    w = World()
+    prog, _ids = await w.circles(4)
+    first = await w.service.run_round(prog.id)
+    await w.service.leave(prog.id, facilitator_of(first.matches[0]), erase=False)
+    second = await w.service.run_round(prog.id)
+    notice = next(n for n in w.queued.of_kind(NotificationKind.INTRO) if n.payload["match_id"] == second.matches[0].id)
+    payload = json.loads(json.dumps(notice.payload))  # as the outbox stores it
+    german = json.dumps(cards.intro_card(translator("de"), payload), ensure_ascii=False)
+    text = cards.notification_text(translator("de"), NotificationKind.INTRO, payload)[1]
+    for shown in (german, text):
+        assert "Dein Kreis geht weiter: Sitzung 2 von 6." in shown
+        assert "1 Mitglied hat den Kreis verlassen." in shown
+        assert "circle continues" not in shown and "left the circle" not in shown
+    english = json.dumps(cards.intro_card(translator("en"), payload))
+    assert "Your circle continues: session 2 of 6." in english and "1 member left the circle." in english
 
 
 async def test_a_member_back_from_a_pause_returns_to_their_own_circle() -> None:
@@ -220,7 +246,7 @@ async def test_a_member_back_from_a_pause_returns_to_their_own_circle() -> None:
     third = await w.service.run_round(prog.id)
     assert circle_sets(third.matches) == circle_sets(first.matches)
     back = next(m for m in third.matches if away in m.participant_ids)
-    assert "1 member came back to the circle" in back.reasons
+    assert "1 member came back to the circle." in said(back)
 
 
 def test_a_returning_member_whose_circle_is_full_joins_another_with_room() -> None:

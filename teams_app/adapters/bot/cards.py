@@ -8,16 +8,20 @@ Every user-facing string goes through the ``Translate`` function of the person's
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from teams_app.domain.errors import InvalidInput, InvalidInputs
+from teams_app.domain.matching.population import OFFERS, SENIOR
 from teams_app.domain.model import MAX_TEXT, Profile
 from teams_app.domain.notifications import CardState, NotificationKind
+from teams_app.domain.reasons import ParamValue, Reason
 from teams_app.i18n import N_, Translate, format_when
+
+logger = logging.getLogger(__name__)
 
 CARD_VERSION = "1.5"
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -361,30 +365,64 @@ def circle_lines(_: Translate, payload: Mapping[str, Any]) -> list[str]:
         lines.append(role + " " + _("The role rotates each session."))
     return lines
 
-# "Ana offers SQL, which Bo wants" (teams_app.domain.matching): said to Ana or Bo, it is about them as a third party.
-_OFFERS = re.compile(r"^(?P<giver>.+?) offers (?P<skills>.+), which (?P<taker>.+) wants$")
+def say_reason(_: Translate, reason: object, reader_name: str = "", partner_names: Sequence[str] = ()) -> str:
+    """A match reason in the reader's language and said to them: "You offer SQL, which Bo wants.", never
+    "Ana offers ..." to Ana. The one place reasons become text for people (intro card, its fallback text,
+    the email and the web twin).
 
-
-def reason_for_reader(_: Translate, reason: str, reader_name: str = "", partner_names: Sequence[str] = ()) -> str:
-    """A match reason as said to its reader: "You offer SQL, which Bo wants", never "Ana offers ..." to Ana.
-
-    The reader is ``reader_name``, or else the one named who is not among ``partner_names`` (a card's payload
-    lists the others only).
+    ``reason`` is a :class:`Reason`, its stored JSON form, or a plain English string from a match stored
+    before reasons were values (shown as it was). The reader is ``reader_name``, or else the one named who is
+    not among ``partner_names`` (a card's payload lists the others only). "" for a stored reason that lacks one
+    of its values (callers leave it out).
     """
-    found = _OFFERS.match(reason.strip())
-    if found is None:
-        return reason[:1].upper() + reason[1:]
-    giver, skills, taker = found.group("giver"), found.group("skills"), found.group("taker")
+    value = reason if isinstance(reason, Reason) else Reason.from_json(reason)
+    if isinstance(value, str):
+        return value[:1].upper() + value[1:]
     others = set(partner_names)
 
-    def is_reader(name: str) -> bool:
+    def is_reader(name: ParamValue | None) -> bool:
+        if not isinstance(name, str) or not name:
+            return False
         return name == reader_name if reader_name else bool(others) and name not in others
 
-    if is_reader(giver):
-        return _("You offer {skills}, which {name} wants.").format(skills=skills, name=taker)
-    if is_reader(taker):
-        return _("{name} offers {skills}, which you want.").format(name=giver, skills=skills)
-    return _("{giver} offers {skills}, which {taker} wants.").format(giver=giver, skills=skills, taker=taker)
+    def join(items: Sequence[str]) -> str:
+        if len(items) <= 1:
+            return "".join(items)
+        return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+    values = value.values
+    count = values.get("count")
+    n = count if isinstance(count, int) else 0
+    extra: dict[str, ParamValue] = {}
+    if value.template == OFFERS and is_reader(values.get("giver")):
+        template, extra["name"] = _("You offer {skills}, which {name} wants."), values.get("taker", "")
+    elif value.template == OFFERS and is_reader(values.get("taker")):
+        template, extra["name"] = _("{name} offers {skills}, which you want."), values.get("giver", "")
+    elif value.template == SENIOR[0] and is_reader(values.get("mentor")):
+        template = _.ngettext("You are one level more senior than {mentee}.",
+                              "You are {count} levels more senior than {mentee}.", n)
+    elif value.template == SENIOR[0] and is_reader(values.get("mentee")):
+        template = _.ngettext("{mentor} is one level more senior than you.",
+                              "{mentor} is {count} levels more senior than you.", n)
+    elif value.plural:
+        template = _.ngettext(value.template, value.plural, n)
+    else:
+        template = _(value.template)
+    try:
+        return value.text(template, join, extra)
+    except (KeyError, IndexError, ValueError) as exc:  # a translation that does not fit: English then
+        logger.warning("match reason %r does not fit its translation (%s); said in English", value.template, exc)
+    try:
+        return str(value)
+    except (KeyError, IndexError, ValueError) as exc:  # a stored reason without its values: left out
+        logger.warning("match reason %r lacks a value (%s); left out", value.template, exc)
+        return ""
+
+
+def said_reasons(_: Translate, reasons: Sequence[object], reader_name: str = "",
+                 partner_names: Sequence[str] = ()) -> list[str]:
+    """Each reason of a match as :func:`say_reason` says it, without the ones it leaves out."""
+    return [line for line in (say_reason(_, r, reader_name, partner_names) for r in reasons) if line]
 
 
 def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool = True) -> Card:
@@ -410,11 +448,10 @@ def intro_card(_: Translate, payload: Mapping[str, Any], *, with_actions: bool =
             {"title": str(p.get("name", "")), "value": f"{_(str(p.get('role', '')))} · {p.get('email', '')}"}
             for p in partners]},
     ]
-    reasons = payload.get("reasons") or []
+    reasons = said_reasons(_, payload.get("reasons") or [], partner_names=[str(p.get("name", "")) for p in partners])
     if reasons:
         body.append(_text(_("Why you two:") if len(partners) == 1 else _("Why this group:"), weight="Bolder"))
-        names = [str(p.get("name", "")) for p in partners]
-        body += [_text(f"- {reason_for_reader(_, str(reason), partner_names=names)}") for reason in reasons]
+        body += [_text(f"- {line}") for line in reasons]
     prompts = payload.get("prompts") or []
     if prompts:
         body.append(_text(_("Questions to start with:"), weight="Bolder"))
@@ -572,7 +609,7 @@ def notification_text(_: Translate, kind: str, payload: Mapping[str, Any]) -> tu
                  _("Your role: {role}").format(role=_(str(payload.get("role", ""))))]
         lines += circle_lines(_, payload)
         others = [str(p.get("name", "")) for p in payload.get("partners", [])]
-        lines += [f"- {reason_for_reader(_, str(r), partner_names=others)}" for r in payload.get("reasons", [])]
+        lines += [f"- {line}" for line in said_reasons(_, payload.get("reasons") or [], partner_names=others)]
         lines += [_("Questions to start with:")] + [f"- {_(p)}" for p in payload.get("prompts", [])]
     elif kind == NotificationKind.MEETING_UPDATE:
         meeting = payload.get("meeting") or {}

@@ -20,7 +20,7 @@ from typing import Any
 
 from babel.lists import format_list
 
-from teams_app.adapters.bot.cards import reason_for_reader
+from teams_app.adapters.bot.cards import said_reasons
 from teams_app.adapters.email.templates import Block, compose, teams_app_link, teams_chat_link
 from teams_app.domain.notifications import NotificationKind, TwinCard
 from teams_app.i18n import babel_locale, format_when, translator
@@ -144,8 +144,7 @@ def _intro(e: _Email) -> str:
         e.blocks.append(_("Who you meet:"))
         e.blocks.append([f"**{p.get('name', '')}** ({_(str(p.get('role', '')))})" +
                          (f": {p['email']}" if p.get("email") else "") for p in partners])
-    reasons = [reason_for_reader(_, str(r), e.name, [str(p.get("name", "")) for p in partners])
-               for r in e.payload.get("reasons") or []]
+    reasons = said_reasons(_, e.payload.get("reasons") or [], e.name, [str(p.get("name", "")) for p in partners])
     if reasons:
         e.blocks.append(_("Why you two:") if len(partners) == 1 else _("Why this group:"))
         e.blocks.append(reasons)

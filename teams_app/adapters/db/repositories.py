@@ -33,6 +33,7 @@ from teams_app.domain.model import (
     RoundStatus,
     WorkingHours,
 )
+from teams_app.domain.reasons import Reason, reason_json
 
 # Program fields kept in the JSON "settings" column (everything without a column of its own).
 _PROGRAM_COLUMNS = {"id", "name", "kind", "cadence", "tenant_id", "cohort", "next_round_at", "active", "created_at"}
@@ -313,7 +314,7 @@ class SqlMatchRepository(_Repo):
             self._round_numbers[match.round_id] = number
         await self.conn.execute(t.matches.insert().values(
             id=match.id, round_id=match.round_id, program_id=match.program_id, round_number=number,
-            score=match.score, reasons=list(match.reasons), registration=match.registration))
+            score=match.score, reasons=[reason_json(r) for r in match.reasons], registration=match.registration))
         await self.conn.execute(t.match_members.insert(), [
             {"match_id": match.id, "participant_id": m.participant_id, "position": i, "role": m.role.value}
             for i, m in enumerate(match.members)])
@@ -333,7 +334,8 @@ class SqlMatchRepository(_Repo):
             for m in member_rows:
                 members[m.match_id].append(MatchMember(m.participant_id, Role(m.role)))
         return [(r.round_number, Match(r.id, r.round_id, r.program_id, tuple(members[r.id]), r.score,
-                                       tuple(r.reasons or ()), r.registration)) for r in rows]
+                                       tuple(Reason.from_json(x) for x in r.reasons or ()), r.registration))
+                for r in rows]
 
     async def get(self, match_id: str) -> Match | None:
         found = await self._load(t.matches.c.id == match_id)

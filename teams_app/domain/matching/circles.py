@@ -30,26 +30,29 @@ from datetime import date
 import numpy as np
 
 from teams_app.domain.matching.engine import order_candidates
-from teams_app.domain.matching.explain import Formed, times_in_role
+from teams_app.domain.matching.explain import HISTORY, Formed, times_in_role
 from teams_app.domain.matching.groups import plan_groups
 from teams_app.domain.matching.plans import finish_plan
 from teams_app.domain.matching.population import Population
 from teams_app.domain.matching.solver import candidate_edges
 from teams_app.domain.matching.types import Candidate, MatchHistory, MatchPlan, ProposedMatch
 from teams_app.domain.model import MatchMember, Program, Role
+from teams_app.domain.reasons import N_, Nn_, Reason
 
 logger = logging.getLogger(__name__)
 
 WAIT_FOR_TERM = ("the circles of this term are full or none fits you, so you join a circle when new circles "
                  "form at the start of the next term; you have priority then")
-CONTINUES = "your circle continues: session {session} of {total}"
-NEW_CIRCLE = "a new circle for this term: session {session} of {total}"
-LEFT = "{count} member{s} left the circle"
-CAME_BACK = "{count} member{s} came back to the circle"
-MERGED = "two circles that had become too small were merged"
-REFILLED = "{count} new member{s} joined to keep the circle at {lo} or more"
-JOINED = "{count} new member{s} joined the circle"
-TAKEN_IN = "{count} member{s} of a circle that became too small joined"
+CONTINUES = N_("Your circle continues: session {session} of {total}.")
+NEW_CIRCLE = N_("A new circle for this term: session {session} of {total}.")
+LEFT = Nn_("{count} member left the circle.", "{count} members left the circle.")
+CAME_BACK = Nn_("{count} member came back to the circle.", "{count} members came back to the circle.")
+MERGED = N_("Two circles that had become too small were merged.")
+REFILLED = Nn_("{count} new member joined to keep the circle at {lo} or more.",
+               "{count} new members joined to keep the circle at {lo} or more.")
+JOINED = Nn_("{count} new member joined the circle.", "{count} new members joined the circle.")
+TAKEN_IN = Nn_("{count} member of a circle that became too small joined.",
+               "{count} members of a circle that became too small joined.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class Circle:
 class _Building:
     members: list[int]
     previous: tuple[str, ...] = ()  # the members in the previous session's rotation order
-    notes: list[str] = field(default_factory=list)
+    notes: list[Reason] = field(default_factory=list)
     continuing: bool = True
 
 
@@ -100,11 +103,7 @@ def plan_circles(program: Program, candidates: Sequence[Candidate], history: Mat
 def _fresh(match: ProposedMatch, history: MatchHistory, session: int, total: int) -> ProposedMatch:
     order = rotation_order([m.participant_id for m in match.members], {}, (), history)
     rotated = with_rotation(match, order)
-    return replace(rotated, reasons=(NEW_CIRCLE.format(session=session, total=total), *match.reasons))
-
-
-def _plural(count: int) -> str:
-    return "" if count == 1 else "s"
+    return replace(rotated, reasons=(Reason.of(NEW_CIRCLE, session=session, total=total), *match.reasons))
 
 
 def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistory, today: date,
@@ -134,9 +133,9 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
                 seen.add(i)
                 back += 1
         if present:
-            notes = [LEFT.format(count=gone, s=_plural(gone))] if gone else []
+            notes = [Reason.of(LEFT, count=gone)] if gone else []
             if back:
-                notes.append(CAME_BACK.format(count=back, s=_plural(back)))
+                notes.append(Reason.of(CAME_BACK, count=back))
             building.append(_Building(present, circle.members, notes))
     waiting = [i for i in range(pop.n) if i not in seen]
     credit = np.minimum(pop.priority, 3)
@@ -151,7 +150,7 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
         if partner is not None:
             small.remove(partner)
             merged = _Building(current.members + partner.members, current.previous + partner.previous,
-                               current.notes + partner.notes + [MERGED])
+                               current.notes + partner.notes + [Reason.of(MERGED)])
             counts["circles_merged"] += 1
             if len(merged.members) >= lo:
                 kept.append(merged)
@@ -161,7 +160,7 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
             continue
         added = _fill(pop, current.members, waiting, lo)
         if len(current.members) >= lo:
-            current.notes.append(REFILLED.format(count=len(added), s=_plural(len(added)), lo=lo))
+            current.notes.append(Reason.of(REFILLED, count=len(added), lo=lo))
             counts["circles_refilled"] += 1
             kept.append(current)
         else:  # nobody to merge with or refill from: its members look for room elsewhere
@@ -175,7 +174,7 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
             waiting.insert(0, i)  # they were in the program already: first in line for a new circle
         else:
             target.members.append(i)
-            target.notes.append(TAKEN_IN.format(count=1, s=""))
+            target.notes.append(Reason.of(TAKEN_IN, count=1))
     still: list[int] = []
     for i in waiting:
         target = _room_for(pop, i, kept, hi)
@@ -183,7 +182,7 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
             still.append(i)
         else:
             target.members.append(i)
-            target.notes.append(JOINED.format(count=1, s=""))
+            target.notes.append(Reason.of(JOINED, count=1))
             counts["joined_circles"] += 1
 
     formed = [Formed(list(b.members), notes=_summarise(b.notes)) for b in kept]
@@ -197,7 +196,7 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
     for b, match in zip(kept, plan.matches, strict=True):
         ids = [pop.people[i].id for i in b.members]
         order = rotation_order(ids, last_facilitated, b.previous, history)
-        reasons = [CONTINUES.format(session=session, total=total), *_circle_reasons(match, b)]
+        reasons = [Reason.of(CONTINUES, session=session, total=total), *_circle_reasons(match, b)]
         matches.append(replace(with_rotation(match, order), reasons=tuple(dict.fromkeys(reasons))))
     counts["circles_continued"] = float(len(kept))
 
@@ -219,26 +218,25 @@ def _continue(pop: Population, people: Sequence[Candidate], history: MatchHistor
     return MatchPlan(tuple(matches), tuple(unmatched), quality, tuple(sorted(needs)))
 
 
-def _circle_reasons(match: ProposedMatch, building: _Building) -> list[str]:
+def _circle_reasons(match: ProposedMatch, building: _Building) -> list[Reason]:
     """The match's reasons without the "you met N rounds ago" lines (a circle meets again on purpose), the
     circle's changes first."""
     notes = _summarise(building.notes)
-    history_lines = ("you met ", "you last met ", "none of you has", "first time you are")
-    return notes + [r for r in match.reasons if r not in notes and not r.startswith(history_lines)]
+    return notes + [r for r in match.reasons if r not in notes and r.template not in HISTORY]
 
 
-def _summarise(notes: Sequence[str]) -> list[str]:
+def _summarise(notes: Sequence[Reason]) -> list[Reason]:
     """'1 new member joined' twice reads as '2 new members joined'."""
-    out: list[str] = []
-    tallies: dict[str, int] = {}
+    out: list[Reason] = []
+    tallies: dict[tuple[str, str], int] = {}
     for note in notes:
         for template in (JOINED, TAKEN_IN):
-            if note == template.format(count=1, s=""):
+            if note == Reason.of(template, count=1):
                 tallies[template] = tallies.get(template, 0) + 1
                 break
         else:
             out.append(note)
-    out += [template.format(count=count, s=_plural(count)) for template, count in tallies.items()]
+    out += [Reason.of(template, count=count) for template, count in tallies.items()]
     return out
 
 

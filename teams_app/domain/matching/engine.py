@@ -36,7 +36,10 @@ from teams_app.domain.matching.solver import (
 )
 from teams_app.domain.matching.types import Candidate, MatchHistory, MatchPlan
 from teams_app.domain.model import Program, ProgramKind, Role, RolePreference
+from teams_app.domain.reasons import N_, Reason
 
+ADMIN_PAIR = N_("An admin asked for this pair.")
+ADMIN_MATCH = N_("An admin asked for this match.")
 FOLLOWER_PASSES = 4  # assign, then re-home followers who cannot meet a lead's other followers
 SMALL_ROUND = 2_500  # up to here: 96 + 96 candidates, both looks ranked exactly
 BEST_SAMPLE = 1_024  # partners sampled to estimate everyone's best score on large rounds
@@ -117,7 +120,7 @@ def _plan_pairs(pop: Population, history: MatchHistory) -> MatchPlan:
     all_a = np.concatenate(edges_a) if edges_a else np.zeros(0, dtype=np.int64)
     all_b = np.concatenate(edges_b) if edges_b else np.zeros(0, dtype=np.int64)
     pairs, alone = improve_pairs(pop, pairs, alone, all_a, all_b)
-    groups = [Formed(list(p), notes=["an admin asked for this pair"]) for p in locked]
+    groups = [Formed(list(p), notes=[Reason.of(ADMIN_PAIR)]) for p in locked]
     groups.extend(Formed(list(p)) for p in pairs)
     unmatched = _place_in_trios(pop, groups, alone)
     for i, j in locked:
@@ -211,7 +214,7 @@ def _plan_lead_and_followers(pop: Population, history: MatchHistory, leads: list
     locked, skipped = forced_pairs(pop, history)
     assigned: dict[int, list[int]] = {}
     locked_followers: set[int] = set()
-    notes: dict[int, list[str]] = {}
+    notes: dict[int, list[Reason]] = {}
     for i, j in locked:
         if i in lead_set and j not in lead_set:
             lead, follower = i, j
@@ -224,7 +227,7 @@ def _plan_lead_and_followers(pop: Population, history: MatchHistory, leads: list
             continue
         assigned.setdefault(lead, []).append(follower)
         locked_followers.add(follower)
-        notes.setdefault(lead, []).append("an admin asked for this match")
+        notes.setdefault(lead, []).append(Reason.of(ADMIN_MATCH))
     leads = [i for i in leads if i not in locked_followers]
     for lead in assigned:
         if lead not in leads:

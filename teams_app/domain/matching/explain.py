@@ -1,7 +1,8 @@
 """Turning chosen groups of people into :class:`ProposedMatch` values with roles, scores and reasons, and the
 round's quality report.
 
-Reasons are whole sentences a card can show as they are ("Ana offers SQL, which Bo wants"); the score of a
+Reasons are :class:`~teams_app.domain.reasons.Reason` values (an English template and its parameters, said in
+the reader's language where they are shown: "Ana offers SQL, which Bo wants."); the score of a
 match is the sum of the scores of its mentor-mentee pairs (mentoring, buddies) or of all its pairs (peers,
 trios, circles).
 """
@@ -12,14 +13,25 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from teams_app.domain.matching.population import Population, _fmt_list, _hours
+from teams_app.domain.matching.population import OFFERS, SHARED_GOALS, Population
 from teams_app.domain.matching.types import MatchHistory, ProposedMatch
 from teams_app.domain.model import MatchMember, ProgramKind, Role
+from teams_app.domain.reasons import N_, Nn_, Reason
 
 logger = logging.getLogger(__name__)
 
 MAX_REASONS = 8  # a card has room for a handful of sentences
 WEAK_SHARE = 0.5  # a match worth less than half of someone's best possible partner is "weak"
+
+SHARED_TIME = N_("{hours} h of shared working time.")
+GROUP_DEPARTMENTS = N_("{count} departments: {names}.")
+GROUP_LOCATIONS = N_("{count} locations: {names}.")
+FIRST_TIME = N_("First time you are matched.")
+NONE_MET = N_("None of you has been matched together before.")
+MET_RECENTLY = Nn_("You met {count} round ago, but no one else who fits was available.",
+                   "You met {count} rounds ago, but no one else who fits was available.")
+LAST_MET = Nn_("You last met {count} round ago.", "You last met {count} rounds ago.")
+HISTORY = frozenset({FIRST_TIME, NONE_MET, MET_RECENTLY[0], LAST_MET[0]})  # templates about earlier meetings
 
 
 @dataclass
@@ -28,7 +40,7 @@ class Formed:
 
     members: list[int]
     lead: int | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Reason] = field(default_factory=list)
 
 
 def times_in_role(history: MatchHistory, person: str, role: Role) -> int:
@@ -41,7 +53,7 @@ def build_match(pop: Population, formed: Formed, history: MatchHistory) -> tuple
     people = formed.members
     per_person = dict.fromkeys(people, 0.0)
     score = 0.0
-    reasons: list[str] = []
+    reasons: list[Reason] = []
     if kind in (ProgramKind.MENTORING, ProgramKind.BUDDY) and formed.lead is not None:
         pairs = [(formed.lead, x) for x in people if x != formed.lead]
     else:
@@ -57,7 +69,7 @@ def build_match(pop: Population, formed: Formed, history: MatchHistory) -> tuple
         reasons = _group_summary(pop, people, reasons)
     shared = min((pop.overlap(x, y) for x, y in pairs), default=0.0)
     if shared > 0:
-        reasons.append(f"{_hours(shared)} of shared working time")
+        reasons.append(Reason.of(SHARED_TIME, hours=f"{round(shared * 2) / 2:g}"))  # half hours read naturally
     reasons.extend(formed.notes)
     reasons.extend(_history_reasons(pop, pairs))
     reasons = list(dict.fromkeys(reasons))[:MAX_REASONS]
@@ -65,27 +77,27 @@ def build_match(pop: Population, formed: Formed, history: MatchHistory) -> tuple
     return ProposedMatch(members, round(score, 4), tuple(reasons)), per_person
 
 
-def _group_summary(pop: Population, people: Sequence[int], pair_reasons: list[str]) -> list[str]:
-    out: list[str] = []
+def _group_summary(pop: Population, people: Sequence[int], pair_reasons: list[Reason]) -> list[Reason]:
+    out: list[Reason] = []
     depts = sorted({pop.dept_names[pop.dept[i]] for i in people if pop.dept[i] >= 0})
     if len(depts) > 1:
-        out.append(f"{len(depts)} departments: {_fmt_list(depts)}")
+        out.append(Reason.of(GROUP_DEPARTMENTS, count=len(depts), names=tuple(depts)))
     locs = sorted({pop.loc_names[pop.loc[i]] for i in people if pop.loc[i] >= 0})
     if len(locs) > 1:
-        out.append(f"{len(locs)} locations: {_fmt_list(locs)}")
-    out.extend(r for r in pair_reasons if " offers " in r or r.startswith("both want"))
+        out.append(Reason.of(GROUP_LOCATIONS, count=len(locs), names=tuple(locs)))
+    out.extend(r for r in pair_reasons if r.template in (OFFERS, SHARED_GOALS))
     return out
 
 
-def _history_reasons(pop: Population, pairs: Sequence[tuple[int, int]]) -> list[str]:
+def _history_reasons(pop: Population, pairs: Sequence[tuple[int, int]]) -> list[Reason]:
     agos = [pop.met.get(x, {}).get(y) for x, y in pairs]
     known = [a for a in agos if a is not None]
     if not known:
-        return ["first time you are matched" if len(pairs) == 1 else "none of you has been matched together before"]
+        return [Reason.of(FIRST_TIME if len(pairs) == 1 else NONE_MET)]
     last = min(known)
     if last <= pop.program.policy.history_rounds:
-        return [f"you met {last} round{'s' if last != 1 else ''} ago, but no one else who fits was available"]
-    return [f"you last met {last} rounds ago"]
+        return [Reason.of(MET_RECENTLY, count=last)]
+    return [Reason.of(LAST_MET, count=last)]
 
 
 def _roles(pop: Population, formed: Formed, history: MatchHistory) -> tuple[MatchMember, ...]:

@@ -13,7 +13,8 @@ The score of a pair (documented weights come from the program's :class:`Matching
 Hard constraints (see :mod:`constraints`) make a pair infeasible; they are encoded here as a compatibility
 matrix between "classes" of people (same languages and same working window), so a block of 1,000 x 10,000
 pairs is scored with a handful of numpy operations. The scalar :meth:`Population.pair_score` gives the same
-number for one pair together with the plain-English reasons shown on the cards.
+number for one pair together with the reasons shown on the cards
+(:class:`teams_app.domain.reasons.Reason` values, said in the reader's language where they are shown).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ import scipy.sparse as sp
 from teams_app.domain.matching.constraints import EPSILON_HOURS, day_windows
 from teams_app.domain.matching.types import Candidate, MatchHistory
 from teams_app.domain.model import Participant, Program, ProgramKind
+from teams_app.domain.reasons import N_, Nn_, Reason, english_list
+
+OFFERS = N_("{giver} offers {skills}, which {taker} wants.")
+SHARED_GOALS = N_("Both want to work on {goals}.")
+DEPARTMENTS = N_("Different departments ({first} and {second}).")
+LOCATIONS = N_("Different locations ({first} and {second}).")
+SENIOR = Nn_("{mentor} is one level more senior than {mentee}.",
+             "{mentor} is {count} levels more senior than {mentee}.")
 
 NEG = np.float32(-np.inf)
 # History penalties, far above any realistic score so the solver only repeats a pair when it must:
@@ -42,10 +51,7 @@ def seniority_factor(gap: int) -> float:
 
 
 def _fmt_list(items: Sequence[str]) -> str:
-    items = list(items)
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
+    return english_list(items)
 
 
 def _hours(value: float) -> str:
@@ -348,11 +354,11 @@ class Population:
         return self._sets[i]
 
     # -- one pair, with reasons -----------------------------------------------------------------------
-    def pair_score(self, i: int, j: int, mentor: int | None = None) -> tuple[float, list[str]]:
+    def pair_score(self, i: int, j: int, mentor: int | None = None) -> tuple[float, list[Reason]]:
         """The score of i and j and why, in plain words; ``mentor`` is i or j in a mentoring match."""
         policy = self.program.policy
         a, b = self.people[i], self.people[j]
-        score, reasons = 0.0, []
+        score, reasons = 0.0, list[Reason]()
         wanted_i, offered_i, goals_i = self._person_sets(i)
         wanted_j, offered_j, goals_j = self._person_sets(j)
         for giver, taker, given in ((b, a, offered_j & wanted_i), (a, b, offered_i & wanted_j)):
@@ -361,29 +367,28 @@ class Population:
             own = {x.casefold(): x for x in giver.profile.skills_offered}  # the giver's own spelling
             gets = sorted(own.get(self.skill_names[k].casefold(), self.skill_names[k]) for k in given)
             score += policy.weight_skills * len(gets)
-            reasons.append(f"{giver.display_name} offers {_fmt_list(gets)}, which {taker.display_name} wants")
+            reasons.append(Reason.of(OFFERS, giver=giver.display_name, skills=tuple(gets), taker=taker.display_name))
         shared = goals_i & goals_j
         if shared and policy.weight_shared_goals:
             own_goals = {g.casefold(): g for g in a.profile.goals}
             shared_goals = sorted(own_goals.get(self.goal_names[k].casefold(), self.goal_names[k]) for k in shared)
             score += policy.weight_shared_goals * len(shared_goals)
-            reasons.append(f"both want to work on {_fmt_list(shared_goals)}")
+            reasons.append(Reason.of(SHARED_GOALS, goals=tuple(shared_goals)))
         if policy.weight_cross_department and self.dept[i] >= 0 and self.dept[j] >= 0 and self.dept[i] != self.dept[j]:
             score += policy.weight_cross_department
-            reasons.append(f"different departments ({self.dept_names[self.dept[i]]} and "
-                           f"{self.dept_names[self.dept[j]]})")
+            reasons.append(Reason.of(DEPARTMENTS, first=self.dept_names[self.dept[i]],
+                                     second=self.dept_names[self.dept[j]]))
         if policy.weight_cross_location and self.loc[i] >= 0 and self.loc[j] >= 0 and self.loc[i] != self.loc[j]:
             score += policy.weight_cross_location
-            reasons.append(f"different locations ({self.loc_names[self.loc[i]]} and {self.loc_names[self.loc[j]]})")
+            reasons.append(Reason.of(LOCATIONS, first=self.loc_names[self.loc[i]], second=self.loc_names[self.loc[j]]))
         if mentor is not None and self.program.kind is ProgramKind.MENTORING and policy.weight_seniority_gap:
             mentee = j if mentor == i else i
             gap = int(self.seniority[mentor] - self.seniority[mentee])
             factor = seniority_factor(gap)
             if factor:
                 score += policy.weight_seniority_gap * factor
-                levels = "one level" if gap == 1 else f"{gap} levels"
-                reasons.append(f"{self.people[mentor].display_name} is {levels} more senior than "
-                               f"{self.people[mentee].display_name}")
+                reasons.append(Reason.of(SENIOR, mentor=self.people[mentor].display_name, count=gap,
+                                         mentee=self.people[mentee].display_name))
         return score, reasons
 
     def overlap(self, i: int, j: int) -> float:

@@ -1,7 +1,8 @@
 """The values that go into and come out of the matching engine.
 
 ``Candidate`` and ``MatchHistory`` are what the service layer knows about people and earlier rounds;
-``MatchPlan`` is the engine's answer: the matches with their scores and plain-English reasons, the people
+``MatchPlan`` is the engine's answer: the matches with their scores and reasons
+(:class:`~teams_app.domain.reasons.Reason` values), the people
 who could not be placed (with the reason told to them) and a flat quality report stored with the round.
 """
 
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from teams_app.domain.model import MatchMember, Participant
+from teams_app.domain.reasons import Reason
 
 Pair = frozenset[str]
 
@@ -39,7 +41,7 @@ class MatchHistory:
 class ProposedMatch:
     members: tuple[MatchMember, ...]
     score: float
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
 
 
 @dataclass(frozen=True)

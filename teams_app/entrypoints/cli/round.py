@@ -30,7 +30,7 @@ def round_json(result: RoundResult) -> dict[str, Any]:
         "program": result.program.name, "round": result.round.number, "dry_run": result.dry_run,
         "seed": result.round.seed, "quality": dict(result.round.quality),
         "term": result.round.term, "session": result.round.session,
-        "matches": [{"id": m.id, "score": m.score, "explanation": list(m.reasons),
+        "matches": [{"id": m.id, "score": m.score, "explanation": [str(r) for r in m.reasons],
                      "members": [{**person(mm.participant_id), "role": mm.role.value} for mm in m.members]}
                     for m in result.matches],
         "unmatched": [{**person(pid), "reason": reason} for pid, reason in result.unmatched],
@@ -57,7 +57,7 @@ async def round_run(app: Application, program_ref: str, dry_run: bool, seed: int
               f"{len(data['unmatched'])} unmatched")
     for match in data["matches"]:
         names = " + ".join(f"{m['name']} ({m['role']})" for m in match["members"])
-        echo_safe(f"  {names}  score {match['score']}: {'; '.join(match['explanation'])}")
+        echo_safe(f"  {names}  score {match['score']}: {' '.join(match['explanation'])}")  # whole sentences
     for person in data["unmatched"]:
         echo_safe(f"  unmatched: {person['name']}: {person['reason']}")
 
