@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
+from teams_app.adapters.db.bulk import insert_many
 from teams_app.domain.model import (
     Cadence,
     CheckIn,
@@ -208,7 +209,7 @@ class SqlParticipantRepository(_Repo):
     async def add_many(self, participants: Sequence[Participant]) -> None:
         """One multi-row statement per chunk instead of a round trip per person (imports)."""
         if participants:
-            await self.conn.execute(t.participants.insert(), [_participant_row(p) for p in participants])
+            await insert_many(self.conn, t.participants, [_participant_row(p) for p in participants])
             self._inserted.update((p.id, p) for p in participants)
 
     async def delete(self, participant_id: str) -> None:
@@ -255,8 +256,7 @@ class SqlEnrollmentRepository(_Repo):
         return found
 
     async def add_many(self, enrollments: Sequence[Enrollment]) -> None:
-        if enrollments:
-            await self.conn.execute(t.enrollments.insert(), [self._row(e) for e in enrollments])
+        await insert_many(self.conn, t.enrollments, [self._row(e) for e in enrollments])
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
         rows = await self.conn.execute(t.enrollments.select().where(t.enrollments.c.program_id == program_id)
