@@ -53,22 +53,43 @@ def _statement(table: sa.Table, skip_conflicts_on: str | None, dialect_name: str
     return sqlite.insert(table).on_conflict_do_nothing(index_elements=[skip_conflicts_on])
 
 
-async def insert_many(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
-                      skip_conflicts_on: str | None = None) -> None:
-    """INSERT ``rows`` (every row with the same keys) in the caller's transaction.
+@dataclass(frozen=True)
+class PreparedRows:
+    """Rows converted for the driver ahead of time (CPU work), written later by :func:`write_prepared`."""
 
-    ``skip_conflicts_on``: a unique column; rows whose value is already there are left out (ON CONFLICT DO
-    NOTHING), as a retried event must not index a statement twice.
-    """
-    if not rows:
-        return
-    if conn.dialect.name != "sqlite" or conn.dialect.driver != "aiosqlite":
-        await conn.execute(_statement(table, skip_conflicts_on, conn.dialect.name), list(rows))
-        return
-    prepared = _prepare(table, tuple(rows[0]), skip_conflicts_on, conn.dialect)
-    columns = prepared.columns
+    table: sa.Table
+    keys: tuple[str, ...]
+    skip_conflicts_on: str | None
+    rows: Sequence[Mapping[str, Any]]  # as given (other databases take SQLAlchemy's path with these)
+    params: list[tuple[Any, ...]] | None  # SQLite through aiosqlite: the values as the driver takes them
+
+
+def _through_driver(conn: AsyncConnection) -> bool:
+    return conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite"
+
+
+def prepare_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
+                 skip_conflicts_on: str | None = None) -> PreparedRows:
+    """Convert ``rows`` (every row with the same keys) now, so that writing them later does no Python work
+    per row: a caller that holds SQLite's write lock from its first write on does this before it."""
+    keys = tuple(rows[0]) if rows else ()
+    if not rows or not _through_driver(conn):
+        return PreparedRows(table, keys, skip_conflicts_on, rows, None)
+    columns = _prepare(table, keys, skip_conflicts_on, conn.dialect).columns
     params = [tuple([value(row[key]) if value is not None else row[key] for key, value in columns])
               for row in rows]
+    return PreparedRows(table, keys, skip_conflicts_on, rows, params)
+
+
+async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
+    """INSERT what :func:`prepare_rows` converted, in the caller's transaction."""
+    if not prepared.rows:
+        return
+    if prepared.params is None or not _through_driver(conn):
+        await conn.execute(_statement(prepared.table, prepared.skip_conflicts_on, conn.dialect.name),
+                           list(prepared.rows))
+        return
+    sql = _prepare(prepared.table, prepared.keys, prepared.skip_conflicts_on, conn.dialect).sql
     sync = conn.sync_connection
     if sync is not None and not sync.closed and not sync.invalidated:
         proxied = sync.connection  # already checked out: an attribute, no I/O
@@ -77,4 +98,14 @@ async def insert_many(conn: AsyncConnection, table: sa.Table, rows: Sequence[Map
     driver = proxied.driver_connection
     if driver is None:
         raise RuntimeError("the database connection closed inside the transaction")
-    await driver.executemany(prepared.sql, params)
+    await driver.executemany(sql, prepared.params)
+
+
+async def insert_many(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
+                      skip_conflicts_on: str | None = None) -> None:
+    """INSERT ``rows`` (every row with the same keys) in the caller's transaction.
+
+    ``skip_conflicts_on``: a unique column; rows whose value is already there are left out (ON CONFLICT DO
+    NOTHING), as a retried event must not index a statement twice.
+    """
+    await write_prepared(conn, prepare_rows(conn, table, rows, skip_conflicts_on=skip_conflicts_on))
