@@ -11,6 +11,7 @@ so they commit or roll back with the caller's other writes. Other databases take
 from __future__ import annotations
 
 import functools
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,10 @@ async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
     driver = proxied.driver_connection
     if driver is None:
         raise RuntimeError("the database connection closed inside the transaction")
-    await driver.executemany(sql, prepared.params)
+    try:
+        await driver.executemany(sql, prepared.params)
+    except sqlite3.Error as exc:  # raised as SQLAlchemy would (IntegrityError, OperationalError, ...)
+        raise sa.exc.DBAPIError.instance(sql, prepared.params[:1], exc, sqlite3.Error) from exc
 
 
 async def insert_many(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[str, Any]], *,
