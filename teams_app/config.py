@@ -243,7 +243,7 @@ class AssessmentSettings(BaseModel):
 class ImportSettings(BaseModel):
     """``participants import`` (cli branch): batches keep each write transaction short so the bot keeps answering."""
 
-    batch_size: int = Field(default=200, ge=1, le=10_000,
+    batch_size: int = Field(default=300, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
     pause_ms: int = Field(default=10, ge=0, le=10_000,
                           description="SQLite: pause between `participants import` batches; waiting writers go first.")

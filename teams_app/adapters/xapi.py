@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from lrs_bridge import records as r
@@ -29,6 +28,7 @@ from lrs_bridge.pseudonyms import forget, pseudonyms
 from lrs_bridge.statements import StatementBuilder
 from lrs_bridge.vocabulary import Verbs
 from teams_app.adapters.db import tables as t
+from teams_app.adapters.db.bulk import insert_many
 from teams_app.domain import assessment_events as ae
 from teams_app.domain import events as ev
 from teams_app.domain.model import Match, Participant, Program, Role, Round
@@ -121,10 +121,8 @@ class XapiRecorder:
         # Voiding statements are not indexed: erasure must never void a voiding statement.
         rows = [{"statement_id": str(s.id), "participant_id": pid, "event_key": record.event_key[:400]}
                 for pid, record, s in built if pid and not isinstance(record, r.Voided)]
-        if rows:  # a retried event indexes nothing twice
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            await conn.execute(insert(t.xapi_statements).on_conflict_do_nothing(index_elements=["statement_id"]),
-                               rows)
+        # A retried event indexes nothing twice.
+        await insert_many(conn, t.xapi_statements, rows, skip_conflicts_on="statement_id")
 
     def _common(self, program: Program, participant: Participant, round_: Round | None = None,
                 match: Match | None = None) -> dict[str, Any]:

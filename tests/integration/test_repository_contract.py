@@ -128,6 +128,25 @@ async def test_bulk_participants_are_added_together_and_found_by_email(uows: Uow
         assert [p.id for p in await uow.participants.get_many([p.id for p in fresh])] == [p.id for p in fresh]
 
 
+async def test_pending_people_are_found_before_add_many_writes_exactly_the_people_given(uows: UowFactory) -> None:
+    await seed(uows, 1)
+    fresh = [person(n) for n in range(1, 4)]
+    renamed = Participant.create("p9@example.com", "Renamed", participant_id=fresh[1].id)
+    async with uows() as uow:
+        uow.participants.pending(fresh)
+        assert [p.id for p in await uow.participants.get_many([fresh[2].id])] == [fresh[2].id]
+        await uow.participants.add_many(fresh)  # the people announced: their rows were converted already
+        await uow.commit()
+    async with uows() as uow:
+        uow.participants.pending([person(7)])
+        await uow.participants.add_many([person(8)])  # other people than announced: these are written
+        await uow.commit()
+    async with uows() as uow:
+        found = await uow.participants.get_many_by_email([f"p{n}@example.com" for n in (1, 2, 3, 7, 8)])
+        assert sorted(found) == ["p1@example.com", "p2@example.com", "p3@example.com", "p8@example.com"]
+        assert found["p2@example.com"] == fresh[1] and renamed.email not in found
+
+
 async def test_bulk_enrollments_are_added_together_and_read_for_many_people(uows: UowFactory) -> None:
     people = await seed(uows, 4, programs=2)
     async with uows() as uow:

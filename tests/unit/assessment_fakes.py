@@ -100,6 +100,10 @@ class FakePrograms:
 class FakeParticipants:
     def __init__(self, s: Store) -> None:
         self.s = s
+        self.announced: dict[str, Participant] = {}  # pending: added later in this unit of work
+
+    def pending(self, participants: Sequence[Participant]) -> None:
+        self.announced.update((p.id, p) for p in participants)
 
     async def add(self, participant: Participant) -> None:
         self.s.participants[participant.id] = participant
@@ -117,7 +121,8 @@ class FakeParticipants:
         return next((p for p in self.s.participants.values() if p.aad_object_id == aad_object_id), None)
 
     async def get_many(self, ids: Sequence[str]) -> list[Participant]:
-        return [self.s.participants[i] for i in dict.fromkeys(ids) if i in self.s.participants]
+        known = {**self.announced, **self.s.participants}
+        return [known[i] for i in dict.fromkeys(ids) if i in known]
 
     async def get_many_by_email(self, emails: Sequence[str]) -> dict[str, Participant]:
         wanted = set(emails)

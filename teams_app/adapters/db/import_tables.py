@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from teams_app.adapters.db.bulk import insert_many
 from teams_app.adapters.db.tables import ID, UtcDateTime, metadata
 from teams_app.adapters.db.uow import checkpoint_wal
 from teams_app.service.ports import UnitOfWork
@@ -107,8 +108,8 @@ class SqlImportCheckpoints:
         if not isinstance(conn, AsyncConnection):
             raise TypeError("import checkpoints need the SQL unit of work (they write in the batch's transaction)")
         if enrolled_emails:
-            await conn.execute(participant_import_rows.insert(),
-                               [{"import_id": import_id, "email": e} for e in dict.fromkeys(enrolled_emails)])
+            await insert_many(conn, participant_import_rows,
+                              [{"import_id": import_id, "email": e} for e in dict.fromkeys(enrolled_emails)])
         await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
             next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
 

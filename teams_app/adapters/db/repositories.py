@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
+from teams_app.adapters.db.bulk import PreparedRows, insert_many, prepare_rows, write_prepared
 from teams_app.domain.model import (
     Cadence,
     CheckIn,
@@ -159,9 +160,16 @@ class SqlParticipantRepository(_Repo):
         # The people this unit of work adds (pending) or added (add_many), exactly as written: an import's
         # learning records ask for the whole batch, and get it from here instead of reading and decoding it.
         self._inserted: dict[str, Participant] = {}
+        self._prepared: tuple[list[Participant], PreparedRows] | None = None
 
     def pending(self, participants: Sequence[Participant]) -> None:
+        """Also converts their rows now: :meth:`add_many` of the same people then only writes (an import's
+        batch does its CPU work before its first write takes SQLite's write lock)."""
         self._inserted.update((p.id, p) for p in participants)
+        if participants:
+            people = list(participants)
+            self._prepared = (people, prepare_rows(self.conn, t.participants,
+                                                   [_participant_row(p) for p in people]))
 
     async def add(self, participant: Participant) -> None:
         await self.conn.execute(t.participants.insert().values(**_participant_row(participant)))
@@ -208,9 +216,15 @@ class SqlParticipantRepository(_Repo):
 
     async def add_many(self, participants: Sequence[Participant]) -> None:
         """One multi-row statement per chunk instead of a round trip per person (imports)."""
-        if participants:
-            await self.conn.execute(t.participants.insert(), [_participant_row(p) for p in participants])
-            self._inserted.update((p.id, p) for p in participants)
+        if not participants:
+            return
+        prepared, self._prepared = self._prepared, None
+        if prepared is not None and len(prepared[0]) == len(participants) and all(
+                a is b for a, b in zip(prepared[0], participants, strict=True)):
+            await write_prepared(self.conn, prepared[1])
+        else:
+            await insert_many(self.conn, t.participants, [_participant_row(p) for p in participants])
+        self._inserted.update((p.id, p) for p in participants)
 
     async def delete(self, participant_id: str) -> None:
         self._inserted.pop(participant_id, None)
@@ -256,8 +270,7 @@ class SqlEnrollmentRepository(_Repo):
         return found
 
     async def add_many(self, enrollments: Sequence[Enrollment]) -> None:
-        if enrollments:
-            await self.conn.execute(t.enrollments.insert(), [self._row(e) for e in enrollments])
+        await insert_many(self.conn, t.enrollments, [self._row(e) for e in enrollments])
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
         rows = await self.conn.execute(t.enrollments.select().where(t.enrollments.c.program_id == program_id)

@@ -1,9 +1,10 @@
 """Signed, expiring links to a card's web twin, and the page-session proofs its actions carry.
 
 A link is ``<base>/twin/<token>``; the token is ``base64url(json) "." base64url(HMAC-SHA256)`` over
-``[version, person id, card, subject, expiry (unix s), nonce]``. Person and subject ids are uuid4 strings, so the
-URL carries no personal data. The key from settings is never used directly: one key is derived for links and
-another for page proofs, so a value signed for one purpose is never accepted for the other.
+``[version, person id, card, subject, expiry (unix s), nonce]``. Person and subject ids are random uuids (new ones
+start with their creation time, see ``new_id``), so the URL carries no personal data. The key from settings is
+never used directly: one key is derived for links and another for page proofs, so a value signed for one purpose
+is never accepted for the other.
 
 A page proof binds an action to the link (its nonce), to the browser session that opened the page (a cookie)
 and to one rendered card (an action nonce that is spent when used): a POST with only the URL, or from another

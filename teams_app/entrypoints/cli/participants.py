@@ -27,7 +27,7 @@ def participants() -> None:
 @click.option("--program", "program_ref", required=True, help="Program name or id to enroll them in.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000),
-              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 200).")
+              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 300).")
 @click.option("--nice", "niceness", type=click.IntRange(0, 19), default=10, show_default=True,
               help="Lower this process's CPU priority by this much, so a bot on the same host answers first.")
 @with_app
