@@ -25,7 +25,7 @@ from tests.bot.conftest import BotHarness, card_action, make_user, teams_activit
 from tests.bot.test_conversation import card_of, card_text, join
 
 
-async def _pair(harness: BotHarness, first_n: int) -> tuple[Any, Any, str]:
+async def round_of_two(harness: BotHarness, first_n: int) -> tuple[Any, Any, str]:
     await harness.app.service.create_program("Pairs", "peer_pairs", "weekly")
     first, second = make_user(first_n), make_user(first_n + 1)
     for user in (first, second):
@@ -37,7 +37,7 @@ async def _pair(harness: BotHarness, first_n: int) -> tuple[Any, Any, str]:
 
 
 async def test_a_reminder_whose_first_delivery_fails_is_retried_and_arrives(harness: BotHarness) -> None:
-    first, second, _ = await _pair(harness, 70)
+    first, second, _ = await round_of_two(harness, 70)
     opened = await harness.app.assessment.open_assessment("Pairs", deadline=harness.clock.now() + timedelta(days=3),
                                                           reminder_hours=(24,))
     await harness.sender.drain(timeout_s=20)
@@ -72,7 +72,7 @@ async def test_reschedule_and_cancel_from_a_card_record_events_and_learning_reco
 
     harness.app.bus.in_transaction(ev.MeetingRescheduleRequested, record)
     harness.app.bus.in_transaction(ev.MeetingCancelled, record)
-    first, second, match_id = await _pair(harness, 80)
+    first, second, match_id = await round_of_two(harness, 80)
     url = harness.connector.url
 
     status, body = await harness.post(card_action(first, url, "match.reschedule", {"match_id": match_id}))
@@ -101,7 +101,7 @@ async def test_reschedule_and_cancel_from_a_card_record_events_and_learning_reco
 
 
 async def test_a_review_card_shows_the_state_when_it_is_sent_not_when_it_was_queued(harness: BotHarness) -> None:
-    first, second, _ = await _pair(harness, 75)
+    first, second, _ = await round_of_two(harness, 75)
     await harness.app.assessment.open_assessment("Pairs", deadline=harness.clock.now() + timedelta(days=3))
     # Queued, not yet sent: the reviewee changes their name in between.
     reviewee = await harness.app.service.find_participant(aad_object_id=second.aad)

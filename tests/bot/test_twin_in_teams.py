@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from teams_app.domain.notifications import NotificationKind
 from teams_app.i18n import translator
 from tests.bot.conftest import BotHarness, make_user, start_harness, teams_activity
 from tests.bot.test_conversation import card_of, join
+from tests.bot.test_one_outbox import round_of_two
 from tests.bot.twin_support import KEY
 
 TWIN = {"signing_key": KEY, "public_base_url": "https://coach.example", "ttl_hours": 48}
@@ -36,18 +36,8 @@ async def twin_harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
         await h.connector.close()
 
 
-async def _round(h: BotHarness, first_n: int) -> tuple[Any, Any]:
-    await h.app.service.create_program("Pairs", "peer_pairs", "weekly")
-    first, second = make_user(first_n), make_user(first_n + 1)
-    for user in (first, second):
-        await join(h, user)
-    await h.post(teams_activity(make_user(1), h.connector.url, text="round run Pairs"))
-    await h.sender.drain(timeout_s=20)
-    return first, second
-
-
 async def test_an_intro_card_carries_its_web_link_for_clients_that_cannot_show_it(twin_harness: BotHarness) -> None:
-    first, _second = await _round(twin_harness, 80)
+    first, _second, _match_id = await round_of_two(twin_harness, 80)
     intro = card_of(twin_harness.replies(first)[-1])
     assert intro["fallbackText"].startswith("This card cannot be shown here. Open it in your browser: "
                                             "https://coach.example/twin/")

@@ -4,27 +4,12 @@ lists them; after release the review card is read-only."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from teams_app.adapters.bot.commands import parse
-from tests.bot.conftest import BotHarness, make_user, start_harness, teams_activity
+from tests.bot.conftest import BotHarness, make_user, teams_activity
 from tests.bot.test_conversation import card_of, join, texts
-
-
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
-    h = await start_harness(tmp_path, bot={"dev_mode": True, "admins": ["aad-0001"],
-                                           "per_conversation_rps": 50, "per_tenant_rps": 500})
-    try:
-        yield h
-    finally:
-        await h.client.close()
-        await h.connector.close()
 
 
 def test_the_commands_and_their_german_aliases_parse() -> None:
