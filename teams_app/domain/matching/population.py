@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from teams_app.domain.matching.constraints import EPSILON_HOURS, day_windows
 from teams_app.domain.matching.types import Candidate, MatchHistory
 from teams_app.domain.model import Participant, Program, ProgramKind
-from teams_app.domain.reasons import N_, Nn_, Reason, english_list
+from teams_app.domain.reasons import N_, Nn_, Reason
 
 OFFERS = N_("{giver} offers {skills}, which {taker} wants.")
 SHARED_GOALS = N_("Both want to work on {goals}.")
@@ -48,15 +48,6 @@ SENIORITY_CURVE = (0.0, 1.0, 2.0, 1.0)  # mentor minus mentee seniority 0..3 -> 
 
 def seniority_factor(gap: int) -> float:
     return SENIORITY_CURVE[gap] if 0 <= gap < len(SENIORITY_CURVE) else 0.0
-
-
-def _fmt_list(items: Sequence[str]) -> str:
-    return english_list(items)
-
-
-def _hours(value: float) -> str:
-    rounded = round(value * 2) / 2  # half hours read naturally on a card
-    return f"{rounded:g} h"
 
 
 @dataclass
