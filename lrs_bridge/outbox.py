@@ -31,6 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tincan import Statement
 
+from lrs_bridge.sqlite_lock import ensure_write_lock
 from lrs_bridge.statements import SerializedStatement, serialize
 from lrs_bridge.tables import STATUS_DEAD, STATUS_QUEUED, STATUS_SENT, metadata, outbox_table
 
@@ -136,6 +137,7 @@ async def _insert_through_aiosqlite(conn: AsyncConnection, rows: list[dict[str, 
     driver = proxied.driver_connection
     if driver is None:
         raise RuntimeError("the database connection closed inside the transaction")
+    await ensure_write_lock(driver)  # the first write of a transaction: waits without SQLite's coarse back-off
     cursor = await driver.executemany(insert.sql, params)
     # sqlite3 sums changes() over the rows: the ones ON CONFLICT skipped do not count.
     return int(cursor.rowcount)

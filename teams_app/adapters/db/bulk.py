@@ -21,6 +21,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from lrs_bridge.sqlite_lock import ensure_write_lock
+
 
 @dataclass(frozen=True)
 class _Prepared:
@@ -100,6 +102,7 @@ async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
     if driver is None:
         raise RuntimeError("the database connection closed inside the transaction")
     try:
+        await ensure_write_lock(driver)
         await driver.executemany(sql, prepared.params)
     except sqlite3.Error as exc:  # raised as SQLAlchemy would (IntegrityError, OperationalError, ...)
         raise sa.exc.DBAPIError.instance(sql, prepared.params[:1], exc, sqlite3.Error) from exc

@@ -8,6 +8,7 @@ from typing import Any, Self
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from lrs_bridge.sqlite_lock import BUSY_TIMEOUT_S, poll_for_write_lock
 from teams_app.adapters.db.notifications import SqlNotificationQueue
 from teams_app.adapters.db.repositories import (
     SqlCheckInRepository,
@@ -24,10 +25,11 @@ from teams_app.service import ports
 
 
 def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets foreign keys on and a busy timeout so concurrent writers wait."""
+    """An async engine; SQLite gets foreign keys on, WAL, and writers that wait for the write lock (up to
+    :data:`BUSY_TIMEOUT_S`), polling for it every millisecond (:mod:`lrs_bridge.sqlite_lock`)."""
     kwargs: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": BUSY_TIMEOUT_S}
     else:
         kwargs.update(pool_pre_ping=True, pool_size=10, max_overflow=10)
     engine = create_async_engine(url, **kwargs)
@@ -38,6 +40,9 @@ def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
+
+        if engine.dialect.driver == "aiosqlite":
+            poll_for_write_lock(engine.sync_engine)
     return engine
 
 
