@@ -28,7 +28,7 @@ from lrs_bridge.pseudonyms import forget, pseudonyms
 from lrs_bridge.statements import StatementBuilder
 from lrs_bridge.vocabulary import Verbs
 from teams_app.adapters.db import tables as t
-from teams_app.adapters.db.bulk import insert_many
+from teams_app.adapters.db.bulk import prepare_rows, write_prepared
 from teams_app.domain import assessment_events as ae
 from teams_app.domain import events as ev
 from teams_app.domain.model import Match, Participant, Program, Role, Round
@@ -117,12 +117,13 @@ class XapiRecorder:
         """Queue the statements and index them by the participant they are about."""
         conn = _connection(uow)
         built = [(pid, record, self.builder.build_serialized(record)) for pid, record in items]
-        await enqueue(conn, [s for _, _, s in built])
         # Voiding statements are not indexed: erasure must never void a voiding statement.
         rows = [{"statement_id": str(s.id), "participant_id": pid, "event_key": record.event_key[:400]}
                 for pid, record, s in built if pid and not isinstance(record, r.Voided)]
-        # A retried event indexes nothing twice.
-        await insert_many(conn, t.xapi_statements, rows, skip_conflicts_on="statement_id")
+        # A retried event indexes nothing twice. Converted before the first write (SQLite's lock is held from there).
+        index = prepare_rows(conn, t.xapi_statements, rows, skip_conflicts_on="statement_id")
+        await enqueue(conn, [s for _, _, s in built])
+        await write_prepared(conn, index)
 
     def _common(self, program: Program, participant: Participant, round_: Round | None = None,
                 match: Match | None = None) -> dict[str, Any]:

@@ -128,6 +128,7 @@ class Enrollments(UseCases):
             # Reads and CPU work (the learning records too) before the first write: SQLite's write lock is taken
             # by the first INSERT and held until the commit, and the bot's writes wait for it meanwhile.
             uow.participants.pending(new_people)
+            uow.enrollments.pending(fresh)
             await self._bus.flush(uow)
             await uow.participants.add_many(new_people)
             await uow.enrollments.add_many(fresh)

@@ -62,6 +62,9 @@ class EnrollmentRepository(Protocol):
     async def for_program(self, program_id: str) -> list[Enrollment]: ...
     async def for_participant(self, participant_id: str) -> list[Enrollment]: ...
 
+    def pending(self, enrollments: Sequence[Enrollment]) -> None:
+        """Enrollments this unit of work adds later on (``add_many``): a store may prepare them now."""
+
 
 class RoundRepository(Protocol):
     async def add(self, round_: Round) -> None: ...

@@ -156,6 +156,9 @@ class FakeEnrollments:
         for enrollment in enrollments:
             await self.add(enrollment)
 
+    def pending(self, enrollments: Sequence[Enrollment]) -> None:
+        """Nothing to prepare in memory."""
+
     async def for_program(self, program_id: str) -> list[Enrollment]:
         return sorted((e for (p, _), e in self.s.enrollments.items() if p == program_id),
                       key=lambda e: e.participant_id)

@@ -67,6 +67,23 @@ class PreparedRows:
     params: list[tuple[Any, ...]] | None  # SQLite through aiosqlite: the values as the driver takes them
 
 
+class PreparedAhead:
+    """Rows a repository converted ahead of time (``pending``) for exactly these objects, taken by ``add_many``."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[list[Any], PreparedRows] | None = None
+
+    def keep(self, items: Sequence[Any], prepared: PreparedRows) -> None:
+        self._kept = (list(items), prepared)
+
+    def take(self, items: Sequence[Any]) -> PreparedRows | None:
+        """The rows kept for these very objects, in this order (else None: the caller converts them now)."""
+        kept, self._kept = self._kept, None
+        if kept is None or len(kept[0]) != len(items) or any(a is not b for a, b in zip(kept[0], items, strict=True)):
+            return None
+        return kept[1]
+
+
 def _through_driver(conn: AsyncConnection) -> bool:
     return conn.dialect.name == "sqlite" and conn.dialect.driver == "aiosqlite"
 

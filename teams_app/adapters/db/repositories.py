@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
-from teams_app.adapters.db.bulk import PreparedRows, insert_many, prepare_rows, write_prepared
+from teams_app.adapters.db.bulk import PreparedAhead, insert_many, prepare_rows, write_prepared
 from teams_app.domain.model import (
     Cadence,
     CheckIn,
@@ -160,16 +160,15 @@ class SqlParticipantRepository(_Repo):
         # The people this unit of work adds (pending) or added (add_many), exactly as written: an import's
         # learning records ask for the whole batch, and get it from here instead of reading and decoding it.
         self._inserted: dict[str, Participant] = {}
-        self._prepared: tuple[list[Participant], PreparedRows] | None = None
+        self._ahead = PreparedAhead()
 
     def pending(self, participants: Sequence[Participant]) -> None:
         """Also converts their rows now: :meth:`add_many` of the same people then only writes (an import's
         batch does its CPU work before its first write takes SQLite's write lock)."""
         self._inserted.update((p.id, p) for p in participants)
         if participants:
-            people = list(participants)
-            self._prepared = (people, prepare_rows(self.conn, t.participants,
-                                                   [_participant_row(p) for p in people]))
+            self._ahead.keep(participants, prepare_rows(self.conn, t.participants,
+                                                        [_participant_row(p) for p in participants]))
 
     async def add(self, participant: Participant) -> None:
         await self.conn.execute(t.participants.insert().values(**_participant_row(participant)))
@@ -218,10 +217,9 @@ class SqlParticipantRepository(_Repo):
         """One multi-row statement per chunk instead of a round trip per person (imports)."""
         if not participants:
             return
-        prepared, self._prepared = self._prepared, None
-        if prepared is not None and len(prepared[0]) == len(participants) and all(
-                a is b for a, b in zip(prepared[0], participants, strict=True)):
-            await write_prepared(self.conn, prepared[1])
+        prepared = self._ahead.take(participants)
+        if prepared is not None:
+            await write_prepared(self.conn, prepared)
         else:
             await insert_many(self.conn, t.participants, [_participant_row(p) for p in participants])
         self._inserted.update((p.id, p) for p in participants)
@@ -237,6 +235,10 @@ def _enrollment(row: Any) -> Enrollment:
 
 
 class SqlEnrollmentRepository(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        self._ahead = PreparedAhead()
+
     @staticmethod
     def _row(e: Enrollment) -> dict[str, Any]:
         return {"program_id": e.program_id, "participant_id": e.participant_id, "status": e.status.value,
@@ -269,8 +271,17 @@ class SqlEnrollmentRepository(_Repo):
             found.update((r.participant_id, _enrollment(r)) for r in rows)
         return found
 
+    def pending(self, enrollments: Sequence[Enrollment]) -> None:
+        """Converts their rows now; :meth:`add_many` of the same enrollments then only writes."""
+        if enrollments:
+            self._ahead.keep(enrollments, prepare_rows(self.conn, t.enrollments, [self._row(e) for e in enrollments]))
+
     async def add_many(self, enrollments: Sequence[Enrollment]) -> None:
-        await insert_many(self.conn, t.enrollments, [self._row(e) for e in enrollments])
+        prepared = self._ahead.take(enrollments)
+        if prepared is not None:
+            await write_prepared(self.conn, prepared)
+        else:
+            await insert_many(self.conn, t.enrollments, [self._row(e) for e in enrollments])
 
     async def for_program(self, program_id: str) -> list[Enrollment]:
         rows = await self.conn.execute(t.enrollments.select().where(t.enrollments.c.program_id == program_id)
