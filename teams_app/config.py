@@ -245,7 +245,7 @@ class ImportSettings(BaseModel):
 
     batch_size: int = Field(default=300, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
-    pause_ms: int = Field(default=10, ge=0, le=10_000,
+    pause_ms: int = Field(default=2, ge=0, le=10_000,
                           description="SQLite: pause between `participants import` batches; waiting writers go first.")
     max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
                                 description="Longest cell `participants import` accepts (characters).")
