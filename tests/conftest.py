@@ -24,6 +24,9 @@ from teams_app.service.use_cases import CoachingService
 from tests.fixtures.ralph_lrs import ralph_lrs  # noqa: F401 - a real LRS for every test that asks
 from tests.fixtures.smtp import plain_smtp  # noqa: F401 - a local SMTP server for every test that asks
 
+# `participants import` run in this process (CliRunner) would lower pytest's own CPU priority for good.
+os.environ.setdefault("PEERCOACH_IMPORTS__NICENESS", "0")
+
 PG_HOST = os.environ.get("PEERCOACH_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PEERCOACH_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("PEERCOACH_TEST_PG_USER", "postgres")
