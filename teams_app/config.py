@@ -243,13 +243,13 @@ class AssessmentSettings(BaseModel):
 class ImportSettings(BaseModel):
     """``participants import`` (cli branch): batches keep each write transaction short so the bot keeps answering."""
 
-    batch_size: int = Field(default=300, ge=1, le=10_000,
+    batch_size: int = Field(default=200, ge=1, le=10_000,
                             description="People written per transaction by `participants import`.")
     pause_ms: int = Field(default=2, ge=0, le=10_000,
                           description="SQLite: pause between `participants import` batches; waiting writers go first.")
     niceness: int = Field(default=10, ge=0, le=19,
-                          description="CPU priority `participants import` gives up (nice; on Linux also the idle "
-                                      "scheduling class), so the bot answers first; 0 keeps normal priority.")
+                          description="CPU priority (nice) `participants import` gives up, so the bot answers first; "
+                                      "0 keeps normal priority.")
     max_cell_chars: int = Field(default=1000, ge=16, le=100_000,
                                 description="Longest cell `participants import` accepts (characters).")
     max_rows: int = Field(default=200_000, ge=1, description="Most rows one `participants import` file may have.")

@@ -27,11 +27,10 @@ def participants() -> None:
 @click.option("--program", "program_ref", required=True, help="Program name or id to enroll them in.")
 @click.option("--skip-invalid", is_flag=True, help="Import the good rows and report the bad ones.")
 @click.option("--batch-size", type=click.IntRange(1, 10_000),
-              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 300).")
+              help="People per transaction (PEERCOACH_IMPORTS__BATCH_SIZE, default 200).")
 @click.option("--nice", "niceness", type=click.IntRange(0, 19),
-              help="Lower this process's CPU priority by this much (on Linux it also runs only on CPU time "
-                   "nothing else wants), so a bot on the same host answers first; 0 keeps normal priority "
-                   "(PEERCOACH_IMPORTS__NICENESS, default 10).")
+              help="Lower this process's CPU priority by this much, so a bot on the same host answers first; "
+                   "0 keeps normal priority (PEERCOACH_IMPORTS__NICENESS, default 10).")
 @with_app
 async def participants_import(app: Application, csv_file: Path, program_ref: str, skip_invalid: bool,
                               batch_size: int | None, niceness: int | None) -> None:
@@ -49,29 +48,15 @@ async def participants_import(app: Application, csv_file: Path, program_ref: str
 
     settings = app.settings.imports
     niceness = settings.niceness if niceness is None else niceness
-    if niceness:  # CPU: the bot's turns go before the import's batches (the import only takes longer)
-        run_in_background(niceness)
+    # CPU: the bot's turns go before the import's batches (the import only takes longer). Not the idle
+    # scheduling class: it helped the bot's p99 a little, but a batch holding SQLite's write lock could then
+    # starve for seconds on a saturated host while the bot waits for that lock.
+    if niceness:
+        os.nice(niceness)
     limits = CsvLimits(max_cell_chars=settings.max_cell_chars, max_rows=settings.max_rows)
     program = await app.service.get_program(program_ref)  # a wrong program fails before reading the file
     with tempfile.TemporaryFile(prefix="peercoach-import-") as spool:  # the good rows, parsed once
         await _import_checked(app, csv_file, program.id, limits, skip_invalid, batch_size, spool)
-
-
-def run_in_background(niceness: int) -> None:
-    """Lower this thread's CPU priority (and that of the threads it starts from now on, the database's too).
-
-    On Linux it also joins the idle scheduling class (``SCHED_IDLE``, allowed without privileges): nice alone
-    still lets a busy import delay each of a bot turn's many thread wake-ups by a few milliseconds on a loaded
-    host, while an idle-class thread gives way at once. It cannot starve the bot of the database either: a
-    batch that holds SQLite's write lock runs whenever the bot waits for it, as the waiting bot is asleep.
-    """
-    os.nice(niceness)
-    idle = getattr(os, "SCHED_IDLE", None)
-    if idle is not None:
-        try:
-            os.sched_setscheduler(0, idle, os.sched_param(0))
-        except OSError:  # a kernel or sandbox without it: nice alone
-            pass
 
 
 async def _import_checked(app: Application, csv_file: Path, program_id: str, limits: CsvLimits,
