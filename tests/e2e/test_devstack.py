@@ -64,6 +64,7 @@ class DevStack:
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[DevStack]:
     for name in [k for k in os.environ if k.startswith("PEERCOACH_")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("PEERCOACH_IMPORTS__NICENESS", "0")  # the import runs in pytest's thread (see conftest)
     monkeypatch.chdir(tmp_path)
     dev = DevStack(tmp_path)
     dev.start()
