@@ -105,7 +105,12 @@ def serialize(statement: Statement) -> str:
     plain = _plain(statement)
     # tincan fills in "version"; xAPI 1.0.3 Data 2.4.10: a producer SHOULD NOT set it (the LRS does).
     plain.pop("version", None)
-    return json.dumps(plain, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    return _compact(plain)
+
+
+def _compact(value: Any) -> str:
+    """JSON text as :func:`serialize` writes it: compact, keys sorted, UTF-8 text."""
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
 
 
 def _plain(obj: SerializableBase) -> Any:
@@ -184,6 +189,8 @@ class StatementBuilder:
         self.clock = clock
         self.simulated = simulated
         self._future_warned = False
+        self._registered_cache: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+        self._stamp_text: tuple[datetime.datetime | None, str] = (None, "")
 
     # -- identities -------------------------------------------------------------------------------
 
@@ -480,9 +487,28 @@ class StatementBuilder:
 
     def _registered_payload(self, record: Registered, statement_id: uuid.UUID) -> str:
         """The serialized ``registered`` statement without tincan objects: :meth:`build` then :func:`serialize`
-        cost ~150 µs a statement, an import writes one per person. Same dict, so the same JSON text."""
-        lang = record.language
-        prog = record.program
+        cost ~150 µs a statement, an import writes one per person. The same dict as theirs, so the same JSON
+        text; what all of a program's people share is encoded once (:meth:`_registered_parts`)."""
+        context, activity, verb = self._registered_parts(record.program, record.cohort, record.language,
+                                                         record.platform or self.platform)
+        registration = "" if record.registration is None else f',"registration":"{record.registration}"'
+        # Keys in sorted order, as sort_keys gives them: actor, context, id, object, timestamp, verb (and
+        # "registration" sorts last in the context). A uuid needs no escaping.
+        stamp = self._timestamp(record)
+        if self._stamp_text[0] is not stamp:  # a batch's records share one datetime: converted once
+            self._stamp_text = (stamp, _compact(jsonify_datetime(stamp)))
+        timestamp = self._stamp_text[1]
+        return (f'{{"actor":{_compact(self._agent_plain(record.actor))},"context":{{{context}{registration}}},'
+                f'"id":"{statement_id}","object":{activity},"timestamp":{timestamp},"verb":{verb}}}')
+
+    def _registered_parts(self, prog: ProgramRef, cohort: CohortRef | None, lang: str, platform: str
+                          ) -> tuple[str, str, str]:
+        """The JSON of a ``registered`` statement's context (inside its braces, without the registration),
+        object and verb: the same for everyone one program registers in one language and channel."""
+        key = (prog, cohort, lang, platform)
+        parts = self._registered_cache.get(key)
+        if parts is not None:
+            return parts
         program = {"definition": {"name": {prog.language: prog.name}, "type": ActivityTypes.PROGRAM},
                    "id": self._iri("programs", prog.id), "objectType": "Activity"}
         displays = VERB_DISPLAY[Verbs.REGISTERED]
@@ -492,21 +518,17 @@ class StatementBuilder:
             display[lang] = displays[base_lang]
         activities: dict[str, Any] = {"category": [{"definition": {"type": ActivityTypes.PROFILE},
                                                     "id": PROFILE_VERSION_IRI, "objectType": "Activity"}]}
-        if record.cohort is not None:
-            cohort = record.cohort
+        if cohort is not None:
             activities["grouping"] = [{
                 "definition": {"name": {prog.language: cohort.name or cohort.id}, "type": ActivityTypes.COHORT},
                 "id": self._iri("programs", prog.id, "cohorts", cohort.id), "objectType": "Activity"}]
         context: dict[str, Any] = {"contextActivities": activities, "language": lang}
-        platform = record.platform or self.platform
         if platform:
             context["platform"] = platform
-        if record.registration is not None:
-            context["registration"] = str(record.registration)
         if self.simulated:
             context["extensions"] = {Extensions.SIMULATED: True}
-        plain = {"actor": self._agent_plain(record.actor), "context": context,
-                 "id": str(statement_id), "object": program,
-                 "timestamp": jsonify_datetime(self._timestamp(record)),
-                 "verb": {"display": display, "id": Verbs.REGISTERED}}
-        return json.dumps(plain, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        parts = (_compact(context)[1:-1], _compact(program), _compact({"display": display, "id": Verbs.REGISTERED}))
+        if len(self._registered_cache) >= 256:  # programs x languages x channels: a handful; never unbounded
+            self._registered_cache.clear()
+        self._registered_cache[key] = parts
+        return parts

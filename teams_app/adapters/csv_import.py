@@ -31,6 +31,7 @@ MAX_PROBLEMS_KEPT = 1000  # more are counted, not kept (a 100,000-line file of g
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _UNDECODABLE = re.compile(r"[\udc80-\udcff]")  # what surrogateescape leaves for a byte that is not UTF-8
+_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]")  # either of the two above
 
 
 @dataclass(frozen=True)
@@ -75,17 +76,17 @@ def decoded_lines(handle: BinaryIO, limits: CsvLimits, problems: list[RowProblem
     A line longer than ``max_line_bytes`` is reported and replaced by an empty line (its rest is skipped), so
     one 10 MB cell costs one bounded read, not 10 MB of memory.
     """
-    number = 0
+    number, most = 0, limits.max_line_bytes
     while True:
-        raw = handle.readline(limits.max_line_bytes + 1)
+        raw = handle.readline(most + 1)
         if not raw:
             return
         number += 1
-        if len(raw) > limits.max_line_bytes and not raw.endswith(b"\n"):
-            problems.append(RowProblem(number, "line", f"longer than {limits.max_line_bytes} bytes: a cell is "
+        if len(raw) > most and not raw.endswith(b"\n"):
+            problems.append(RowProblem(number, "line", f"longer than {most} bytes: a cell is "
                                                        f"too large (at most {limits.max_cell_chars} characters)"))
             while raw and not raw.endswith(b"\n"):  # skip the rest of this line
-                raw = handle.readline(limits.max_line_bytes + 1)
+                raw = handle.readline(most + 1)
             yield "\n"
             continue
         if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
@@ -146,17 +147,11 @@ def _parse_row(line: int, header: list[str], values: list[str], limits: CsvLimit
                first_line_of: dict[str, int]) -> ParsedRow:
     if len(values) > len(header):
         return ParsedRow(line, None, (RowProblem(line, "row", "more values than columns in the header"),))
-    cells = dict(zip(header, (v.strip() for v in values), strict=False))
+    cells = dict(zip(header, map(str.strip, values), strict=False))
     row_problems: list[InvalidInput] = []
-    for name, value in cells.items():
-        if _UNDECODABLE.search(value):
-            byte = ord(_UNDECODABLE.search(value).group()) - 0xDC00  # type: ignore[union-attr]
-            row_problems.append(InvalidInput(name, f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"))
-        elif len(value) > limits.max_cell_chars:
-            row_problems.append(InvalidInput(name, f"{len(value)} characters; at most {limits.max_cell_chars}"))
-        elif _CONTROL.search(value):
-            char = _CONTROL.search(value).group()  # type: ignore[union-attr]
-            row_problems.append(InvalidInput(name, f"contains a control character (U+{ord(char):04X})"))
+    # One search over the whole row first: almost every row is clean, and then no cell is searched alone.
+    if _REFUSED.search("".join(cells.values())) or max(map(len, cells.values()), default=0) > limits.max_cell_chars:
+        row_problems = _cell_problems(cells, limits)
     if row_problems:
         return ParsedRow(line, None, tuple(RowProblem(line, p.field, p.problem) for p in row_problems))
     email = cells.get("email", "").lower()
@@ -181,15 +176,27 @@ def _parse_row(line: int, header: list[str], values: list[str], limits: CsvLimit
     except InvalidInputs as exc:
         row_problems.extend(exc.problems)
     if email and not any(p.field == "email" for p in row_problems):
-        try:
-            Participant.create(email, cells.get("name", ""), manager_email=cells.get("manager_email", ""))
-        except InvalidInputs as exc:
-            row_problems.extend(exc.problems)
+        row_problems.extend(Participant.field_problems(email, cells.get("name", ""), cells.get("manager_email", "")))
     if row_problems:
         return ParsedRow(line, None, tuple(RowProblem(line, p.field, p.problem) for p in row_problems))
     assert profile is not None
     return ParsedRow(line, ParticipantInput(email=email, display_name=cells.get("name", ""), profile=profile,
                                             manager_email=cells.get("manager_email", "")))
+
+
+def _cell_problems(cells: dict[str, str], limits: CsvLimits) -> list[InvalidInput]:
+    """Each cell's first problem: bytes that are not UTF-8, too long, a control character."""
+    row_problems: list[InvalidInput] = []
+    for name, value in cells.items():
+        if _UNDECODABLE.search(value):
+            byte = ord(_UNDECODABLE.search(value).group()) - 0xDC00  # type: ignore[union-attr]
+            row_problems.append(InvalidInput(name, f"not UTF-8 text (byte 0x{byte:02x}); save the file as UTF-8"))
+        elif len(value) > limits.max_cell_chars:
+            row_problems.append(InvalidInput(name, f"{len(value)} characters; at most {limits.max_cell_chars}"))
+        elif _CONTROL.search(value):
+            char = _CONTROL.search(value).group()  # type: ignore[union-attr]
+            row_problems.append(InvalidInput(name, f"contains a control character (U+{ord(char):04X})"))
+    return row_problems
 
 
 def _printable_name(text: str) -> str:

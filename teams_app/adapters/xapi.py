@@ -129,17 +129,25 @@ class XapiRecorder:
                 match: Match | None = None) -> dict[str, Any]:
         """Fields every record of ``participant`` in ``program`` shares. ``match`` is accepted for symmetry
         with the round; the registration is per person per program, not per match."""
-        language = str(getattr(program, "language", "") or self.language)
-        common: dict[str, Any] = {
-            "actor": person(participant), "program": r.ProgramRef(program.id, program.name, language),
-            "language": participant.locale or "en", "platform": channel(participant),
-            "registration": r.registration_for(program.id, participant.id),
-        }
-        if program.cohort:
-            common["cohort"] = r.CohortRef(program.cohort, program.cohort)
+        common = self._of_program(program)
+        common.update(self._of_person(program, participant))
         if round_ is not None:
             common["round"] = r.RoundRef(program.id, round_.number)
         return common
+
+    def _of_program(self, program: Program) -> dict[str, Any]:
+        """The fields of :meth:`_common` that are the program's."""
+        language = str(getattr(program, "language", "") or self.language)
+        common: dict[str, Any] = {"program": r.ProgramRef(program.id, program.name, language)}
+        if program.cohort:
+            common["cohort"] = r.CohortRef(program.cohort, program.cohort)
+        return common
+
+    @staticmethod
+    def _of_person(program: Program, participant: Participant) -> dict[str, Any]:
+        """The fields of :meth:`_common` that are the person's."""
+        return {"actor": person(participant), "language": participant.locale or "en",
+                "platform": channel(participant), "registration": r.registration_for(program.id, participant.id)}
 
     @staticmethod
     def _meeting(program: Program, round_: Round, match: Match) -> r.MeetingRef:
@@ -165,16 +173,18 @@ class XapiRecorder:
 
     async def on_enrolled_many(self, events: Sequence[ev.ParticipantEnrolled], uow: UnitOfWork) -> None:
         """``registered`` for each enrollment; an import's batch is read and queued in a few statements."""
-        programs: dict[str, Program | None] = {}
+        programs: dict[str, tuple[Program, dict[str, Any]]] = {}
         for program_id in dict.fromkeys(e.program_id for e in events):
-            programs[program_id] = await uow.programs.get(program_id)
+            if (found := await uow.programs.get(program_id)) is not None:
+                programs[program_id] = (found, self._of_program(found))
         people = {p.id: p for p in await uow.participants.get_many([e.participant_id for e in events])}
         items: list[tuple[str, r.Record]] = []
         for event in events:
-            program, participant = programs[event.program_id], people.get(event.participant_id)
-            if program and participant:
-                items.append((participant.id, r.Registered(event_key=event.key, timestamp=event.at,
-                                                           **self._common(program, participant))))
+            of_program, participant = programs.get(event.program_id), people.get(event.participant_id)
+            if of_program and participant:
+                program, shared = of_program
+                items.append((participant.id, r.Registered(event_key=event.key, timestamp=event.at, **shared,
+                                                           **self._of_person(program, participant))))
         if items:
             await self._write(uow, items)
 

@@ -431,21 +431,28 @@ class Participant:
     teams_reachable: bool = True
 
     @staticmethod
-    def create(email: str, display_name: str, *, participant_id: str | None = None, **options: object) -> Participant:
+    def field_problems(email: str, display_name: str, manager_email: str = "") -> list[InvalidInput]:
+        """What :meth:`create` would refuse in these fields (none: it would accept them)."""
         problems: list[InvalidInput] = []
         email = (email or "").strip()
         if not email:
             problems.append(InvalidInput("email", "is missing"))
         elif not EMAIL_RE.match(email) or len(email) > 254:
             problems.append(InvalidInput("email", f"'{email}' is not an email address"))
-        name = (display_name or "").strip()
-        if len(name) > MAX_NAME:
+        if len((display_name or "").strip()) > MAX_NAME:
             problems.append(InvalidInput("display_name", f"at most {MAX_NAME} characters"))
-        manager = str(options.get("manager_email") or "").strip()
+        manager = (manager_email or "").strip()
         if manager and not EMAIL_RE.match(manager):
             problems.append(InvalidInput("manager_email", f"'{manager}' is not an email address"))
+        return problems
+
+    @staticmethod
+    def create(email: str, display_name: str, *, participant_id: str | None = None, **options: object) -> Participant:
+        manager = str(options.get("manager_email") or "").strip()
+        problems = Participant.field_problems(email, display_name, manager)
         if problems:
             raise InvalidInputs(problems)
+        email, name = (email or "").strip(), (display_name or "").strip()
         options["manager_email"] = manager.lower()
         return Participant(
             id=participant_id or new_id(), email=email.lower(), display_name=name or email.split("@")[0],

@@ -112,6 +112,7 @@ class Enrollments(UseCases):
             added = skipped = 0
             seen: set[str] = set()
             newly: list[str] = []
+            stamp = now.isoformat()
             for participant in people:
                 before = current.get(participant.id)
                 if participant.id in seen or (before is not None and before.status is not EnrollmentStatus.LEFT):
@@ -123,7 +124,7 @@ class Enrollments(UseCases):
                                         joined_at=now)
                 (fresh if before is None else rejoined).append(enrollment)  # rejoined: after leaving
                 uow.events.append(ev.ParticipantEnrolled(
-                    f"enrolled/{program.id}/{participant.id}/{now.isoformat()}", now, program.id, participant.id))
+                    f"enrolled/{program.id}/{participant.id}/{stamp}", now, program.id, participant.id))
                 added += 1
             # Reads and CPU work (the learning records too) before the first write: SQLite's write lock is taken
             # by the first INSERT and held until the commit, and the bot's writes wait for it meanwhile.

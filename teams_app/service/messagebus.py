@@ -49,20 +49,21 @@ class MessageBus:
     async def flush(self, uow: UnitOfWork) -> None:
         """Run in-transaction handlers for the events recorded so far (e.g. before deleting a person)."""
         while uow.events:
-            event = uow.events.pop(0)
-            batch_handlers = self._batch.get(type(event))
-            if batch_handlers:
-                run = [event]
-                while uow.events and type(uow.events[0]) is type(event):
-                    run.append(uow.events.pop(0))
-                for batch_handler in batch_handlers:
-                    await batch_handler(run, uow)
-            else:
-                run = [event]
+            kind = type(uow.events[0])
+            batch_handlers = self._batch.get(kind)
+            end = 1
+            if batch_handlers:  # the run of consecutive events of this very type (an import's thousands)
+                while end < len(uow.events) and type(uow.events[end]) is kind:
+                    end += 1
+            run = uow.events[:end]
+            del uow.events[:end]  # before the handlers run: events they record go after these
+            for batch_handler in batch_handlers or ():
+                await batch_handler(run, uow)
+            handlers = self._handlers(self._in_tx, run[0])  # the same for the whole run: one type
             for one in run:
-                for handler in self._handlers(self._in_tx, one):
+                for handler in handlers:
                     await handler(one, uow)
-                uow.flushed.append(one)
+            uow.flushed.extend(run)
 
     async def commit(self, uow: UnitOfWork) -> list[Event]:
         """Run in-transaction handlers, commit, then after-commit handlers. Returns the events."""

@@ -124,16 +124,29 @@ class _Repo:
 
 
 class SqlProgramRepository(_Repo):
+    def __init__(self, conn: AsyncConnection) -> None:
+        super().__init__(conn)
+        # Programs this unit of work read by id (immutable; only this repository writes them): an import's
+        # batch asks for its program twice, once for the enrollments and once for the learning records.
+        self._read: dict[str, Program] = {}
+
     async def add(self, program: Program) -> None:
+        self._read.pop(program.id, None)
         await self.conn.execute(t.programs.insert().values(**program_to_row(program)))
 
     async def update(self, program: Program) -> None:
+        self._read.pop(program.id, None)
         row = program_to_row(program)
         await self.conn.execute(t.programs.update().where(t.programs.c.id == program.id).values(**row))
 
     async def get(self, program_id: str) -> Program | None:
+        if (known := self._read.get(program_id)) is not None:
+            return known
         row = (await self.conn.execute(t.programs.select().where(t.programs.c.id == program_id))).first()
-        return program_from_row(row) if row else None
+        if row is None:
+            return None
+        self._read[program_id] = program = program_from_row(row)
+        return program
 
     async def get_by_name(self, name: str) -> Program | None:
         row = (await self.conn.execute(t.programs.select().where(t.programs.c.name == name))).first()
