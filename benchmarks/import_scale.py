@@ -221,7 +221,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=200)
     parser.add_argument("--pause-ms", type=int, default=2, help="Import pause between batches (setting).")
     parser.add_argument("--nice", type=int, help="The import's --nice (default: the command's own default).")
-    parser.add_argument("--idle-s", type=float, default=10.0, help="Seconds of messages before the import.")
+    parser.add_argument("--idle-s", type=float, default=10.0,
+                        help="Seconds of messages before the import, and again after it (the idle baseline).")
     parser.add_argument("--pause-s", type=float, default=0.05, help="Pause between two messages.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary folder (database, serve.log).")
     args = parser.parse_args()

@@ -27,23 +27,29 @@ class MessageBus:
         self._in_tx: dict[type[Event], list[InTransactionHandler]] = defaultdict(list)
         self._after: dict[type[Event], list[AfterCommitHandler]] = defaultdict(list)
         self._batch: dict[type[Event], list[BatchHandler]] = defaultdict(list)
+        self._resolved: dict[tuple[int, type[Event]], list[Any]] = {}  # (table, event class) -> handlers
 
     def in_transaction(self, event_type: type[Event], handler: InTransactionHandler) -> None:
         self._in_tx[event_type].append(handler)
+        self._resolved.clear()
 
     def after_commit(self, event_type: type[Event], handler: AfterCommitHandler) -> None:
         self._after[event_type].append(handler)
+        self._resolved.clear()
 
     def in_transaction_batch(self, event_type: type[Event], handler: BatchHandler) -> None:
         """Like :meth:`in_transaction`, but called once with every consecutive event of exactly this type
         (an import's thousand enrollments: one write instead of a thousand)."""
         self._batch[event_type].append(handler)
+        self._resolved.clear()
 
-    @staticmethod
-    def _handlers(table: dict[type[Event], list[Any]], event: Event) -> list[Any]:
-        found: list[Any] = []
-        for klass in type(event).__mro__:
-            found.extend(table.get(klass, ()))
+    def _handlers(self, table: dict[type[Event], list[Any]], event: Event) -> list[Any]:
+        """The handlers in ``table`` for ``event``'s class and its bases (looked up once per class)."""
+        key = (id(table), type(event))
+        found = self._resolved.get(key)
+        if found is None:
+            found = [handler for klass in type(event).__mro__ for handler in table.get(klass, ())]
+            self._resolved[key] = found
         return found
 
     async def flush(self, uow: UnitOfWork) -> None:

@@ -95,10 +95,27 @@ def prepare_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[
     keys = tuple(rows[0]) if rows else ()
     if not rows or not _through_driver(conn):
         return PreparedRows(table, keys, skip_conflicts_on, rows, None)
-    columns = _prepare(table, keys, skip_conflicts_on, conn.dialect).columns
+    columns = [(key, _same_as_last(value) if value is not None else None)
+               for key, value in _prepare(table, keys, skip_conflicts_on, conn.dialect).columns]
     params = [tuple([value(row[key]) if value is not None else row[key] for key, value in columns])
               for row in rows]
     return PreparedRows(table, keys, skip_conflicts_on, rows, params)
+
+
+def _same_as_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process`` that converts a value once when row after row gives the very same object (a batch's
+    ``now`` in every row's timestamps): bind processors are pure functions of their value."""
+    last: list[Any] = [_UNSET, None]
+
+    def convert(value: Any) -> Any:
+        if value is not last[0]:
+            last[0], last[1] = value, process(value)
+        return last[1]
+
+    return convert
+
+
+_UNSET = object()
 
 
 async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:

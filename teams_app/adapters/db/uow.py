@@ -63,6 +63,7 @@ async def use_for_bulk_writes(engine: AsyncEngine) -> None:
     def _bulk(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
     await engine.dispose()  # pooled connections are opened again, with the pragma
