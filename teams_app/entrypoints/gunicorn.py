@@ -81,7 +81,7 @@ async def app() -> web.AppRunner:
     from teams_app.bootstrap import bootstrap
     from teams_app.bootstrap.bot import bot_installer
     from teams_app.config import load_settings
-    from teams_app.entrypoints.server import arm_watchdog, request_grace_s
+    from teams_app.entrypoints.server import arm_watchdog, freeze_after_start_up, request_grace_s
     from teams_app.entrypoints.web import create_web_app
     from teams_app.logging_json import apply_log_format
 
@@ -93,4 +93,5 @@ async def app() -> web.AppRunner:
     arm_watchdog()
     application = bootstrap(settings)
     web_app = create_web_app(application, installers=(bot_installer(),), migrate=settings.server.migrate_on_start)
+    freeze_after_start_up(web_app)
     return web.AppRunner(web_app, shutdown_timeout=request_grace_s(settings), access_log=None)

@@ -10,6 +10,7 @@ the process if all that has not finished within ``PEERCOACH_SERVER__SHUTDOWN_GRA
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import threading
@@ -30,6 +31,21 @@ _watchdog = {"armed": False}
 
 def arm_watchdog() -> None:
     _watchdog["armed"] = True
+
+
+def freeze_after_start_up(web_app: web.Application) -> None:
+    """A server process (serve, gunicorn): once started, keep what start-up made out of the collector's way.
+
+    A full collection walks every object the collector tracks, about 190,000 after start-up: 40-90 ms with the
+    event loop stopped, and every turn in flight waits. ``gc.freeze()`` leaves them out of later collections.
+    Server entry points only: in a test process it would make every earlier test's garbage permanent.
+    """
+
+    async def freeze(_: web.Application) -> None:
+        gc.freeze()
+        logger.debug("start-up objects frozen: %s", gc.get_freeze_count())
+
+    web_app.on_startup.append(freeze)  # after the app's own start-up (migrations, workers)
 
 
 def request_grace_s(settings: Settings) -> float:
@@ -83,4 +99,5 @@ def run(web_app: web.Application, settings: Settings, host: str, port: int) -> N
     """aiohttp's own server with the configured grace period (``peercoach serve``)."""
     check_listen(settings, host)  # before binding
     arm_watchdog()
+    freeze_after_start_up(web_app)
     web.run_app(web_app, host=host, port=port, print=None, shutdown_timeout=request_grace_s(settings))

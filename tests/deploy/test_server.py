@@ -400,3 +400,30 @@ def test_dev_mode_may_listen_on_loopback_and_production_anywhere() -> None:
     check_listen(production, "0.0.0.0")
     with pytest.raises(SystemExit, match="loopback"):
         check_listen(dev, "0.0.0.0")
+
+
+def test_a_server_process_freezes_its_start_up_objects_once_started() -> None:
+    """serve and gunicorn call freeze_after_start_up: full collections then skip what start-up made (a test
+    process must not freeze, so this runs in a child process)."""
+    import subprocess
+
+    script = """
+import asyncio, gc
+from aiohttp import web
+from teams_app.entrypoints.server import freeze_after_start_up
+
+async def main():
+    app = web.Application()
+    freeze_after_start_up(app)
+    before = gc.get_freeze_count()
+    runner = web.AppRunner(app)
+    await runner.setup()
+    print(before, gc.get_freeze_count())
+    await runner.cleanup()
+
+asyncio.run(main())
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT,
+                          check=True)
+    before, after = map(int, done.stdout.split())
+    assert before == 0 and after > 10_000
