@@ -40,7 +40,8 @@ class ParticipantInput:
     manager_email: str = ""
 
 
-# What an import runs inside a batch's transaction: (unit of work, e-mails newly enrolled, enrolled, already).
+# What an import runs inside a batch's transaction: (unit of work, ids of the people newly enrolled, enrolled,
+# already enrolled).
 BatchHook = Callable[[UnitOfWork, list[str], int, int], Awaitable[None]]
 
 
@@ -99,14 +100,15 @@ class Enrollments(UseCases):
         Returns (enrolled, already enrolled). Nothing is written if anything fails. The people and their
         enrollments are read and written a chunk at a time (not a round trip per person), and every new
         enrollment still gets its own ``ParticipantEnrolled`` event. ``before_commit`` gets the unit of work,
-        the e-mails of the people this call enrolls and both counts, and writes in the same transaction (an
+        the ids of the people this call enrolls and both counts, and writes in the same transaction (an
         import's checkpoint commits with its batch or not at all).
         """
         now = self._clock.now()
         async with self._uow() as uow:
             program = await self._program(uow, program_ref)
             people, new_people = await self._upsert_participants(uow, rows)
-            current = await uow.enrollments.get_many(program.id, [p.id for p in people])
+            created = {p.id for p in new_people}  # people not written yet have no enrollments to look up
+            current = await uow.enrollments.get_many(program.id, [p.id for p in people if p.id not in created])
             fresh: list[Enrollment] = []
             rejoined: list[Enrollment] = []
             added = skipped = 0
@@ -119,7 +121,7 @@ class Enrollments(UseCases):
                     skipped += 1
                     continue
                 seen.add(participant.id)
-                newly.append(participant.email)
+                newly.append(participant.id)
                 enrollment = Enrollment(program.id, participant.id, EnrollmentStatus.ACTIVE, consent_at=now,
                                         joined_at=now)
                 (fresh if before is None else rejoined).append(enrollment)  # rejoined: after leaving

@@ -47,7 +47,8 @@ class ImportCheckpoints(Protocol):
 
     async def unfinished(self, program_id: str, file_sha256: str) -> ImportCheckpoint | None: ...
     async def get(self, import_id: str) -> ImportCheckpoint | None: ...
-    async def planned(self, import_id: str) -> list[str]: ...
+    async def planned(self, import_id: str) -> list[str]:
+        """The participant ids the import's committed batches enrolled (an erased person is no longer there)."""
     async def mark(self, import_id: str, status: str, at: datetime) -> None: ...
     async def start(self, checkpoint: ImportCheckpoint) -> None: ...
     async def finish(self, import_id: str, at: datetime) -> None:
@@ -59,9 +60,10 @@ class ImportCheckpoints(Protocol):
     async def settled(self) -> None:
         """Wait until what :meth:`settle` started has ended (before giving up on an import)."""
 
-    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_ids: Sequence[str], next_row: int,
                            enrolled: int, existing: int, at: datetime) -> None:
-        """Inside the batch's own transaction: who it enrolled (for rollback) and how far the import got."""
+        """Inside the batch's own transaction: who it enrolled (participant ids, for rollback) and how far the
+        import got."""
 
 
 class ImportStopped(Exception):
@@ -112,10 +114,10 @@ class ParticipantImports:
         while batch := list(islice(source, batch_size)):
             counts = (checkpoint.id, done + len(batch), enrolled, existing)
 
-            async def record(uow: UnitOfWork, emails: list[str], added: int, already: int,
+            async def record(uow: UnitOfWork, enrolled_ids: list[str], added: int, already: int,
                              counts: tuple[str, int, int, int] = counts) -> None:
                 import_id, next_row, enrolled_before, existing_before = counts
-                await self._checkpoints.record_batch(uow, import_id, emails, next_row, enrolled_before + added,
+                await self._checkpoints.record_batch(uow, import_id, enrolled_ids, next_row, enrolled_before + added,
                                                      existing_before + already, self._clock.now())
 
             try:
@@ -140,15 +142,12 @@ class ParticipantImports:
         if checkpoint.status == "rolled_back":
             return 0
         left = 0
-        for email in await self._checkpoints.planned(import_id):
-            person = await self._coaching.find_participant(email=email)
-            if person is None:
-                continue
+        for participant_id in await self._checkpoints.planned(import_id):
             try:
-                await self._coaching.leave(checkpoint.program_id, person.id, erase=False)
+                await self._coaching.leave(checkpoint.program_id, participant_id, erase=False)
                 left += 1
             except NotEnrolled:
-                continue  # its batch never committed, or the person left since
+                continue  # the person left since
         await self._checkpoints.mark(import_id, "rolled_back", self._clock.now())
         logger.info("rolled back import %s: %s people left the program", import_id, left)
         return left

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from teams_app.adapters.clock import FixedClock
 from teams_app.adapters.csv_import import CsvLimits, file_sha256, good_rows, validate_file
-from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_imports
+from teams_app.adapters.db.import_tables import SqlImportCheckpoints, participant_import_people, participant_imports
 from teams_app.entrypoints.cli import main
 from teams_app.service.enrollment import BatchHook
 from teams_app.service.imports import ImportStopped, ParticipantImports
@@ -143,6 +143,64 @@ async def test_rollback_by_import_id_takes_out_only_the_people_it_enrolled(
     assert (again.resumed_at_row, again.enrolled, again.existing) == (0, 90, 30)  # a rolled-back import starts over
 
 
+async def test_erasing_someone_takes_them_off_the_rollback_list_and_no_address_is_kept(
+        engine: AsyncEngine, service: CoachingService, clock: FixedClock, tmp_path: Path) -> None:
+    program = await service.create_program("Pairs", "peer_pairs", "weekly")
+    path = _file(tmp_path, "people.csv", 10)
+    checkpoints = SqlImportCheckpoints(engine)
+    result = await ParticipantImports(service, checkpoints, clock).run(
+        "Pairs", lambda: [row for _, row in good_rows(path, CsvLimits())], file_sha256=file_sha256(path),
+        total_rows=10, batch_size=4)
+    erased = await service.find_participant(email="p3@example.com")
+    assert erased is not None and erased.id in await checkpoints.planned(result.import_id)
+    await service.erase("p3@example.com")
+    planned = await checkpoints.planned(result.import_id)
+    assert len(planned) == 9 and erased.id not in planned
+    async with engine.connect() as conn:
+        kept = (await conn.execute(sa.select(participant_import_people))).all()
+    assert len(kept) == 9 and not any("@" in str(value) for row in kept for value in row)
+    assert await ParticipantImports(service, checkpoints, clock).rollback(result.import_id) == 9
+    assert (await service.status(program.id)).enrolled == 0
+
+
+async def test_migration_core_0005_keeps_the_rollback_list_by_participant_id(db_url: str) -> None:
+    """Lists written by e-mail before core_0005 carry over by id; an address with nobody behind it is dropped."""
+    from alembic import command
+
+    from teams_app.adapters.db.migrate import alembic_config, upgrade
+    from teams_app.adapters.db.uow import make_engine
+
+    engine = make_engine(db_url)
+    try:
+        def to_core_0004(conn: sa.Connection) -> None:
+            config = alembic_config()
+            config.attributes["connection"] = conn
+            command.upgrade(config, "core_0004")
+
+        async with engine.begin() as conn:
+            await conn.run_sync(to_core_0004)
+            at = datetime(2026, 11, 30, 9, 0)
+            await conn.execute(sa.text(
+                "INSERT INTO participants (id, email, display_name, profile) VALUES "
+                "('01a00000-0000-7000-8000-000000000001', 'ana@example.com', 'Ana', '{}'), "
+                "('01a00000-0000-7000-8000-000000000002', 'bo@example.com', 'Bo', '{}')"))
+            await conn.execute(sa.text(
+                "INSERT INTO participant_imports (id, program_id, file_sha256, total_rows, status, started_at, "
+                "updated_at) VALUES ('imp-1', 'prog-1', 'abc', 3, 'running', :at, :at)"), {"at": at})
+            await conn.execute(sa.text(
+                "INSERT INTO participant_import_rows (import_id, email) VALUES ('imp-1', 'ana@example.com'), "
+                "('imp-1', 'bo@example.com'), ('imp-1', 'gone@example.com')"))
+        await upgrade(engine, from_metadata=False)
+        async with engine.connect() as conn:
+            kept = sorted((await conn.execute(sa.select(participant_import_people))).all())
+            tables = await conn.run_sync(lambda c: sa.inspect(c).get_table_names())
+        assert [tuple(row) for row in kept] == [("imp-1", "01a00000-0000-7000-8000-000000000001"),
+                                                ("imp-1", "01a00000-0000-7000-8000-000000000002")]
+        assert "participant_import_rows" not in tables
+    finally:
+        await engine.dispose()
+
+
 def _file(tmp_path: Path, name: str, n: int) -> Path:
     path = tmp_path / name
     path.write_bytes(HEADER + people(n))
@@ -203,9 +261,9 @@ class FailsAfterRecording(SqlImportCheckpoints):
         self.batch = 0
         self.fail_on_batch = fail_on_batch
 
-    async def record_batch(self, uow: object, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+    async def record_batch(self, uow: object, import_id: str, enrolled_ids: Sequence[str], next_row: int,
                            enrolled: int, existing: int, at: datetime) -> None:
-        await super().record_batch(uow, import_id, enrolled_emails, next_row, enrolled, existing, at)  # type: ignore[arg-type]
+        await super().record_batch(uow, import_id, enrolled_ids, next_row, enrolled, existing, at)  # type: ignore[arg-type]
         self.batch += 1
         if self.batch == self.fail_on_batch:
             raise ConnectionError("lost the database before the commit")

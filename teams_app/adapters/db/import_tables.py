@@ -1,7 +1,7 @@
 """Participant-import bookkeeping: one checkpoint row per CSV import (a stopped import resumes where it was)
 and the people each import is about to enroll (so an import can be rolled back by its id).
 
-Migration: ``core_0003`` (``teams_app/adapters/db/migrations/versions/core_0003_imports.py``).
+Migrations: ``core_0003`` (``core_0003_imports.py``), ``core_0005`` (the rollback list by participant id).
 """
 
 from __future__ import annotations
@@ -42,11 +42,13 @@ participant_imports = sa.Table(
     sa.Index("ix_participant_imports_program_file", "program_id", "file_sha256"),
 )
 
-# Written in each batch's transaction: the e-mails the batch newly enrolled (rollback takes them out).
-participant_import_rows = sa.Table(
-    "participant_import_rows", metadata,
-    sa.Column("import_id", ID, primary_key=True),
-    sa.Column("email", sa.String(254), primary_key=True),
+# Written in each batch's transaction: the people the batch newly enrolled (rollback takes them out). By
+# participant id: time-ordered (a batch appends to the index), and the row goes when the person is erased.
+participant_import_people = sa.Table(
+    "participant_import_people", metadata,
+    sa.Column("import_id", ID, sa.ForeignKey("participant_imports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("participant_id", ID, sa.ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True,
+              index=True),
 )
 
 
@@ -83,10 +85,10 @@ class SqlImportCheckpoints:
         return _checkpoint(row)
 
     async def planned(self, import_id: str) -> list[str]:
-        t = participant_import_rows
+        t = participant_import_people
         async with self._engine.connect() as conn:
-            return list((await conn.execute(sa.select(t.c.email).where(t.c.import_id == import_id)
-                                            .order_by(t.c.email))).scalars())
+            return list((await conn.execute(sa.select(t.c.participant_id).where(t.c.import_id == import_id)
+                                            .order_by(t.c.participant_id))).scalars())
 
     async def mark(self, import_id: str, status: str, at: datetime) -> None:
         async with self._engine.begin() as conn:
@@ -101,15 +103,15 @@ class SqlImportCheckpoints:
                 existing=checkpoint.existing, status=checkpoint.status, started_at=checkpoint.started_at,
                 updated_at=checkpoint.started_at))
 
-    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_emails: Sequence[str], next_row: int,
+    async def record_batch(self, uow: UnitOfWork, import_id: str, enrolled_ids: Sequence[str], next_row: int,
                            enrolled: int, existing: int, at: datetime) -> None:
         """Written in the batch's transaction, so the checkpoint and the rollback list commit with the batch."""
         conn = getattr(uow, "connection", None)
         if not isinstance(conn, AsyncConnection):
             raise TypeError("import checkpoints need the SQL unit of work (they write in the batch's transaction)")
-        if enrolled_emails:
-            await insert_many(conn, participant_import_rows,
-                              [{"import_id": import_id, "email": e} for e in dict.fromkeys(enrolled_emails)])
+        if enrolled_ids:
+            await insert_many(conn, participant_import_people,
+                              [{"import_id": import_id, "participant_id": i} for i in dict.fromkeys(enrolled_ids)])
         await conn.execute(participant_imports.update().where(participant_imports.c.id == import_id).values(
             next_row=next_row, enrolled=enrolled, existing=existing, updated_at=at))
 
