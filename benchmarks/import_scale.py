@@ -219,7 +219,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--pause-ms", type=int, default=2, help="Import pause between batches (setting).")
+    parser.add_argument("--pause-ms", type=int, default=0, help="Import pause between batches (setting).")
     parser.add_argument("--nice", type=int, help="The import's --nice (default: the command's own default).")
     parser.add_argument("--idle-s", type=float, default=10.0,
                         help="Seconds of messages before the import, and again after it (the idle baseline).")

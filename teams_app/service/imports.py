@@ -95,9 +95,9 @@ class ParticipantImports:
                   progress: Callable[[int, int], None] | None = None) -> ImportResult:
         """Write ``rows()`` (the validated good rows, same order every call) in batches; resume if unfinished.
 
-        ``pause_s`` between batches lets writers that wait on the database (the bot, on SQLite) take their turn:
-        SQLite's busy handler retries on a timer, so a writer that commits and begins again at once can win
-        every race.
+        ``pause_s``: an extra pause between batches for other writers. Not needed with the defaults: a batch
+        reads and prepares its rows before its first write, and a writer waiting for SQLite's lock (the bot)
+        takes it meanwhile.
         """
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
