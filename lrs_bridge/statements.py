@@ -66,6 +66,7 @@ from lrs_bridge.records import (
     TalkedWith,
     Unregistered,
     Voided,
+    name_uuid,
 )
 from lrs_bridge.vocabulary import (
     PROFILE_VERSION_IRI,
@@ -188,6 +189,7 @@ class StatementBuilder:
             raise ValueError(f"pseudonym_homepage must be an http(s) URL, got {pseudonym_homepage!r}")
         self.platform = platform
         self.namespace = namespace
+        self._namespace_bytes = namespace.bytes
         self.agent_objects = agent_objects
         self.clock = clock
         self.simulated = simulated
@@ -198,7 +200,7 @@ class StatementBuilder:
     # -- identities -------------------------------------------------------------------------------
 
     def statement_id(self, event_key: str) -> uuid.UUID:
-        return uuid.uuid5(self.namespace, event_key)
+        return name_uuid(self._namespace_bytes, event_key)
 
     def agent(self, person: Person) -> Agent:
         """The actor, identified the way the LMS knows them."""

@@ -97,3 +97,12 @@ def test_fast_path_registered_statements_pass_ralph_strict_model(mode: ActorIden
                         cohort=CohortRef("c-1", "Spring"), language="de-AT", platform="email",
                         registration=registration_for("p", "x"))
     BaseXapiStatement.model_validate(json.loads(b.build_serialized(record).payload))
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.text(max_size=80), namespace=st.uuids())
+def test_name_uuid_is_uuid5(name: str, namespace: uuid.UUID) -> None:
+    from lrs_bridge.records import name_uuid
+
+    made = name_uuid(namespace.bytes, name)
+    assert made == uuid.uuid5(namespace, name) and made.version == 5 and str(made) == str(uuid.uuid5(namespace, name))
