@@ -120,3 +120,26 @@ async def test_insert_many_refuses_rows_without_a_column_sqlalchemy_would_fill_i
             assert (await conn.execute(sa.select(table.c.kind))).all() == [("given",)]
     finally:
         await engine.dispose()
+
+
+async def test_rows_read_by_key_hold_what_sqlalchemy_reads(engine: AsyncEngine) -> None:
+    """select_where_in (SQLite: the driver in one hop, each column's result processor) gives SQLAlchemy's values:
+    JSON decoded, booleans, aware datetimes, dates; unknown keys are left out, a repeated key is read once."""
+    from teams_app.adapters.db.bulk import select_where_in
+
+    async with engine.begin() as conn:
+        await insert_many(conn, t.participants, [participant_row(n) for n in range(5)])
+        await insert_many(conn, t.enrollments, [enrollment_row(n) for n in range(5)])
+    emails = ["p3@example.com", "nobody@example.com", "p0@example.com", "p3@example.com"]
+    async with engine.connect() as conn:
+        cases = [(t.participants, "email", emails), (t.programs, "id", ["prog", "other"]),
+                 (t.enrollments, "participant_id", [participant_row(n)["id"] for n in (1, 2, 4)])]
+        for table, column, keys in cases:
+            fast = sorted(tuple(row) for row in await select_where_in(conn, table, column, keys))
+            slow = sorted(tuple(row) for row in await conn.execute(table.select().where(table.c[column].in_(keys))))
+            assert fast == slow and fast
+            assert [type(v) for v in fast[0]] == [type(v) for v in slow[0]]
+        rows = await select_where_in(conn, t.participants, "email", emails)
+        assert sorted(r.email for r in rows) == ["p0@example.com", "p3@example.com"]
+        assert rows[0].profile["department"] in ("Dept 0", "Dept 3") and isinstance(rows[0].teams_reachable, bool)
+        assert await select_where_in(conn, t.participants, "email", []) == []

@@ -1,15 +1,18 @@
-"""Many rows into one table in one statement; on SQLite straight through the driver's ``executemany``.
+"""Many rows into one table in one statement, and rows read by key; on SQLite straight through the driver.
 
 SQLAlchemy processes every parameter of every row on its way to the driver (and the aiosqlite adapter makes
 several hops to aiosqlite's thread per statement); for an import's batches that was a large part of the
 cost. On SQLite the statement is compiled once per table and set of columns, each value is converted by
 the column type's own bind processor (so what is stored is exactly what SQLAlchemy would store), and the
 rows go to the driver connection under ``conn`` in one ``executemany``: same connection, same transaction,
-so they commit or roll back with the caller's other writes. Other databases take SQLAlchemy's path.
+so they commit or roll back with the caller's other writes. :func:`select_where_in` reads the same way, in one
+hop, each value converted by its column type's result processor (so a row holds what SQLAlchemy would give).
+Other databases take SQLAlchemy's path.
 """
 
 from __future__ import annotations
 
+import collections
 import functools
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
@@ -118,6 +121,19 @@ def _same_as_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
 _UNSET = object()
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The aiosqlite connection under ``conn`` (in its transaction)."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        proxied = sync.connection  # already checked out: an attribute, no I/O
+    else:
+        proxied = await conn.get_raw_connection()
+    driver = proxied.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection closed inside the transaction")
+    return driver
+
+
 async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
     """INSERT what :func:`prepare_rows` converted, in the caller's transaction."""
     if not prepared.rows:
@@ -127,14 +143,7 @@ async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
                            list(prepared.rows))
         return
     sql = _prepare(prepared.table, prepared.keys, prepared.skip_conflicts_on, conn.dialect).sql
-    sync = conn.sync_connection
-    if sync is not None and not sync.closed and not sync.invalidated:
-        proxied = sync.connection  # already checked out: an attribute, no I/O
-    else:
-        proxied = await conn.get_raw_connection()
-    driver = proxied.driver_connection
-    if driver is None:
-        raise RuntimeError("the database connection closed inside the transaction")
+    driver = await _driver(conn)
     try:
         await ensure_write_lock(driver)
         await driver.executemany(sql, prepared.params)
@@ -150,3 +159,47 @@ async def insert_many(conn: AsyncConnection, table: sa.Table, rows: Sequence[Map
     NOTHING), as a retried event must not index a statement twice.
     """
     await write_prepared(conn, prepare_rows(conn, table, rows, skip_conflicts_on=skip_conflicts_on))
+
+
+@dataclass(frozen=True)
+class _Select:
+    sql: str
+    bind: Callable[[Any], Any] | None  # the key column's bind processor
+    results: tuple[Callable[[Any], Any] | None, ...]  # each column's result processor, in table order
+    row: Callable[..., Any]  # a named tuple of the table's columns
+
+
+@functools.lru_cache(maxsize=128)
+def _prepare_select(table: sa.Table, column: str, n: int, dialect: Dialect) -> _Select:
+    key = table.c[column]
+    compiled = sa.select(table).where(key.in_([sa.bindparam(f"v{i}") for i in range(n)])).compile(dialect=dialect)
+    if tuple(compiled.positiontup or ()) != tuple(f"v{i}" for i in range(n)):
+        raise ValueError(f"unexpected parameters {compiled.positiontup} for {table.name}.{column}")
+    columns = list(table.columns)
+    return _Select(str(compiled), key.type.dialect_impl(dialect).bind_processor(dialect),
+                   tuple(c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns),
+                   collections.namedtuple(f"{table.name}_row", [c.name for c in columns]))  # type: ignore[misc]
+
+
+async def select_where_in(conn: AsyncConnection, table: sa.Table, column: str, values: Sequence[Any]) -> list[Any]:
+    """``SELECT * FROM table WHERE column IN values`` in the caller's transaction: rows whose columns read as
+    attributes, as SQLAlchemy's rows do (at most a few hundred values: SQLite's parameter limit)."""
+    if not values:
+        return []
+    if not _through_driver(conn):
+        return list(await conn.execute(sa.select(table).where(table.c[column].in_(values))))
+    prepared = _prepare_select(table, column, len(values), conn.dialect)
+    params = [prepared.bind(v) for v in values] if prepared.bind is not None else list(values)
+    driver = await _driver(conn)
+    try:
+        found = await driver.execute_fetchall(prepared.sql, params)  # one hop to the driver's thread
+    except sqlite3.Error as exc:
+        raise sa.exc.DBAPIError.instance(prepared.sql, params[:1], exc, sqlite3.Error) from exc
+    pairs = [(i, convert) for i, convert in enumerate(prepared.results) if convert is not None]
+    rows = []
+    for raw in found:
+        values_out = list(raw)
+        for i, convert in pairs:
+            values_out[i] = convert(values_out[i])
+        rows.append(prepared.row(*values_out))
+    return rows

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from teams_app.adapters.db import tables as t
-from teams_app.adapters.db.bulk import PreparedAhead, insert_many, prepare_rows, write_prepared
+from teams_app.adapters.db.bulk import PreparedAhead, insert_many, prepare_rows, select_where_in, write_prepared
 from teams_app.domain.model import (
     Cadence,
     CheckIn,
@@ -142,10 +142,10 @@ class SqlProgramRepository(_Repo):
     async def get(self, program_id: str) -> Program | None:
         if (known := self._read.get(program_id)) is not None:
             return known
-        row = (await self.conn.execute(t.programs.select().where(t.programs.c.id == program_id))).first()
-        if row is None:
+        rows = await select_where_in(self.conn, t.programs, "id", [program_id])
+        if not rows:
             return None
-        self._read[program_id] = program = program_from_row(row)
+        self._read[program_id] = program = program_from_row(rows[0])
         return program
 
     async def get_by_name(self, name: str) -> Program | None:
@@ -211,8 +211,7 @@ class SqlParticipantRepository(_Repo):
         found: dict[str, Participant] = {i: self._inserted[i] for i in ids if i in self._inserted}
         unique = [i for i in dict.fromkeys(ids) if i not in found]
         for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
-            chunk = unique[start:start + 500]
-            rows = await self.conn.execute(t.participants.select().where(t.participants.c.id.in_(chunk)))
+            rows = await select_where_in(self.conn, t.participants, "id", unique[start:start + 500])
             found.update((r.id, _participant(r)) for r in rows)
         return [found[i] for i in dict.fromkeys(ids) if i in found]
 
@@ -221,8 +220,7 @@ class SqlParticipantRepository(_Repo):
         found: dict[str, Participant] = {}
         unique = list(dict.fromkeys(emails))
         for start in range(0, len(unique), 500):  # keep under SQLite's bound-parameter limit
-            rows = await self.conn.execute(
-                t.participants.select().where(t.participants.c.email.in_(unique[start:start + 500])))
+            rows = await select_where_in(self.conn, t.participants, "email", unique[start:start + 500])
             found.update((r.email, _participant(r)) for r in rows)
         return found
 
