@@ -37,6 +37,8 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
+from teams_app.config import ImportSettings
+
 ZONES = ["Europe/Berlin", "Europe/London", "America/New_York", "Asia/Tokyo", "UTC"]
 SKILLS = ["SQL", "Python", "negotiation", "public speaking", "design", "finance", "leadership", "Excel"]
 
@@ -218,8 +220,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--people", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=200)
-    parser.add_argument("--pause-ms", type=int, default=0, help="Import pause between batches (setting).")
+    defaults = ImportSettings()  # the command's own defaults, not copies of them
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--pause-ms", type=int, default=defaults.pause_ms,
+                        help="Import pause between batches (setting).")
     parser.add_argument("--nice", type=int, help="The import's --nice (default: the command's own default).")
     parser.add_argument("--idle-s", type=float, default=10.0,
                         help="Seconds of messages before the import, and again after it (the idle baseline).")

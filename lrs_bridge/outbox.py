@@ -31,7 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from tincan import Statement
 
-from lrs_bridge.sqlite_lock import ensure_write_lock
+from lrs_bridge.sqlite_lock import driver_connection, ensure_write_lock
 from lrs_bridge.statements import SerializedStatement, serialize
 from lrs_bridge.tables import STATUS_DEAD, STATUS_QUEUED, STATUS_SENT, metadata, outbox_table
 
@@ -125,18 +125,11 @@ async def _insert_through_aiosqlite(conn: AsyncConnection, rows: list[dict[str, 
     transaction that records something. Same connection, so the rows commit or roll back with the
     caller's change; the statement and the date format are SQLAlchemy's own, compiled once.
     """
-    sync = conn.sync_connection
-    if sync is not None and not sync.closed and not sync.invalidated:
-        proxied = sync.connection  # already checked out: an attribute, no I/O
-    else:
-        proxied = await conn.get_raw_connection()
     insert = _driver_insert(conn.dialect)
     stamp = insert.to_db_datetime(now)
     params = [tuple(stamp if key in ("created_at", "next_attempt_at") else row[key] for key in insert.order)
               for row in rows]
-    driver = proxied.driver_connection
-    if driver is None:
-        raise RuntimeError("the database connection closed inside the transaction")
+    driver = await driver_connection(conn)
     await ensure_write_lock(driver)  # the first write of a transaction: waits without SQLite's coarse back-off
     cursor = await driver.executemany(insert.sql, params)
     # sqlite3 sums changes() over the rows: the ones ON CONFLICT skipped do not count.

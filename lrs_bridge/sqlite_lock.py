@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.util import await_
 
 BUSY_TIMEOUT_S = 30.0  # how long a writer waits for the lock in all (the engine's busy timeout too)
@@ -48,6 +49,19 @@ async def acquire_write_lock(driver: Any, timeout_s: float = BUSY_TIMEOUT_S) -> 
                     raise
     finally:
         await driver.execute(f"PRAGMA busy_timeout = {round(timeout_s * 1000)}")
+
+
+async def driver_connection(conn: AsyncConnection) -> Any:
+    """The ``aiosqlite.Connection`` under ``conn``, in its transaction (for statements that bypass SQLAlchemy)."""
+    sync = conn.sync_connection
+    if sync is not None and not sync.closed and not sync.invalidated:
+        proxied = sync.connection  # already checked out: an attribute, no I/O
+    else:
+        proxied = await conn.get_raw_connection()
+    driver = proxied.driver_connection
+    if driver is None:
+        raise RuntimeError("the database connection closed inside the transaction")
+    return driver
 
 
 async def ensure_write_lock(driver: Any, timeout_s: float = BUSY_TIMEOUT_S) -> None:

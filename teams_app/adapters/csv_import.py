@@ -29,9 +29,11 @@ MAX_CELL_CHARS = 1000
 SPOOL_CHUNK = 1000  # good rows per pickled chunk of the spool file
 MAX_PROBLEMS_KEPT = 1000  # more are counted, not kept (a 100,000-line file of garbage must not fill memory)
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_UNDECODABLE = re.compile(r"[\udc80-\udcff]")  # what surrogateescape leaves for a byte that is not UTF-8
-_REFUSED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\udc80-\udcff]")  # either of the two above
+_CONTROL_CHARS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_UNDECODABLE_CHARS = r"\udc80-\udcff"  # what surrogateescape leaves for a byte that is not UTF-8
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
+_UNDECODABLE = re.compile(f"[{_UNDECODABLE_CHARS}]")
+_REFUSED = re.compile(f"[{_CONTROL_CHARS}{_UNDECODABLE_CHARS}]")  # either: one search per row
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from lrs_bridge.sqlite_lock import ensure_write_lock
+from lrs_bridge.sqlite_lock import driver_connection, ensure_write_lock
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,9 @@ def prepare_rows(conn: AsyncConnection, table: sa.Table, rows: Sequence[Mapping[
     return PreparedRows(table, keys, skip_conflicts_on, rows, params)
 
 
+_UNSET = object()
+
+
 def _same_as_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     """``process`` that converts a value once when row after row gives the very same object (a batch's
     ``now`` in every row's timestamps): bind processors are pure functions of their value."""
@@ -118,21 +121,6 @@ def _same_as_last(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
-_UNSET = object()
-
-
-async def _driver(conn: AsyncConnection) -> Any:
-    """The aiosqlite connection under ``conn`` (in its transaction)."""
-    sync = conn.sync_connection
-    if sync is not None and not sync.closed and not sync.invalidated:
-        proxied = sync.connection  # already checked out: an attribute, no I/O
-    else:
-        proxied = await conn.get_raw_connection()
-    driver = proxied.driver_connection
-    if driver is None:
-        raise RuntimeError("the database connection closed inside the transaction")
-    return driver
-
 
 async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
     """INSERT what :func:`prepare_rows` converted, in the caller's transaction."""
@@ -143,7 +131,7 @@ async def write_prepared(conn: AsyncConnection, prepared: PreparedRows) -> None:
                            list(prepared.rows))
         return
     sql = _prepare(prepared.table, prepared.keys, prepared.skip_conflicts_on, conn.dialect).sql
-    driver = await _driver(conn)
+    driver = await driver_connection(conn)
     try:
         await ensure_write_lock(driver)
         await driver.executemany(sql, prepared.params)
@@ -190,7 +178,7 @@ async def select_where_in(conn: AsyncConnection, table: sa.Table, column: str, v
         return list(await conn.execute(sa.select(table).where(table.c[column].in_(values))))
     prepared = _prepare_select(table, column, len(values), conn.dialect)
     params = [prepared.bind(v) for v in values] if prepared.bind is not None else list(values)
-    driver = await _driver(conn)
+    driver = await driver_connection(conn)
     try:
         found = await driver.execute_fetchall(prepared.sql, params)  # one hop to the driver's thread
     except sqlite3.Error as exc:

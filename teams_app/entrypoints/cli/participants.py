@@ -86,7 +86,7 @@ async def _import_checked(app: Application, csv_file: Path, program_id: str, lim
     gc.freeze()
     await use_for_bulk_writes(app.engine)
     imports = ParticipantImports(app.service, SqlImportCheckpoints(app.engine), app.clock)
-    # SQLite has one writer at a time: pause between batches so the bot's writes get their turn.
+    # SQLite has one writer at a time; an extra pause between batches only if the setting asks for one.
     pause_s = settings.pause_ms / 1000 if app.engine.dialect.name == "sqlite" else 0.0
     try:
         result = await imports.run(program_id, lambda: spooled_rows(spool),
